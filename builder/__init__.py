@@ -1,0 +1,1 @@
+"""Skillport builder: marketplace repository -> validated, signed, packaged static site."""
