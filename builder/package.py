@@ -1,0 +1,228 @@
+"""Deterministic zips (T45) and the SKILL.md origin stamp.
+
+Same input bytes → byte-identical archive, whatever the order the files are given in:
+
+- entries sorted by name (byte order of the UTF-8 name); explicit directory entries for every parent
+  folder (``dir/``), each listed just before its contents — the shape ``zip -r`` and Finder make,
+  which every unzip tool recreates with the right modes;
+- every timestamp 1980-01-01 00:00:00 (the ZIP epoch); ``create_system`` 3 (Unix);
+- modes: folders ``0755``, files ``0644``, or ``0755`` for the paths passed in ``executable``;
+- ZIP_DEFLATED level 6 for every file (folders are stored), no extra fields, no comment;
+- names are relative POSIX paths: no absolute path, drive letter, backslash, ``.``/``..``/empty
+  part, control character, or two names that differ only by case (``BadInput`` otherwise).
+
+Shapes: ``upload_zip`` (Claude.ai / Desktop / API: one root folder ``<skill>/`` holding SKILL.md),
+``plugin_zip`` (Claude Code plugin archive: the plugin folder's contents at the root) and
+``archive`` (any folder's contents at the root, e.g. an Agent Skills Discovery package).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
+
+import yaml
+
+from builder.errors import BadInput
+from builder.model import SPEC_FRONTMATTER_KEYS, SkillFile
+
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+COMPRESS_LEVEL = 6
+FILE_MODE = 0o644
+EXEC_MODE = 0o755
+DIR_MODE = 0o755
+_UNIX = 3
+_S_IFREG = 0o100000
+_S_IFDIR = 0o040000
+_MSDOS_DIR = 0x10
+
+SKILL_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_DRIVE = re.compile(r"[A-Za-z]:")
+ORIGIN_KEYS = ("version", "marketplace", "plugin")
+
+
+def check_member_path(path: str, *, where: str = "archive") -> str:
+    """``path`` if it is a safe relative POSIX name for an archive member, else ``BadInput``."""
+    problem = path_problem(path)
+    if problem:
+        raise BadInput(f"{where}: file name {path!r} {problem}; rename the file")
+    return path
+
+
+def path_problem(path: str) -> str | None:
+    """Why ``path`` is not a safe relative POSIX member name, or ``None`` when it is."""
+    if not path:
+        return "is empty"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+        return "contains a NUL or control character"
+    if "\\" in path:
+        return "contains a backslash (use '/' between folders)"
+    if path.startswith("/"):
+        return "is an absolute path (must be relative to the folder)"
+    if _DRIVE.match(path):
+        return "starts with a drive letter (must be relative to the folder)"
+    if any(part in ("", ".", "..") for part in path.split("/")):
+        return "contains a '..', '.' or empty path part"
+    return None
+
+
+def archive(files: Sequence[SkillFile], *, root: str = "", executable: Collection[str] = ()) -> bytes:
+    """A deterministic zip of ``files`` under ``root`` (``""`` = at the archive root, else a folder
+    name). ``executable`` lists file paths (relative to the files' folder) stored with mode 0755."""
+    if root:
+        check_member_path(root, where="archive root")
+    prefix = f"{root}/" if root else ""
+    by_name: dict[str, SkillFile] = {}
+    folded: dict[str, str] = {}
+    for f in files:
+        check_member_path(f.path)
+        name = prefix + f.path
+        key = name.casefold()
+        if key in folded:
+            other = folded[key]
+            raise BadInput(
+                f"archive: {name!r} and {other!r} name the same file on case-insensitive systems; "
+                "rename one of them"
+            )
+        folded[key] = name
+        by_name[name] = f
+    unknown = set(executable) - {f.path for f in files}
+    if unknown:
+        raise BadInput(f"archive: executable paths {sorted(unknown)} are not among the files")
+    folders = {name[: i + 1] for name in by_name for i, c in enumerate(name) if c == "/"}
+    clash = sorted(n for n in by_name if (n + "/") in folders)
+    if clash:
+        raise BadInput(f"archive: {clash[0]!r} is both a file and a folder; rename one of them")
+    exec_set = frozenset(prefix + p for p in executable)
+    names = sorted([*by_name, *folders], key=lambda n: n.encode("utf-8"))
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name in names:
+            info = zipfile.ZipInfo(name, ZIP_EPOCH)
+            info.create_system = _UNIX
+            if name.endswith("/"):
+                info.external_attr = ((_S_IFDIR | DIR_MODE) << 16) | _MSDOS_DIR
+                info.compress_type = zipfile.ZIP_STORED
+                zf.writestr(info, b"")
+            else:
+                mode = EXEC_MODE if name in exec_set else FILE_MODE
+                info.external_attr = (_S_IFREG | mode) << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, by_name[name].data, compresslevel=COMPRESS_LEVEL)
+    return buffer.getvalue()
+
+
+def upload_zip(skill_name: str, files: Sequence[SkillFile], *, executable: Collection[str] = ()) -> bytes:
+    """Claude.ai / Desktop / API upload shape: one root folder ``<skill_name>/`` with SKILL.md in it.
+    ``files`` are relative to the skill folder (SKILL.md already stamped by the caller)."""
+    if not isinstance(skill_name, str) or len(skill_name) > 64 or not SKILL_NAME.fullmatch(skill_name):
+        raise BadInput(
+            f"upload zip: skill name {skill_name!r} must be 1-64 lowercase letters, digits and single "
+            "hyphens (like 'pdf-tools')"
+        )
+    if not any(f.path == "SKILL.md" for f in files):
+        raise BadInput(f"upload zip for {skill_name!r}: the skill folder has no SKILL.md at its top level")
+    return archive(files, root=skill_name, executable=executable)
+
+
+def plugin_zip(files: Sequence[SkillFile], *, executable: Collection[str] = ()) -> bytes:
+    """Claude Code plugin archive: the plugin folder's contents at the archive root
+    (``.claude-plugin/plugin.json``, ``skills/<skill>/SKILL.md`` …); paths relative to that folder."""
+    return archive(files, executable=executable)
+
+
+# --- SKILL.md origin stamp ---------------------------------------------------------------------
+
+_OPEN = re.compile(r"---[ \t]*(\r?\n)")
+_CLOSE = re.compile(r"^---[ \t]*\r?$", re.MULTILINE)
+
+
+class _StringLoader(yaml.SafeLoader):
+    """Safe loading that keeps every scalar as the string written (``1.10`` stays ``"1.10"``, ``yes``
+    stays ``"yes"``) — what the reference validator's strictyaml sees, so nothing changes meaning
+    when the frontmatter is written back."""
+
+
+_StringLoader.yaml_implicit_resolvers = {}
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Safe dumping in block style, no aliases (strictyaml refuses flow collections and anchors)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def split_frontmatter(text: str) -> tuple[str, str, str]:
+    """``(newline, yaml_text, rest)`` of a SKILL.md; ``rest`` starts at the closing ``---`` line."""
+    opening = _OPEN.match(text)
+    if not opening:
+        raise BadInput("SKILL.md: must start with a '---' line opening the YAML frontmatter")
+    closing = _CLOSE.search(text, opening.end())
+    if not closing:
+        raise BadInput("SKILL.md: the frontmatter is not closed; add a '---' line after it")
+    return opening.group(1), text[opening.end() : closing.start()], text[closing.start() :]
+
+
+def stamp_skill_md(text: str, *, version: str, marketplace: str, plugin: str) -> str:
+    """SKILL.md with a frontmatter keeping only the six spec keys (in their order) and a ``metadata``
+    that also carries ``version``, ``marketplace`` and ``plugin`` (other entries kept). The body from
+    the closing ``---`` line on is kept byte for byte; the frontmatter keeps the file's line ending.
+
+    The output parses under strictyaml: block style, values needing it quoted, strings as written
+    (an ``allowed-tools`` list becomes the spec's space-separated string)."""
+    for key, value in (("version", version), ("marketplace", marketplace), ("plugin", plugin)):
+        if not isinstance(value, str) or not value.strip():
+            raise BadInput(f"SKILL.md stamp: {key} must be a non-empty string, not {value!r}")
+    newline, yaml_text, rest = split_frontmatter(text)
+    try:
+        loaded = yaml.load(yaml_text, Loader=_StringLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise BadInput(f"SKILL.md: the frontmatter is not valid YAML ({exc}); fix its syntax") from exc
+    if not isinstance(loaded, Mapping):
+        raise BadInput("SKILL.md: the frontmatter must be a YAML mapping of 'key: value' lines")
+
+    front: dict[str, Any] = {}
+    for key, value in loaded.items():
+        if key not in SPEC_FRONTMATTER_KEYS:
+            continue
+        if key == "allowed-tools" and isinstance(value, list):
+            value = " ".join(str(v) for v in value)
+        front[key] = value
+    existing = front.get("metadata")
+    metadata: dict[str, Any] = dict(existing) if isinstance(existing, Mapping) else {}
+    metadata.update({"version": version, "marketplace": marketplace, "plugin": plugin})
+    front["metadata"] = metadata
+
+    dumped = yaml.dump(
+        front,
+        Dumper=_BlockDumper,
+        default_flow_style=False,
+        sort_keys=False,
+        allow_unicode=True,
+        width=1_000_000,
+    )
+    if newline != "\n":
+        dumped = dumped.replace("\n", newline)
+    return f"---{newline}{dumped}{rest}"
+
+
+def stamp_files(
+    files: Iterable[SkillFile], *, version: str, marketplace: str, plugin: str
+) -> tuple[SkillFile, ...]:
+    """``files`` with the top-level SKILL.md stamped (``stamp_skill_md``); the others unchanged."""
+    out = []
+    for f in files:
+        if f.path == "SKILL.md":
+            try:
+                text = f.data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise BadInput("SKILL.md: is not UTF-8 text; save it as UTF-8") from exc
+            stamped = stamp_skill_md(text, version=version, marketplace=marketplace, plugin=plugin)
+            f = SkillFile(f.path, stamped.encode("utf-8"))
+        out.append(f)
+    return tuple(out)

@@ -1,0 +1,80 @@
+"""Shared test fixtures: where the repository, the example marketplace and external tools live."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO_ROOT / "examples" / "marketplace"
+TOOLS = REPO_ROOT / ".tools"
+
+
+def _tool(name: str, env_var: str) -> str | None:
+    explicit = os.environ.get(env_var)
+    if explicit:
+        return explicit
+    local = TOOLS / "node_modules" / ".bin" / name
+    if local.exists():
+        return str(local)
+    return shutil.which(name)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def examples_dir() -> Path:
+    return EXAMPLES
+
+
+@pytest.fixture(scope="session")
+def claude_bin() -> str:
+    """The Claude Code CLI (npm @anthropic-ai/claude-code), installed by `make tools` into .tools/."""
+    found = _tool("claude", "SKILLPORT_CLAUDE_BIN")
+    if not found:
+        pytest.skip("Claude Code CLI not installed: run `make tools` (needs the npm registry)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def inspector_bin() -> str:
+    """The MCP Inspector CLI (npm @modelcontextprotocol/inspector@2.12.0), installed by `make tools`."""
+    found = _tool("mcp-inspector", "SKILLPORT_INSPECTOR_BIN")
+    if not found:
+        pytest.skip("MCP Inspector not installed: run `make tools` (needs the npm registry)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def agentskills_bin() -> str:
+    """The Agent Skills reference validator (PyPI skills-ref), installed with the dev extras."""
+    found = shutil.which("agentskills") or str(Path(os.sys.executable).parent / "agentskills")
+    if not Path(found).exists():
+        pytest.skip("agentskills (PyPI skills-ref) not installed: run `make test` to install dev extras")
+    return found
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = os.environ.get("SKILLPORT_CHROMIUM", "/usr/bin/chromium")
+    if not Path(path).exists():
+        pytest.skip("Debian chromium not installed: `apt-get install -y chromium` (done by .ci/run)")
+    return path
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
