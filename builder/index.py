@@ -25,7 +25,16 @@ from builder.signing import Purpose, signer
 
 INDEX_TYPE = "skillport/index"
 INDEX_FORMAT = 1
-REQUIRED_FIELDS = ("_type", "format", "serial", "generated_at", "expires_at", "marketplace", "plugins", "skills")
+REQUIRED_FIELDS = (
+    "_type",
+    "format",
+    "serial",
+    "generated_at",
+    "expires_at",
+    "marketplace",
+    "plugins",
+    "skills",
+)
 MAX_INDEX_BYTES = 256 * 1024 * 1024
 
 
@@ -109,7 +118,5 @@ def verify(
     except ValueError as exc:
         raise IndexMalformed("the index expires_at is not a UTC time like 2026-01-31T00:00:00Z") from exc
     if now >= expires_at and not allow_expired:
-        raise IndexExpired(
-            f"the index expired at {document['expires_at']}; rebuild and republish the site"
-        )
+        raise IndexExpired(f"the index expired at {document['expires_at']}; rebuild and republish the site")
     return document

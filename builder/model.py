@@ -92,7 +92,9 @@ class Version:
         if part == "release":
             return Version.parse(str(v.finalize_version()))
         if part == "prerelease":
-            return Version.parse(str(v.bump_prerelease()))
+            # 1.2.3-rc.1 -> 1.2.3-rc.2; a release starts the next patch's pre-releases: 1.2.3 -> 1.2.4-rc.1
+            base = v if v.prerelease else v.bump_patch()
+            return Version.parse(str(base.bump_prerelease()))
         if v.prerelease:
             final = v.finalize_version()
             if part == "patch" or (part == "minor" and v.patch == 0) or (
@@ -139,6 +141,7 @@ class SkillFile:
     path: str
     data: bytes = field(repr=False)
     sha256: str = ""
+    executable: bool = False
 
     def __post_init__(self) -> None:
         if not self.path or self.path.startswith("/") or "\\" in self.path or "\0" in self.path:

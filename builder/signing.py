@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from enum import Enum
+from enum import StrEnum
 
 from itsdangerous import Signer, URLSafeTimedSerializer
 
 
-class Purpose(str, Enum):
+class Purpose(StrEnum):
     """Every purpose something is signed for. A signature for one never verifies as another."""
 
     INDEX = "skillport.index.v1"

@@ -1,0 +1,258 @@
+"""``skillport build``: validate, package, index, sign, render, and publish atomically.
+
+The order of writes inside the staging folder is: catalog pages, zips, Claude Code marketplace,
+well-known tree, signature, index — the index last — and only then the swap into place (T47).
+Nothing is written when validation fails.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from builder import history, index, plan, publish, site, wellknown
+from builder.errors import BadInput, IndexRejected, UpstreamError, ValidationFailed
+from builder.limits import DEFAULT_LIMITS, BuildLimits
+from builder.model import Problem
+from builder.validate import validate_marketplace
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MKDOCS_CONFIG = REPO_ROOT / "mkdocs.yml"
+DEFAULT_TEMPLATES = REPO_ROOT / "templates"
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    out_dir: Path
+    serial: int
+    skills: int
+    plugins: int
+    packaged: int  # zips built in this run
+    reused: int  # zips carried over unchanged from the previous site
+    warnings: tuple[Problem, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "out": str(self.out_dir),
+            "serial": self.serial,
+            "skills": self.skills,
+            "plugins": self.plugins,
+            "packaged": self.packaged,
+            "reused": self.reused,
+            "warnings": [w.as_dict() for w in self.warnings],
+        }
+
+
+def _read_previous(spec: str) -> tuple[bytes, bytes | None]:
+    if spec.startswith(("http://", "https://")):
+        try:
+            with httpx.Client(timeout=30, follow_redirects=True) as client:
+                data = client.get(spec)
+                data.raise_for_status()
+                sig = client.get(spec + ".sig")
+                return data.content, sig.content if sig.status_code == 200 else None
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"--previous-index {spec} could not be fetched: {exc}") from exc
+    path = Path(spec)
+    if not path.is_file():
+        raise BadInput(f"--previous-index {spec} is not a file")
+    sig_path = path.with_name(path.name + ".sig")
+    return path.read_bytes(), sig_path.read_bytes() if sig_path.is_file() else None
+
+
+def load_previous_index(
+    spec: str | None, out_dir: Path, keys: Sequence[str], now: datetime
+) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """The previously published index, verified with ``keys``.
+
+    An explicit ``--previous-index`` must verify (else the build stops: its serial and digests are
+    what this build is checked against). The index already in ``out_dir`` is used when it verifies
+    and ignored with a warning otherwise (e.g. built with another key)."""
+    if spec:
+        data, sig = _read_previous(spec)
+        try:
+            return index.verify(data, sig, keys, now=now, allow_expired=True), []
+        except IndexRejected as exc:
+            raise BadInput(
+                f"--previous-index {spec} does not verify with SKILLPORT_SIGNING_KEYS: {exc}"
+            ) from exc
+    current = out_dir / "index.json"
+    if not current.is_file():
+        return None, []
+    sig_path = out_dir / "index.json.sig"
+    try:
+        doc = index.verify(
+            current.read_bytes(),
+            sig_path.read_bytes() if sig_path.is_file() else None,
+            keys,
+            now=now,
+            allow_expired=True,
+        )
+    except IndexRejected as exc:
+        return None, [
+            Problem(
+                str(current),
+                None,
+                "previous-index-unverified",
+                f"the existing index was not used (incremental reuse and bump checks skipped): {exc}",
+                "build with the same SKILLPORT_SIGNING_KEYS as before",
+                "warning",
+            )
+        ]
+    return doc, []
+
+
+def build(
+    marketplace_dir: Path,
+    out_dir: Path,
+    *,
+    keys: Sequence[str],
+    now: datetime,
+    base_url: str | None = None,
+    previous_index: str | None = None,
+    limits: BuildLimits = DEFAULT_LIMITS,
+    mkdocs_config: Path = DEFAULT_MKDOCS_CONFIG,
+    templates_dir: Path = DEFAULT_TEMPLATES,
+    progress: Progress | None = None,
+) -> BuildResult:
+    """Build ``marketplace_dir`` into ``out_dir``. Raises ``ValidationFailed`` (nothing written) when
+    the marketplace has errors, ``BuildInProgress`` when another build holds the lock."""
+    if not keys:
+        raise BadInput("no signing keys: set SKILLPORT_SIGNING_KEYS (or use --dev for an ephemeral key)")
+    if base_url is not None and not base_url.endswith("/"):
+        base_url += "/"
+    out_dir = out_dir.resolve()
+    marketplace_dir = marketplace_dir.resolve()
+    with publish.build_lock(out_dir):
+        previous, notes = load_previous_index(previous_index, out_dir, keys, now)
+        marketplace, problems = validate_marketplace(marketplace_dir, previous_index=previous, limits=limits)
+        problems += notes
+        if any(p.is_error for p in problems):
+            raise ValidationFailed(problems)
+        commit = history.head_commit(marketplace_dir)
+        if commit:
+            marketplace = dataclasses.replace(marketplace, commit=commit)
+            histories = history.skill_histories(
+                marketplace_dir,
+                [(s.name, s.folder, p.folder) for p in marketplace.plugins for s in p.skills],
+                limit=limits.history_entries,
+            )
+        else:
+            histories = {}
+        skill_plans = [plan.plan_skill(s, p, marketplace.name) for p in marketplace.plugins for s in p.skills]
+        plugin_plans = [
+            plan.plan_plugin(p, [sp for sp in skill_plans if sp.plugin.name == p.name])
+            for p in marketplace.plugins
+        ]
+        reusable = _reusable(previous)
+        with publish.staging(out_dir) as staged:
+            zips: dict[str, tuple[str, int]] = {}
+            packaged = reused = 0
+            jobs: list[tuple[plan.Artifact, Callable[[], bytes]]] = [
+                (sp.zip, sp.build_zip) for sp in skill_plans
+            ] + [(pp.zip, pp.build_zip) for pp in plugin_plans]
+            for i, (artifact, make) in enumerate(jobs):
+                old = reusable.get(artifact.path)
+                if old and old[2] == artifact.key and publish.reuse_file(out_dir, staged, artifact.path):
+                    if _sha256_file(staged / artifact.path) == old[0]:
+                        zips[artifact.path] = (old[0], old[1])
+                        reused += 1
+                        continue
+                    (staged / artifact.path).unlink()
+                data = make()
+                publish.write_file(staged, artifact.path, data)
+                zips[artifact.path] = (_sha256(data), len(data))
+                packaged += 1
+                if progress:
+                    progress("package", i + 1, len(jobs))
+            serial = index.next_serial(previous.get("serial") if previous else None, now)
+            try:
+                source_path = marketplace_dir.relative_to(Path.cwd()).as_posix()
+            except ValueError:
+                source_path = marketplace_dir.name
+            document = plan.index_document(
+                marketplace,
+                skill_plans,
+                plugin_plans,
+                zips,
+                now=now,
+                serial=serial,
+                lifetime=timedelta(days=limits.index_lifetime_days),
+                base_url=base_url,
+                source_path=source_path,
+                histories=histories,
+                previous=previous,
+            )
+            if progress:
+                progress("catalog", 0, 1)
+            site.render_catalog(
+                document,
+                {sp.skill.name: sp.skill.body for sp in skill_plans},
+                staged,
+                config_path=mkdocs_config,
+                templates_dir=templates_dir,
+                work_dir=staged.parent / (staged.name + ".md"),
+                now=now,
+            )
+            if progress:
+                progress("catalog", 1, 1)
+            cc = plan.claude_code_marketplace(marketplace, plugin_plans, zips, base_url)
+            publish.write_file(
+                staged,
+                "claude-code/marketplace.json",
+                (json.dumps(cc, indent=2, ensure_ascii=False) + "\n").encode(),
+            )
+            known = wellknown.well_known_index(
+                [
+                    wellknown.DiscoverySkill(sp.skill.name, sp.skill.description, sp.stamped)
+                    for sp in skill_plans
+                ],
+                base_url=base_url,
+            )
+            for rel, data in known.files:
+                publish.write_file(staged, f"{wellknown.WELL_KNOWN_DIR}/{rel}", data)
+            encoded = index.encode(document)
+            publish.write_file(staged, "index.json.sig", index.sign(encoded, keys))
+            publish.write_file(staged, "index.json", encoded)
+            publish.swap_into_place(staged, out_dir)
+    return BuildResult(
+        out_dir,
+        serial,
+        len(skill_plans),
+        len(plugin_plans),
+        packaged,
+        reused,
+        tuple(p for p in problems if not p.is_error),
+    )
+
+
+def _reusable(previous: Mapping[str, Any] | None) -> dict[str, tuple[str, int, str]]:
+    """Zip path -> (sha256, size, key) from a verified previous index."""
+    out: dict[str, tuple[str, int, str]] = {}
+    for entry in [*(previous or {}).get("skills", []), *(previous or {}).get("plugins", [])]:
+        z = entry.get("zip") if isinstance(entry, Mapping) else None
+        if isinstance(z, Mapping) and isinstance(z.get("path"), str) and isinstance(z.get("key"), str):
+            out[z["path"]] = (str(z.get("sha256")), int(z.get("size") or 0), z["key"])
+    return out
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

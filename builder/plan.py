@@ -1,0 +1,273 @@
+"""What a build will publish, computed purely from the validated model: per-skill and per-plugin
+packages (with their reuse keys), the Claude Code marketplace, and the index document.
+
+No file is read or written here; ``build.py`` does the I/O around it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from builder import index, package
+from builder.digest import file_digest, skill_digest
+from builder.model import Marketplace, Plugin, Skill, SkillFile, skill_version
+
+PACKAGER_VERSION = "1"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A file the site will serve, with the key that says when an old copy may be reused."""
+
+    path: str
+    key: str
+
+
+@dataclass(frozen=True)
+class SkillPlan:
+    skill: Skill
+    plugin: Plugin
+    version: str
+    digest: str  # Agent Skills digest of the files as in the repository
+    stamped: tuple[SkillFile, ...]  # files as packaged (SKILL.md carries its origin)
+    zip: Artifact
+
+    @property
+    def executable(self) -> frozenset[str]:
+        return frozenset(f.path for f in self.skill.files if f.executable)
+
+    def build_zip(self) -> bytes:
+        return package.upload_zip(self.skill.name, self.stamped, executable=self.executable)
+
+
+@dataclass(frozen=True)
+class PluginPlan:
+    plugin: Plugin
+    version: str
+    manifest_bytes: bytes
+    zip: Artifact
+
+    def files(self) -> tuple[SkillFile, ...]:
+        out = [SkillFile(".claude-plugin/plugin.json", self.manifest_bytes)]
+        for skill in self.plugin.skills:
+            out += [
+                SkillFile(f"skills/{skill.name}/{f.path}", f.data, executable=f.executable)
+                for f in skill.files
+            ]
+        return tuple(out)
+
+    def build_zip(self) -> bytes:
+        files = self.files()
+        return package.plugin_zip(files, executable={f.path for f in files if f.executable})
+
+
+def _key(*parts: str) -> str:
+    return hashlib.sha256("\0".join((PACKAGER_VERSION, *parts)).encode()).hexdigest()
+
+
+def plan_skill(skill: Skill, plugin: Plugin, marketplace_name: str) -> SkillPlan:
+    version = skill_version(skill, plugin) or "0.0.0"
+    digest = skill_digest(skill.files)
+    stamped = package.stamp_files(
+        skill.files, version=version, marketplace=marketplace_name, plugin=plugin.name
+    )
+    key = _key(
+        "skill",
+        skill.name,
+        digest,
+        version,
+        marketplace_name,
+        plugin.name,
+        ",".join(sorted(f.path for f in skill.files if f.executable)),
+    )
+    return SkillPlan(
+        skill,
+        plugin,
+        version,
+        digest,
+        stamped,
+        Artifact(f"skills/{skill.name}/{skill.name}-{version}.zip", key),
+    )
+
+
+def plan_plugin(plugin: Plugin, skill_plans: list[SkillPlan]) -> PluginPlan:
+    version = plugin.version or "0.0.0"
+    manifest = dict(plugin.manifest) or {"name": plugin.name}
+    manifest.setdefault("version", version)
+    manifest_bytes = (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    key = _key(
+        "plugin",
+        plugin.name,
+        version,
+        hashlib.sha256(manifest_bytes).hexdigest(),
+        *(f"{p.skill.name}={p.digest}" for p in skill_plans),
+    )
+    return PluginPlan(plugin, version, manifest_bytes, Artifact(f"plugins/{plugin.name}-{version}.zip", key))
+
+
+def _tags(skill: Skill, plugin: Plugin) -> list[str]:
+    own = skill.metadata.get("tags")
+    if own:
+        return sorted({t.strip().lower() for t in own.split(",") if t.strip()})
+    return sorted({t.lower() for t in plugin.keywords})
+
+
+def _zip_entry(path: str, data_sha256: str, size: int, key: str) -> dict[str, Any]:
+    return {"path": path, "sha256": data_sha256, "size": size, "key": key}
+
+
+def absolute(base_url: str | None, path: str) -> str:
+    return f"{base_url.rstrip('/')}/{path}" if base_url else path
+
+
+def claude_code_marketplace(
+    marketplace: Marketplace,
+    plugins: list[PluginPlan],
+    zips: Mapping[str, tuple[str, int]],
+    base_url: str | None,
+) -> dict[str, Any]:
+    """The marketplace Claude Code reads when added by URL: every plugin as an ``archive`` source."""
+    entries = []
+    for plan in plugins:
+        sha, _size = zips[plan.zip.path]
+        entry: dict[str, Any] = {
+            "name": plan.plugin.name,
+            "version": plan.version,
+            "description": plan.plugin.description,
+            "source": {"source": "archive", "url": absolute(base_url, plan.zip.path), "sha256": sha},
+        }
+        if plan.plugin.category:
+            entry["category"] = plan.plugin.category
+        if plan.plugin.keywords:
+            entry["keywords"] = list(plan.plugin.keywords)
+        entries.append(entry)
+    doc: dict[str, Any] = {
+        "name": marketplace.name,
+        "owner": dict(marketplace.manifest.get("owner") or {}),
+        "plugins": entries,
+    }
+    if isinstance(marketplace.manifest.get("metadata"), Mapping):
+        doc["metadata"] = dict(marketplace.manifest["metadata"])
+    return doc
+
+
+def normalized_access(access: Mapping[str, Any]) -> dict[str, Any]:
+    """The access rules as the index carries them, each plugin's rule complete (a verb it leaves out
+    comes from ``default``); without a file everyone reads and nobody edits."""
+
+    def principals(value: Any) -> list[str]:
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    default = access.get("default") if isinstance(access.get("default"), Mapping) else {}
+    plugins = access.get("plugins") if isinstance(access.get("plugins"), Mapping) else {}
+    groups = access.get("groups") if isinstance(access.get("groups"), Mapping) else {}
+    assert isinstance(default, Mapping) and isinstance(plugins, Mapping) and isinstance(groups, Mapping)
+    fallback = {"read": principals(default.get("read", ["*"])), "edit": principals(default.get("edit", []))}
+    return {
+        "groups": {str(g): principals(m) for g, m in sorted(groups.items())},
+        "default": fallback,
+        "plugins": {
+            str(p): {verb: principals(r[verb]) if verb in r else fallback[verb] for verb in ("read", "edit")}
+            for p, r in sorted(plugins.items())
+            if isinstance(r, Mapping)
+        },
+    }
+
+
+def index_document(
+    marketplace: Marketplace,
+    skills: list[SkillPlan],
+    plugins: list[PluginPlan],
+    zips: Mapping[str, tuple[str, int]],
+    *,
+    now: datetime,
+    serial: int,
+    lifetime: timedelta,
+    base_url: str | None,
+    source_path: str | None,
+    histories: Mapping[str, tuple[Mapping[str, str], ...]],
+    previous: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The catalog index of ``docs/site-layout.md`` (pure; ``zips`` maps path -> (sha256, size))."""
+    before = {s.get("name"): s for s in (previous or {}).get("skills", []) if isinstance(s, Mapping)}
+    stamp = index.format_time(now)
+    skill_docs = []
+    for plan in skills:
+        s, p = plan.skill, plan.plugin
+        history = [dict(h) for h in histories.get(s.name, ())]
+        old = before.get(s.name)
+        if history:
+            updated = index.format_time(datetime.fromisoformat(history[0]["time"]))
+            for h in history:
+                h.pop("time", None)
+        elif old and old.get("version") == plan.version and isinstance(old.get("updated_at"), str):
+            updated = old["updated_at"]
+        else:
+            updated = stamp
+        sha, size = zips[plan.zip.path]
+        fm = s.frontmatter
+        skill_docs.append(
+            {
+                "name": s.name,
+                "plugin": p.name,
+                "version": plan.version,
+                "description": s.description,
+                "license": fm.get("license") if isinstance(fm.get("license"), str) else p.value_of("license"),
+                "compatibility": fm.get("compatibility")
+                if isinstance(fm.get("compatibility"), str)
+                else None,
+                "allowed_tools": fm.get("allowed-tools")
+                if isinstance(fm.get("allowed-tools"), str)
+                else None,
+                "tags": _tags(s, p),
+                "category": p.category,
+                "author": s.metadata.get("author") or p.author_name,
+                "digest": plan.digest,
+                "files": [{"path": f.path, "size": f.size, "digest": file_digest(f.data)} for f in s.files],
+                "zip": _zip_entry(plan.zip.path, sha, size, plan.zip.key),
+                "updated_at": updated,
+                "history": history,
+            }
+        )
+    plugin_docs = []
+    for pplan in plugins:
+        sha, size = zips[pplan.zip.path]
+        pl = pplan.plugin
+        plugin_docs.append(
+            {
+                "name": pl.name,
+                "version": pplan.version,
+                "description": pl.description,
+                "author": pl.author_name,
+                "category": pl.category,
+                "tags": sorted({t.lower() for t in pl.keywords}),
+                "skills": [s.name for s in pl.skills],
+                "source": pl.source,
+                "zip": _zip_entry(pplan.zip.path, sha, size, pplan.zip.key),
+            }
+        )
+    manifest = marketplace.manifest
+    meta = manifest.get("metadata") if isinstance(manifest.get("metadata"), Mapping) else {}
+    assert isinstance(meta, Mapping)
+    return {
+        "_type": index.INDEX_TYPE,
+        "format": index.INDEX_FORMAT,
+        "serial": serial,
+        "generated_at": stamp,
+        "expires_at": index.format_time(now + lifetime),
+        "base_url": base_url,
+        "source": {"commit": marketplace.commit, "path": source_path},
+        "marketplace": {
+            "name": marketplace.name,
+            "owner": dict(manifest.get("owner") or {}),
+            "description": meta.get("description") or manifest.get("description") or "",
+        },
+        "access": normalized_access(marketplace.access),
+        "plugins": plugin_docs,
+        "skills": sorted(skill_docs, key=lambda d: d["name"]),
+    }

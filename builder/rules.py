@@ -1,0 +1,757 @@
+"""Every validation rule, as pure functions from the model to a list of ``Problem``s.
+
+Each problem names the file (and line where known), the rule, what is wrong and a one-line fix.
+Errors fail the build; warnings never do. Rule ids are stable: tests and docs refer to them.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from builder.limits import DEFAULT_LIMITS, BuildLimits
+from builder.load import ACCESS_YAML, MARKETPLACE_JSON, PLUGIN_JSON
+from builder.model import (
+    CLAUDE_CODE_ONLY_KEYS,
+    SPEC_FRONTMATTER_KEYS,
+    Marketplace,
+    Plugin,
+    Problem,
+    Skill,
+    Version,
+    skill_version,
+)
+from builder.package import path_problem
+
+KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+SKILL_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+EMAIL = re.compile(
+    r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$"
+)
+DOMAIN = re.compile(r"^@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$")
+RESERVED_MARKETPLACE_NAMES = frozenset(
+    {
+        "claude-code-marketplace",
+        "claude-code-plugins",
+        "claude-plugins-official",
+        "anthropic-marketplace",
+        "anthropic-plugins",
+        "agent-skills",
+        "anthropic-agent-skills",
+        "life-sciences",
+        "knowledge-work-plugins",
+        "claude-for-legal",
+        "claude-for-financial-services",
+        "financial-services-plugins",
+        "claude-community",
+        "claude-plugins-community",
+    }
+)
+IMPERSONATION = re.compile(
+    r"(?:official[^a-z0-9]*(anthropic|claude)|(?:anthropic|claude)[^a-z0-9]*official|"
+    r"^(?:anthropic|claude)[^a-z0-9]*(marketplace|plugins|official))",
+    re.IGNORECASE,
+)
+RFC_FILE_PATH = re.compile(r"^[\x20-\x7e]+$")
+RFC_FORBIDDEN = frozenset("\\?#[]")
+ARCHIVE_SUFFIXES = (".zip", ".jar", ".war", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".rar", ".skill")
+
+
+def _p(file: str, line: int | None, rule: str, message: str, fix: str, severity: str = "error") -> Problem:
+    return Problem(file, line, rule, message, fix, "warning" if severity == "warning" else "error")
+
+
+# -- marketplace.json ------------------------------------------------------------------------------------
+
+
+def check_marketplace_manifest(manifest: Mapping[str, Any]) -> list[Problem]:
+    if not manifest:
+        return []  # unreadable or missing: already reported by the loader
+    out: list[Problem] = []
+    name = manifest.get("name")
+    if not isinstance(name, str) or not name:
+        out.append(
+            _p(
+                MARKETPLACE_JSON,
+                None,
+                "marketplace-name",
+                'marketplace.json has no "name"',
+                'add "name": "your-org-skills" (kebab-case)',
+            )
+        )
+    elif not KEBAB.match(name):
+        out.append(
+            _p(
+                MARKETPLACE_JSON,
+                None,
+                "marketplace-name",
+                f"marketplace name {name!r} is not kebab-case",
+                "use lowercase letters, digits and single hyphens, e.g. acme-skills",
+            )
+        )
+    elif name in RESERVED_MARKETPLACE_NAMES or IMPERSONATION.search(name):
+        out.append(
+            _p(
+                MARKETPLACE_JSON,
+                None,
+                "marketplace-name-reserved",
+                f"marketplace name {name!r} is reserved by Anthropic (Claude Code refuses to add it)",
+                "choose a name that names your organization, e.g. acme-skills",
+            )
+        )
+    owner = manifest.get("owner")
+    if not isinstance(owner, Mapping) or not isinstance(owner.get("name"), str) or not owner.get("name"):
+        out.append(
+            _p(
+                MARKETPLACE_JSON,
+                None,
+                "marketplace-owner",
+                "marketplace.json has no owner.name",
+                'add "owner": {"name": "Platform Team", "email": "platform@example.com"}',
+            )
+        )
+    plugins = manifest.get("plugins")
+    if not isinstance(plugins, list):
+        out.append(
+            _p(
+                MARKETPLACE_JSON,
+                None,
+                "marketplace-plugins",
+                'marketplace.json has no "plugins" list',
+                'add "plugins": [ … ] with one entry per plugin',
+            )
+        )
+        return out
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(plugins):
+        where = f"plugins[{i}]"
+        if not isinstance(entry, Mapping):
+            out.append(
+                _p(
+                    MARKETPLACE_JSON,
+                    None,
+                    "plugin-entry",
+                    f"{where} is not an object",
+                    'write {"name": "…", "source": "./plugins/…"}',
+                )
+            )
+            continue
+        pname = entry.get("name")
+        if not isinstance(pname, str) or not KEBAB.match(pname):
+            out.append(
+                _p(
+                    MARKETPLACE_JSON,
+                    None,
+                    "plugin-name",
+                    f"{where} name {pname!r} is not kebab-case",
+                    "use lowercase letters, digits and single hyphens",
+                )
+            )
+        elif pname in seen:
+            out.append(
+                _p(
+                    MARKETPLACE_JSON,
+                    None,
+                    "plugin-duplicate",
+                    f"{where} repeats plugin name {pname!r} (also plugins[{seen[pname]}])",
+                    "give each plugin a unique name",
+                )
+            )
+        else:
+            seen[pname] = i
+        source = entry.get("source")
+        if isinstance(source, str):
+            if not source.startswith("./") or ".." in source.split("/") or "\\" in source:
+                out.append(
+                    _p(
+                        MARKETPLACE_JSON,
+                        None,
+                        "plugin-source",
+                        f"{where} source {source!r} must be a relative path starting with ./ without ..",
+                        'use "./plugins/<plugin-name>"',
+                    )
+                )
+        elif isinstance(source, Mapping):
+            out.append(
+                _p(
+                    MARKETPLACE_JSON,
+                    None,
+                    "plugin-source-external",
+                    f"{where} uses an external source ({source.get('source')!r}); Skillport packages only "
+                    "plugins kept in this repository",
+                    "move the plugin into ./plugins/ to publish it",
+                    "warning",
+                )
+            )
+        else:
+            out.append(
+                _p(
+                    MARKETPLACE_JSON,
+                    None,
+                    "plugin-source",
+                    f"{where} has no source",
+                    'add "source": "./plugins/<plugin-name>"',
+                )
+            )
+        version = entry.get("version")
+        if version is not None and not Version.is_valid(version):
+            out.append(
+                _p(
+                    MARKETPLACE_JSON,
+                    None,
+                    "plugin-version",
+                    f"{where} version {version!r} is not SemVer",
+                    'use a version like "1.2.0"',
+                )
+            )
+    return out
+
+
+# -- plugin.json -----------------------------------------------------------------------------------------
+
+
+def check_plugin(plugin: Plugin) -> list[Problem]:
+    out: list[Problem] = []
+    file = f"{plugin.folder}/{PLUGIN_JSON}"
+    mname = plugin.manifest.get("name")
+    if plugin.manifest and mname != plugin.name:
+        out.append(
+            _p(
+                file,
+                None,
+                "plugin-json-name",
+                f"plugin.json name {mname!r} differs from the marketplace entry {plugin.name!r}",
+                f'set "name": "{plugin.name}" in plugin.json',
+            )
+        )
+    own = plugin.manifest.get("version")
+    listed = plugin.entry.get("version")
+    if own is not None and not Version.is_valid(own):
+        out.append(
+            _p(
+                file,
+                None,
+                "plugin-version",
+                f"plugin.json version {own!r} is not SemVer",
+                'use a version like "1.2.0"',
+            )
+        )
+    if (
+        own is not None
+        and listed is not None
+        and Version.is_valid(own)
+        and Version.is_valid(listed)
+        and Version.parse(own) != Version.parse(listed)
+    ):
+        out.append(
+            _p(
+                file,
+                None,
+                "plugin-version-mismatch",
+                f"plugin.json says {own}, the marketplace entry says {listed}; plugin.json wins",
+                "keep the version in plugin.json only",
+                "warning",
+            )
+        )
+    if plugin.version is None and any(s.own_version is None for s in plugin.skills):
+        out.append(
+            _p(
+                file,
+                None,
+                "plugin-version-missing",
+                f"plugin {plugin.name} has no version",
+                'add "version": "1.0.0" to plugin.json',
+            )
+        )
+    if not plugin.skills:
+        out.append(
+            _p(
+                file,
+                None,
+                "plugin-no-skills",
+                f"plugin {plugin.name} has no skills/<name>/SKILL.md",
+                "add a skill or remove the plugin",
+                "warning",
+            )
+        )
+    return out
+
+
+# -- SKILL.md --------------------------------------------------------------------------------------------
+
+
+def _line(skill: Skill, key: str) -> int | None:
+    return skill.key_lines.get(key, 1)
+
+
+def check_skill_name(
+    name: Any, folder_name: str, file: str, line: int | None, limits: BuildLimits
+) -> list[Problem]:
+    if not isinstance(name, str) or not name:
+        return [
+            _p(
+                file,
+                line,
+                "skill-name",
+                "frontmatter name is missing or not a string",
+                f"add `name: {folder_name}`",
+            )
+        ]
+    out = []
+    if len(name) > limits.max_name_chars:
+        out.append(
+            _p(
+                file,
+                line,
+                "skill-name",
+                f"name {name!r} is longer than {limits.max_name_chars} characters",
+                "shorten the name (and the folder)",
+            )
+        )
+    if not SKILL_NAME.match(name):
+        out.append(
+            _p(
+                file,
+                line,
+                "skill-name",
+                f"name {name!r} must use only a-z, 0-9 and single hyphens, not at the start or end",
+                "rename the skill, e.g. meeting-notes",
+            )
+        )
+    if name != folder_name:
+        out.append(
+            _p(
+                file,
+                line,
+                "skill-name-folder",
+                f"name {name!r} differs from its folder {folder_name!r}",
+                "make the folder name and the frontmatter name the same",
+            )
+        )
+    lowered = name.lower()
+    if "claude" in lowered or "anthropic" in lowered:
+        out.append(
+            _p(
+                file,
+                line,
+                "skill-name-reserved-word",
+                f"name {name!r} contains 'claude' or 'anthropic', which Claude.ai upload rejects",
+                "choose a name without those words",
+            )
+        )
+    return out
+
+
+def check_description(value: Any, file: str, line: int | None, limits: BuildLimits) -> list[Problem]:
+    if not isinstance(value, str) or not value.strip():
+        return [
+            _p(
+                file,
+                line,
+                "skill-description",
+                "description is missing or empty",
+                "add a description saying what the skill does and when Claude should use it",
+            )
+        ]
+    out = []
+    if len(value) > limits.max_description_chars:
+        out.append(
+            _p(
+                file,
+                line,
+                "skill-description",
+                f"description is {len(value)} characters (limit {limits.max_description_chars})",
+                "shorten it; put detail in the SKILL.md body",
+            )
+        )
+    if "<" in value or ">" in value:
+        out.append(
+            _p(
+                file,
+                line,
+                "skill-description-angle-brackets",
+                "description contains < or >, which Claude.ai upload rejects",
+                "reword without angle brackets",
+            )
+        )
+    return out
+
+
+def check_skill(skill: Skill, plugin: Plugin, limits: BuildLimits = DEFAULT_LIMITS) -> list[Problem]:
+    file = skill.skill_md
+    fm = skill.frontmatter
+    out = check_skill_name(fm.get("name"), skill.name, file, _line(skill, "name"), limits)
+    out += check_description(fm.get("description"), file, _line(skill, "description"), limits)
+    for key in fm:
+        if key in SPEC_FRONTMATTER_KEYS:
+            continue
+        if key in CLAUDE_CODE_ONLY_KEYS:
+            out.append(
+                _p(
+                    file,
+                    _line(skill, key),
+                    "skill-claude-code-key",
+                    f"`{key}` is a Claude Code-only key; Claude.ai upload rejects it",
+                    "it is dropped from the upload zip; remove it if the skill is meant for every surface",
+                    "warning",
+                )
+            )
+        else:
+            out.append(
+                _p(
+                    file,
+                    _line(skill, key),
+                    "skill-unknown-key",
+                    f"`{key}` is not an Agent Skills frontmatter key",
+                    "keep only name, description, license, compatibility, metadata, allowed-tools "
+                    "(put custom data under metadata)",
+                )
+            )
+    license_ = fm.get("license")
+    if license_ is not None and not isinstance(license_, str):
+        out.append(
+            _p(
+                file,
+                _line(skill, "license"),
+                "skill-license",
+                "license must be a string",
+                "write e.g. `license: Apache-2.0`",
+            )
+        )
+    compat = fm.get("compatibility")
+    if compat is not None and (
+        not isinstance(compat, str) or not compat.strip() or len(compat) > limits.max_compatibility_chars
+    ):
+        out.append(
+            _p(
+                file,
+                _line(skill, "compatibility"),
+                "skill-compatibility",
+                "compatibility must be a non-empty string of at most "
+                f"{limits.max_compatibility_chars} characters",
+                "shorten it or remove it",
+            )
+        )
+    tools = fm.get("allowed-tools")
+    if tools is not None and not isinstance(tools, str):
+        out.append(
+            _p(
+                file,
+                _line(skill, "allowed-tools"),
+                "skill-allowed-tools",
+                "allowed-tools must be a space-separated string",
+                "write e.g. `allowed-tools: Bash Read`",
+            )
+        )
+    meta = fm.get("metadata")
+    if meta is not None:
+        if not isinstance(meta, Mapping):
+            out.append(
+                _p(
+                    file,
+                    _line(skill, "metadata"),
+                    "skill-metadata",
+                    "metadata must be a mapping",
+                    'write metadata as `key: "value"` lines indented under `metadata:`',
+                )
+            )
+        else:
+            for k, v in meta.items():
+                if not isinstance(k, str) or not isinstance(v, str):
+                    out.append(
+                        _p(
+                            file,
+                            _line(skill, "metadata"),
+                            "skill-metadata",
+                            f"metadata.{k} must map a string to a string, not {type(v).__name__}",
+                            f'quote the value: {k}: "{v}"',
+                        )
+                    )
+            own = meta.get("version")
+            if isinstance(own, str) and not Version.is_valid(own):
+                out.append(
+                    _p(
+                        file,
+                        _line(skill, "metadata"),
+                        "skill-version",
+                        f"metadata.version {own!r} is not SemVer",
+                        'use a version like "1.2.0"',
+                    )
+                )
+    version = skill_version(skill, plugin)
+    if version is not None and skill.own_version is None and not Version.is_valid(version):
+        pass  # the plugin's version problem is reported once, on plugin.json
+    nested_md = [
+        f.path for f in skill.files if f.path != "SKILL.md" and f.path.rsplit("/", 1)[-1] == "SKILL.md"
+    ]
+    for path in nested_md:
+        out.append(
+            _p(
+                f"{skill.folder}/{path}",
+                None,
+                "skill-nested-skill-md",
+                "a skill may contain exactly one SKILL.md (Claude.ai upload rejects more)",
+                "rename the nested file or move it into its own skill",
+            )
+        )
+    out += check_file_names(skill)
+    for f in skill.files:
+        if f.path.lower().endswith(ARCHIVE_SUFFIXES):
+            out.append(
+                _p(
+                    f"{skill.folder}/{f.path}",
+                    None,
+                    "skill-nested-archive",
+                    "archives inside a skill are refused (Claude.ai upload rejects nested archives)",
+                    "unpack the files into the skill folder instead",
+                )
+            )
+    return out
+
+
+def file_name_problem(path: str) -> str | None:
+    """Why ``path`` cannot be served as an Agent Skills Discovery file (or packaged), else None."""
+    problem = path_problem(path)
+    if problem:
+        return problem
+    if not RFC_FILE_PATH.match(path):
+        return "has a character outside printable ASCII, which the Agent Skills Discovery RFC forbids"
+    bad = sorted(RFC_FORBIDDEN & set(path))
+    if bad:
+        return f"contains {' '.join(bad)}, which the Agent Skills Discovery RFC forbids in file paths"
+    return None
+
+
+def check_file_names(skill: Skill) -> list[Problem]:
+    """Each skill file whose path the Agent Skills Discovery RFC (and so the well-known tree) refuses."""
+    out: list[Problem] = []
+    for f in skill.files:
+        problem = file_name_problem(f.path)
+        if problem:
+            out.append(
+                _p(
+                    f"{skill.folder}/{f.path}",
+                    None,
+                    "skill-file-name",
+                    f"file name {f.path!r} {problem}",
+                    "rename the file using printable ASCII without \\ ? # [ ]",
+                )
+            )
+    return out
+
+
+# -- whole-marketplace rules -----------------------------------------------------------------------------
+
+
+def name_key(name: str) -> str:
+    """What two names must not share: case-folded NFKC form (catches case-only and look-alike twins)."""
+    return unicodedata.normalize("NFKC", name).casefold()
+
+
+def check_unique_names(marketplace: Marketplace) -> list[Problem]:
+    out: list[Problem] = []
+    seen: dict[str, Skill] = {}
+    for skill in marketplace.skills:
+        key = name_key(skill.name)
+        first = seen.get(key)
+        if first is None:
+            seen[key] = skill
+            continue
+        out.append(
+            _p(
+                skill.skill_md,
+                _line(skill, "name"),
+                "skill-name-collision",
+                f"skill {skill.name!r} (plugin {skill.plugin}) collides with {first.name!r} in "
+                f"{first.folder} (plugin {first.plugin})",
+                "skill names must be unique across the whole marketplace (ignoring case); rename one",
+            )
+        )
+    return out
+
+
+def _principals(value: Any, where: str, groups: Mapping[str, Any], allow_groups: bool) -> list[Problem]:
+    out: list[Problem] = []
+    if not isinstance(value, list):
+        return [
+            _p(
+                ACCESS_YAML,
+                None,
+                "access-shape",
+                f"{where} must be a list of principals",
+                'write e.g. read: ["*"] or read: [finance, "bob@corp.example", "@corp.example"]',
+            )
+        ]
+    for item in value:
+        if not isinstance(item, str):
+            out.append(
+                _p(
+                    ACCESS_YAML,
+                    None,
+                    "access-principal",
+                    f"{where}: {item!r} is not a string",
+                    'use "*", an email, "@domain" or a group name',
+                )
+            )
+        elif (
+            item == "*"
+            or EMAIL.match(item.lower())
+            or DOMAIN.match(item.lower())
+            or (allow_groups and item in groups)
+        ):
+            continue
+        else:
+            out.append(
+                _p(
+                    ACCESS_YAML,
+                    None,
+                    "access-principal",
+                    f'{where}: {item!r} is not "*", an email, an @domain or a defined group',
+                    "define the group under groups: or fix the spelling",
+                )
+            )
+    return out
+
+
+def check_access(access: Mapping[str, Any], plugin_names: Iterable[str]) -> list[Problem]:
+    if not access:
+        return []
+    out: list[Problem] = []
+    unknown = sorted(set(access) - {"groups", "default", "plugins"})
+    for key in unknown:
+        out.append(
+            _p(
+                ACCESS_YAML,
+                None,
+                "access-shape",
+                f"unknown top-level key {key!r}",
+                "use only groups, default and plugins",
+            )
+        )
+    groups = access.get("groups") or {}
+    if not isinstance(groups, Mapping):
+        out.append(
+            _p(
+                ACCESS_YAML,
+                None,
+                "access-shape",
+                "groups must map group names to lists",
+                'write groups: {finance: ["bob@corp.example"]}',
+            )
+        )
+        groups = {}
+    for gname, members in groups.items():
+        out += _principals(members, f"groups.{gname}", groups, allow_groups=False)
+    rules: list[tuple[str, Any]] = [("default", access.get("default"))]
+    plugins = access.get("plugins") or {}
+    if not isinstance(plugins, Mapping):
+        out.append(
+            _p(
+                ACCESS_YAML,
+                None,
+                "access-shape",
+                "plugins must map plugin names to read/edit rules",
+                "write plugins: {finance-ops: {read: [finance]}}",
+            )
+        )
+        plugins = {}
+    known = set(plugin_names)
+    for pname, rule in plugins.items():
+        if pname not in known:
+            out.append(
+                _p(
+                    ACCESS_YAML,
+                    None,
+                    "access-unknown-plugin",
+                    f"plugins.{pname} names no plugin of this marketplace",
+                    "fix the plugin name or remove the entry",
+                    "warning",
+                )
+            )
+        rules.append((f"plugins.{pname}", rule))
+    for where, rule in rules:
+        if rule is None:
+            continue
+        if not isinstance(rule, Mapping) or set(rule) - {"read", "edit"}:
+            out.append(
+                _p(
+                    ACCESS_YAML,
+                    None,
+                    "access-shape",
+                    f"{where} must hold only read and edit lists",
+                    "write {read: [...], edit: [...]}",
+                )
+            )
+            continue
+        for verb in ("read", "edit"):
+            if verb in rule:
+                out += _principals(rule[verb], f"{where}.{verb}", groups, allow_groups=True)
+    return out
+
+
+def check(marketplace: Marketplace, limits: BuildLimits = DEFAULT_LIMITS) -> list[Problem]:
+    """Every rule over a loaded marketplace (load problems are reported by the loader)."""
+    out = check_marketplace_manifest(marketplace.manifest)
+    total = 0
+    for plugin in marketplace.plugins:
+        out += check_plugin(plugin)
+        for skill in plugin.skills:
+            total += 1
+            out += check_skill(skill, plugin, limits)
+    if total > limits.max_skills:
+        out.append(
+            _p(
+                MARKETPLACE_JSON,
+                None,
+                "marketplace-too-many-skills",
+                f"{total} skills exceed the limit of {limits.max_skills}",
+                "split the marketplace",
+            )
+        )
+    out += check_unique_names(marketplace)
+    out += check_access(marketplace.access, (p.name for p in marketplace.plugins))
+    return out
+
+
+def check_version_bumps(
+    current: Iterable[tuple[Skill, str, str]], previous_index: Mapping[str, Any] | None
+) -> list[Problem]:
+    """T48: each ``(skill, version, digest)`` whose digest differs from the previous index's entry for
+    the same name and version is an error: the content changed without a version bump."""
+    if not previous_index:
+        return []
+    before = {s.get("name"): s for s in previous_index.get("skills", []) if isinstance(s, Mapping)}
+    out: list[Problem] = []
+    for skill, version, digest in current:
+        old = before.get(skill.name)
+        if not old or old.get("version") != version or old.get("digest") == digest:
+            continue
+        out.append(
+            _p(
+                skill.skill_md,
+                None,
+                "version-not-bumped",
+                f"skill {skill.name} changed since the published index but is still version {version}",
+                f"bump the version: skillport bump {skill.name} patch (or minor/major)",
+            )
+        )
+    for skill, version, _ in current:
+        old = before.get(skill.name)
+        if (
+            old
+            and Version.is_valid(old.get("version"))
+            and Version.is_valid(version)
+            and Version.parse(version) < Version.parse(str(old["version"]))
+        ):
+            out.append(
+                _p(
+                    skill.skill_md,
+                    None,
+                    "version-went-backwards",
+                    f"skill {skill.name} is {version}, older than the published {old['version']}",
+                    "versions only move forward: set a version above the published one",
+                )
+            )
+    return out

@@ -1,0 +1,728 @@
+"""The catalog site: index document + SKILL.md bodies -> Markdown pages (Jinja2) -> HTML (MkDocs-Material).
+
+This module is the ONE seam to the site engine. Everything engine-specific (the generated
+``mkdocs.yml``, the in-process MkDocs call, the theme overrides under ``templates/theme``) is here or
+in the templates, so switching to another engine that reads the same configuration (Zensical) is a
+one-file change.
+
+Skill text is untrusted (T46). It reaches a page in two ways only:
+
+- short fields (description, author, tags, commit subjects …) are HTML-escaped by Jinja autoescape
+  and placed only inside HTML blocks, which Markdown leaves alone;
+- the SKILL.md body is rendered here with raw HTML turned off (it shows as text), then cleaned with
+  nh3 (an allowlist: no scripts, no event handlers, no ``style``, no comments, only http(s)/mailto
+  links; relative links point at the skill's published files or are dropped).
+
+Every link is relative, so the site works under any base path. Pages that list entries of several
+plugins wrap each entry in ``<!--sp-plugin:NAME-->…<!--/sp-plugin-->`` (docs/site-layout.md) and are
+kept out of the search index; skill and plugin pages are not in the navigation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import posixpath
+import re
+import shutil
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version as _version
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+import jinja2
+import markdown
+import nh3
+import yaml
+from markdown.extensions.toc import slugify as _toc_slugify
+from markupsafe import Markup
+
+from builder.errors import BadInput, UpstreamError
+from builder.model import Version
+
+NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+ZIP_PATH_RE = re.compile(r"^[A-Za-z0-9._+-]+(?:/[A-Za-z0-9._+-]+)*$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+BASE_URL_RE = re.compile(r"^https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~%\-]+)*/?$")
+PLACEHOLDER_URL = "https://catalog.invalid/"  # replaced in the browser by skillport.js
+RECENT_COUNT = 8
+MAX_CONFIG_BYTES = 1024 * 1024
+GENERATED_TOP = ("index.md", "plugins", "skills", "tags", "categories", "assets", "search")
+
+ALLOWED_TAGS = {
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "code",
+    "dd",
+    "del",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "kbd",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "s",
+    "span",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "th",
+    "thead",
+    "tr",
+    "ul",
+}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title"},
+    "code": {"class"},
+    "div": {"class"},
+    "pre": {"class"},
+    "span": {"class"},
+    **{f"h{n}": {"id"} for n in range(1, 7)},
+}
+
+
+# --------------------------------------------------------------------------- views (pure)
+
+
+@dataclass(frozen=True)
+class Label:
+    """A tag or category as shown (``label``) and as a URL segment (``slug``)."""
+
+    label: str
+    slug: str
+
+
+@dataclass(frozen=True)
+class ZipRef:
+    path: str
+    file: str
+    sha256: str
+    size: str
+
+
+@dataclass(frozen=True)
+class FileRow:
+    path: str
+    size: str
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    version: str
+    date: str
+    commit: str
+    subject: str
+
+
+@dataclass(frozen=True)
+class SkillView:
+    name: str
+    plugin: str
+    version: str
+    description: str
+    license: str
+    compatibility: str
+    author: str
+    allowed_tools: str
+    tags: tuple[Label, ...]
+    category: Label | None
+    updated_at: str
+    updated: str
+    files: tuple[FileRow, ...]
+    zip: ZipRef
+    history: tuple[HistoryRow, ...]
+    body_html: Markup
+
+
+@dataclass(frozen=True)
+class PluginView:
+    name: str
+    version: str
+    description: str
+    author: str
+    category: Label | None
+    tags: tuple[Label, ...]
+    skills: tuple[SkillView, ...]
+    zip: ZipRef | None
+
+
+@dataclass(frozen=True)
+class ChipEntry:
+    """One tag/category chip on an aggregate page, for ONE plugin (so access markers can wrap it)."""
+
+    plugin: str
+    label: str
+    slug: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Catalog:
+    marketplace_name: str
+    marketplace_description: str
+    catalog_url: str
+    plugins: tuple[PluginView, ...]
+    skills: tuple[SkillView, ...]
+    tags: tuple[Label, ...]
+    categories: tuple[Label, ...]
+
+
+def _field(obj: Mapping[str, Any], key: str, where: str, *, required: bool = False) -> str:
+    value = obj.get(key)
+    if value is None or value == "":
+        if required:
+            raise BadInput(f"index document: {where} has no {key!r}; the build must set it")
+        return ""
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise BadInput(f"index document: {where}.{key} must be text, not {type(value).__name__}")
+    return str(value)
+
+
+def _name(obj: Mapping[str, Any], key: str, where: str) -> str:
+    value = _field(obj, key, where, required=True)
+    if not NAME_RE.match(value) or len(value) > 64:
+        raise BadInput(
+            f"index document: {where}.{key} {value!r} is not a kebab-case name ([a-z0-9-], ≤64 chars); "
+            "names become page paths"
+        )
+    return value
+
+
+def human_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def _zip(obj: Any, where: str) -> ZipRef:
+    if not isinstance(obj, Mapping):
+        raise BadInput(f"index document: {where}.zip must be an object with path, sha256 and size")
+    path = _field(obj, "path", f"{where}.zip", required=True)
+    if not ZIP_PATH_RE.match(path) or ".." in path.split("/"):
+        raise BadInput(f"index document: {where}.zip.path {path!r} must be a plain relative path")
+    sha = _field(obj, "sha256", f"{where}.zip", required=True)
+    if not SHA256_RE.match(sha):
+        raise BadInput(f"index document: {where}.zip.sha256 must be 64 lowercase hex digits")
+    size = obj.get("size", 0)
+    if not isinstance(size, int) or size < 0:
+        raise BadInput(f"index document: {where}.zip.size must be a byte count")
+    return ZipRef(path=path, file=path.rsplit("/", 1)[-1], sha256=sha, size=human_size(size))
+
+
+def slugify(label: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:60] or "x"
+
+
+def assign_slugs(labels: Iterable[str]) -> dict[str, str]:
+    """Stable, collision-free URL slugs for labels (same input -> same slugs)."""
+    slugs: dict[str, str] = {}
+    taken: set[str] = set()
+    for label in sorted(set(labels)):
+        slug = slugify(label)
+        if slug in taken:
+            slug = f"{slug}-{hashlib.sha256(label.encode('utf-8')).hexdigest()[:8]}"
+        taken.add(slug)
+        slugs[label] = slug
+    return slugs
+
+
+def _labels(value: Any, where: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadInput(f"index document: {where}.tags must be a list of strings")
+    return [v.strip() for v in value if v.strip()]
+
+
+def _date(moment: str) -> str:
+    return moment[:10] if re.match(r"^\d{4}-\d{2}-\d{2}", moment) else moment
+
+
+def catalog_from_index(
+    index_doc: Mapping[str, Any], bodies: Mapping[str, str], render_body: Callable[[str, SkillView], Markup]
+) -> Catalog:
+    """Check the parts of the index document the pages use, and shape them for the templates."""
+    market = index_doc.get("marketplace")
+    if not isinstance(market, Mapping):
+        raise BadInput("index document: 'marketplace' must be an object with a name")
+    market_name = _name(market, "name", "marketplace")
+    base_url = _field(index_doc, "base_url", "index")
+    if base_url and not BASE_URL_RE.match(base_url):
+        raise BadInput(
+            f"index document: base_url {base_url!r} must be an http(s) URL like https://skills.corp.example/"
+        )
+    catalog_url = (base_url.rstrip("/") + "/") if base_url else PLACEHOLDER_URL
+
+    raw_plugins = index_doc.get("plugins") or []
+    raw_skills = index_doc.get("skills") or []
+    if not isinstance(raw_plugins, list) or not isinstance(raw_skills, list):
+        raise BadInput("index document: 'plugins' and 'skills' must be lists")
+    plugin_docs: dict[str, Mapping[str, Any]] = {}
+    for i, p in enumerate(raw_plugins):
+        if not isinstance(p, Mapping):
+            raise BadInput(f"index document: plugins[{i}] must be an object")
+        plugin_docs[_name(p, "name", f"plugins[{i}]")] = p
+
+    all_tags: list[str] = []
+    all_categories: list[str] = []
+    for doc in [*raw_plugins, *raw_skills]:
+        if isinstance(doc, Mapping):
+            all_tags += _labels(doc.get("tags"), "entry")
+            category = doc.get("category")
+            if isinstance(category, str) and category.strip():
+                all_categories.append(category.strip())
+    tag_slugs = assign_slugs(all_tags)
+    category_slugs = assign_slugs(all_categories)
+
+    def label_of(text: str, slugs: Mapping[str, str]) -> Label:
+        return Label(label=text, slug=slugs[text])
+
+    skills: list[SkillView] = []
+    seen: set[str] = set()
+    for i, s in enumerate(raw_skills):
+        if not isinstance(s, Mapping):
+            raise BadInput(f"index document: skills[{i}] must be an object")
+        where = f"skills[{i}]"
+        name = _name(s, "name", where)
+        if name in seen:
+            raise BadInput(f"index document: skill {name!r} appears twice; skill names are unique")
+        seen.add(name)
+        plugin = _name(s, "plugin", where)
+        if plugin not in plugin_docs:
+            raise BadInput(
+                f"index document: skill {name!r} names plugin {plugin!r}, which is not in 'plugins'"
+            )
+        version = _field(s, "version", where, required=True)
+        if not Version.is_valid(version):
+            raise BadInput(f"index document: {where}.version {version!r} is not SemVer")
+        plugin_doc = plugin_docs[plugin]
+        category = _field(s, "category", where).strip() or _field(plugin_doc, "category", plugin).strip()
+        files = s.get("files") or []
+        if not isinstance(files, list):
+            raise BadInput(f"index document: {where}.files must be a list")
+        history = s.get("history") or []
+        if not isinstance(history, list):
+            raise BadInput(f"index document: {where}.history must be a list")
+        updated_at = _field(s, "updated_at", where)
+        view = SkillView(
+            name=name,
+            plugin=plugin,
+            version=version,
+            description=_field(s, "description", where),
+            license=_field(s, "license", where),
+            compatibility=_field(s, "compatibility", where),
+            author=_field(s, "author", where) or _field(plugin_doc, "author", plugin),
+            allowed_tools=_field(s, "allowed_tools", where),
+            tags=tuple(label_of(t, tag_slugs) for t in _labels(s.get("tags"), where)),
+            category=label_of(category, category_slugs) if category else None,
+            updated_at=updated_at,
+            updated=_date(updated_at),
+            files=tuple(
+                FileRow(
+                    path=_field(f, "path", f"{where}.files", required=True),
+                    size=human_size(int(f.get("size", 0))),
+                )
+                for f in files
+                if isinstance(f, Mapping)
+            ),
+            zip=_zip(s.get("zip"), where),
+            history=tuple(
+                HistoryRow(
+                    version=_field(h, "version", f"{where}.history"),
+                    date=_date(_field(h, "date", f"{where}.history")),
+                    commit=_field(h, "commit", f"{where}.history")[:12],
+                    subject=_field(h, "subject", f"{where}.history"),
+                )
+                for h in history
+                if isinstance(h, Mapping)
+            ),
+            body_html=Markup(""),
+        )
+        body = bodies.get(name, "")
+        skills.append(_replace_body(view, render_body(body, view) if body else Markup("")))
+    skills.sort(key=lambda v: v.name)
+
+    plugins: list[PluginView] = []
+    for name in sorted(plugin_docs):
+        p = plugin_docs[name]
+        category = _field(p, "category", name).strip()
+        plugins.append(
+            PluginView(
+                name=name,
+                version=_field(p, "version", f"plugin {name}"),
+                description=_field(p, "description", f"plugin {name}"),
+                author=_field(p, "author", f"plugin {name}"),
+                category=label_of(category, category_slugs) if category else None,
+                tags=tuple(label_of(t, tag_slugs) for t in _labels(p.get("tags"), f"plugin {name}")),
+                skills=tuple(v for v in skills if v.plugin == name),
+                zip=_zip(p["zip"], f"plugin {name}") if p.get("zip") else None,
+            )
+        )
+    used_tags = {t for v in skills for t in v.tags}
+    used_categories = {v.category for v in skills if v.category}
+    return Catalog(
+        marketplace_name=market_name,
+        marketplace_description=_field(market, "description", "marketplace"),
+        catalog_url=catalog_url,
+        plugins=tuple(plugins),
+        skills=tuple(skills),
+        tags=tuple(sorted(used_tags, key=lambda t: (t.label.casefold(), t.slug))),
+        categories=tuple(sorted(used_categories, key=lambda t: (t.label.casefold(), t.slug))),
+    )
+
+
+def _replace_body(view: SkillView, body_html: Markup) -> SkillView:
+    from dataclasses import replace
+
+    return replace(view, body_html=body_html)
+
+
+def chip_entries(
+    skills: Iterable[SkillView], pick: Callable[[SkillView], Iterable[Label]]
+) -> list[ChipEntry]:
+    """Chips per (label, plugin) with the number of that plugin's skills carrying the label."""
+    counts: dict[tuple[Label, str], int] = {}
+    for s in skills:
+        for label in pick(s):
+            counts[(label, s.plugin)] = counts.get((label, s.plugin), 0) + 1
+    ordered = sorted(counts.items(), key=lambda kv: (kv[0][0].label.casefold(), kv[0][0].slug, kv[0][1]))
+    return [ChipEntry(plugin=p, label=lab.label, slug=lab.slug, count=n) for (lab, p), n in ordered]
+
+
+# --------------------------------------------------------------------------- skill bodies (pure)
+
+
+class BodyRenderer:
+    """SKILL.md body -> safe HTML. Raw HTML in the body is shown as text; the result is cleaned by nh3.
+
+    Not thread-safe (one Python-Markdown instance, reset per body); make one per build."""
+
+    def __init__(self) -> None:
+        self._md = markdown.Markdown(
+            extensions=["tables", "sane_lists", "toc", "pymdownx.highlight", "pymdownx.superfences"],
+            extension_configs={
+                "toc": {"baselevel": 3, "slugify": lambda value, sep: "sp-" + _toc_slugify(value, sep)},
+                "pymdownx.highlight": {"use_pygments": True},
+            },
+        )
+        # Raw HTML off: block HTML and inline tags become escaped text (T46).
+        self._md.preprocessors.deregister("html_block")
+        self._md.inlinePatterns.deregister("html")
+
+    def __call__(self, body: str, skill: SkillView) -> Markup:
+        self._md.reset()
+        rendered = self._md.convert(body)
+        files = {f.path for f in skill.files}
+
+        def keep(element: str, attribute: str, value: str) -> str | None:
+            if (element, attribute) in (("a", "href"), ("img", "src")):
+                return _safe_url(value, element, skill.name, files)
+            return value
+
+        cleaned = nh3.clean(
+            rendered,
+            tags=ALLOWED_TAGS,
+            attributes=ALLOWED_ATTRIBUTES,
+            url_schemes={"http", "https", "mailto"},
+            strip_comments=True,
+            link_rel="noopener noreferrer nofollow",
+            attribute_filter=keep,
+        )
+        return Markup(cleaned)  # noqa: S704 - nh3 output is sanitized HTML
+
+
+class CachedRenderer:
+    """A body renderer with an on-disk cache in the work directory, so a rebuild renders only the
+    bodies that changed. The key covers the body, the skill's name and files, and the versions of
+    this module and of the libraries, so a change to the sanitizer invalidates every entry; entries
+    not used by a build are removed after it."""
+
+    def __init__(self, render: Callable[[str, SkillView], Markup], cache_dir: Path) -> None:
+        self._render = render
+        self._dir = cache_dir
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._used: set[str] = set()
+        self._salt = "\0".join(
+            (hashlib.sha256(Path(__file__).read_bytes()).hexdigest(), markdown.__version__, _version("nh3"))
+        )
+
+    def __call__(self, body: str, skill: SkillView) -> Markup:
+        material = json.dumps([self._salt, skill.name, sorted(f.path for f in skill.files), body])
+        key = hashlib.sha256(material.encode("utf-8")).hexdigest()
+        self._used.add(key)
+        path = self._dir / f"{key}.html"
+        try:
+            return Markup(path.read_text(encoding="utf-8"))  # noqa: S704 - written by us, sanitized
+        except FileNotFoundError:
+            pass
+        rendered = self._render(body, skill)
+        path.write_text(str(rendered), encoding="utf-8")
+        return rendered
+
+    def prune(self) -> None:
+        for path in self._dir.glob("*.html"):
+            if path.stem not in self._used:
+                path.unlink()
+
+
+def _safe_url(value: str, element: str, skill: str, files: set[str]) -> str | None:
+    """External http(s)/mailto links stay (images do not: no tracking pixels); links to the skill's own
+    files point at their published copies under .well-known; everything else is dropped."""
+    parts = urlsplit(value.strip())
+    if parts.scheme:
+        return value if element == "a" and parts.scheme.lower() in ("http", "https", "mailto") else None
+    if parts.netloc or not parts.path:
+        return value if element == "a" and not parts.netloc and value.startswith("#") else None
+    path = posixpath.normpath(unquote(parts.path))
+    if path.startswith(("/", "../")) or path not in files:
+        return None
+    target = f"../../.well-known/agent-skills/{skill}/{quote(path)}"
+    return target + (f"#{parts.fragment}" if parts.fragment else "")
+
+
+# --------------------------------------------------------------------------- pages (pure)
+
+
+def _environment(templates_dir: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    # Titles go to front matter; MkDocs themes print page.meta.title unescaped, so escape first.
+    env.filters["yaml_title"] = lambda text: Markup(json.dumps(html.escape(str(text)), ensure_ascii=False))  # noqa: S704
+    return env
+
+
+def generate_pages(
+    catalog: Catalog, env: jinja2.Environment, *, site_name: str, now: datetime
+) -> dict[str, str]:
+    """Every generated page: docs-relative path -> Markdown text."""
+    common = {
+        "marketplace_name": catalog.marketplace_name,
+        "catalog_url": catalog.catalog_url,
+        "marketplace_url": catalog.catalog_url + "claude-code/marketplace.json",
+    }
+    recent = sorted(catalog.skills, key=lambda s: (s.updated_at, s.name), reverse=True)[:RECENT_COUNT]
+    tag_entries = chip_entries(catalog.skills, lambda s: s.tags)
+    category_entries = chip_entries(catalog.skills, lambda s: [s.category] if s.category else [])
+    pages: dict[str, str] = {
+        "index.md": env.get_template("home.md.j2").render(
+            site_name=site_name,
+            marketplace={"name": catalog.marketplace_name, "description": catalog.marketplace_description},
+            recent=recent,
+            plugins=catalog.plugins,
+            tags=tag_entries,
+            categories=category_entries,
+            built_at=now.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            **common,
+        ),
+        "plugins/index.md": env.get_template("plugins.md.j2").render(plugins=catalog.plugins),
+        "tags/index.md": env.get_template("chips_index.md.j2").render(
+            title="Tags", kind="tags", entries=tag_entries
+        ),
+        "categories/index.md": env.get_template("chips_index.md.j2").render(
+            title="Categories", kind="categories", entries=category_entries
+        ),
+    }
+    plugin_template = env.get_template("plugin.md.j2")
+    for p in catalog.plugins:
+        pages[f"plugins/{p.name}/index.md"] = plugin_template.render(p=p, **common)
+    skill_template = env.get_template("skill.md.j2")
+    for s in catalog.skills:
+        pages[f"skills/{s.name}/index.md"] = skill_template.render(s=s, **common)
+    chip_template = env.get_template("chip_page.md.j2")
+    for kind, labels, pick in (
+        ("tags", catalog.tags, lambda s, lab: lab in s.tags),
+        ("categories", catalog.categories, lambda s, lab: s.category == lab),
+    ):
+        for lab in labels:
+            members = [s for s in catalog.skills if pick(s, lab)]
+            pages[f"{kind}/{lab.slug}/index.md"] = chip_template.render(
+                heading=lab.label, kind=kind, skills=members
+            )
+    return pages
+
+
+def engine_config(base: Mapping[str, Any], *, custom_dir: Path, extra_nav: list[Any]) -> dict[str, Any]:
+    """The MkDocs configuration for a build: the organization's base plus what the catalog needs."""
+    config = {k: v for k, v in base.items() if k not in ("site_url", "INHERIT")}
+    theme = base.get("theme") or {}
+    if isinstance(theme, str):
+        theme = {"name": theme}
+    if not isinstance(theme, Mapping) or theme.get("name") != "material":
+        raise BadInput("mkdocs.yml: theme.name must be 'material' (the catalog's templates extend it)")
+    if theme.get("custom_dir"):
+        raise BadInput(
+            "mkdocs.yml: theme.custom_dir is set by Skillport; put template overrides in templates/theme/"
+        )
+    features = list(theme.get("features") or [])
+    if "content.code.copy" not in features:
+        features.append("content.code.copy")
+    config["theme"] = {**theme, "custom_dir": str(custom_dir), "features": features}
+    plugins = list(base.get("plugins") or [])
+    if not any(p == "search" or (isinstance(p, Mapping) and "search" in p) for p in plugins):
+        plugins.insert(0, "search")
+    config["plugins"] = plugins
+    config["docs_dir"] = "docs"
+    config["site_dir"] = "_site"
+    config["use_directory_urls"] = True
+    config["nav"] = [
+        {"Home": "index.md"},
+        {"Plugins": "plugins/index.md"},
+        {"Tags": "tags/index.md"},
+        {"Categories": "categories/index.md"},
+        *extra_nav,
+    ]
+    config["validation"] = {"nav": {"omitted_files": "ignore", "not_found": "warn"}}
+    return config
+
+
+# --------------------------------------------------------------------------- edges (I/O)
+
+
+def load_base_config(config_path: Path) -> dict[str, Any]:
+    try:
+        data = config_path.read_bytes()
+    except OSError as exc:
+        raise BadInput(f"{config_path}: cannot read the site configuration ({exc.strerror})") from exc
+    if len(data) > MAX_CONFIG_BYTES:
+        raise BadInput(f"{config_path}: larger than {MAX_CONFIG_BYTES} bytes")
+    try:
+        loaded = yaml.safe_load(data)
+    except yaml.YAMLError as exc:
+        raise BadInput(
+            f"{config_path}: not plain YAML ({exc}); use no !!python or !ENV tags so Zensical can read it too"
+        ) from exc
+    if not isinstance(loaded, dict):
+        raise BadInput(f"{config_path}: must be a YAML mapping (site_name, theme, …)")
+    return loaded
+
+
+def prepare_catalog(
+    index_doc: Mapping[str, Any],
+    bodies: Mapping[str, str],
+    *,
+    config_path: Path,
+    templates_dir: Path,
+    work_dir: Path,
+    now: datetime,
+) -> Path:
+    """Write the generated Markdown and ``mkdocs.yml`` into ``work_dir``; return that config file."""
+    base = load_base_config(config_path)
+    renderer = CachedRenderer(BodyRenderer(), work_dir / "body-cache")
+    catalog = catalog_from_index(index_doc, bodies, renderer)
+    renderer.prune()
+    site_name = str(base.get("site_name") or catalog.marketplace_name)
+    pages = generate_pages(catalog, _environment(templates_dir), site_name=site_name, now=now)
+
+    docs = work_dir / "docs"
+    if docs.exists():
+        shutil.rmtree(docs)
+    docs.mkdir(parents=True)
+    extra_docs = config_path.parent / str(base.get("docs_dir") or "docs")
+    if base.get("docs_dir") and extra_docs.is_dir():
+        for source in sorted(extra_docs.rglob("*")):
+            relative = source.relative_to(extra_docs)
+            if relative.parts[0] in GENERATED_TOP:
+                raise BadInput(
+                    f"{source}: the catalog generates {relative.parts[0]!r}; rename this extra page"
+                )
+            if source.is_file():
+                (docs / relative).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, docs / relative)
+    for relative_path, text in pages.items():
+        target = docs / relative_path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+
+    extra_nav = base.get("nav") or []
+    if not isinstance(extra_nav, list):
+        raise BadInput(f"{config_path}: nav must be a list of extra pages")
+    config = engine_config(base, custom_dir=(templates_dir / "theme").resolve(), extra_nav=extra_nav)
+    config_file = work_dir / "mkdocs.yml"
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return config_file
+
+
+def build_site(config_file: Path) -> Path:
+    """Run MkDocs in-process on a prepared config; return the directory it built into."""
+    os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+    from mkdocs.exceptions import ConfigurationError, MkDocsException
+
+    try:
+        config = load_config(config_file=str(config_file))
+    except ConfigurationError as exc:
+        raise BadInput(f"site configuration: {exc}") from exc
+    config.plugins.on_startup(command="build", dirty=False)
+    try:
+        build(config)
+    except MkDocsException as exc:
+        raise UpstreamError(f"MkDocs failed to build the catalog: {exc}") from exc
+    finally:
+        config.plugins.on_shutdown()
+    return Path(config.site_dir)
+
+
+def _move_into(source: Path, out_dir: Path) -> None:
+    """Move every built file into ``out_dir``, keeping files already there (zips, index)."""
+    for path in sorted(source.rglob("*")):
+        if path.is_dir():
+            continue
+        target = out_dir / path.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+    shutil.rmtree(source)
+
+
+def render_catalog(
+    index_doc: Mapping[str, Any],
+    bodies: Mapping[str, str],
+    out_dir: Path,
+    *,
+    config_path: Path,
+    templates_dir: Path,
+    work_dir: Path,
+    now: datetime,
+) -> None:
+    """Build the catalog pages for ``index_doc`` into ``out_dir`` (other files there are kept).
+
+    ``bodies`` maps skill name -> SKILL.md body (Markdown after the frontmatter). ``work_dir`` keeps
+    the generated Markdown and ``mkdocs.yml`` (``mkdocs build -f work_dir/mkdocs.yml`` rebuilds it)."""
+    config_file = prepare_catalog(
+        index_doc, bodies, config_path=config_path, templates_dir=templates_dir, work_dir=work_dir, now=now
+    )
+    built = build_site(config_file)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _move_into(built, out_dir)

@@ -1,0 +1,48 @@
+"""``skillport validate``: load a marketplace and run every rule, reporting all problems at once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from builder import rules
+from builder.digest import skill_digest
+from builder.limits import DEFAULT_LIMITS, BuildLimits
+from builder.load import load
+from builder.model import Marketplace, Problem, skill_version
+
+
+def validate_marketplace(
+    root: Path,
+    *,
+    previous_index: Mapping[str, Any] | None = None,
+    limits: BuildLimits = DEFAULT_LIMITS,
+) -> tuple[Marketplace, list[Problem]]:
+    """The loaded marketplace and every problem (load, rules, and version bumps against
+    ``previous_index`` when given), sorted by file and line."""
+    if not root.is_dir():
+        return Marketplace(str(root), {}, ()), [
+            Problem(
+                str(root),
+                None,
+                "marketplace-missing",
+                f"{root} is not a folder",
+                "pass the marketplace checkout's folder",
+            )
+        ]
+    marketplace, problems = load(root, limits)
+    problems += rules.check(marketplace, limits)
+    if previous_index:
+        current = [
+            (s, skill_version(s, p) or "", skill_digest(s.files))
+            for p in marketplace.plugins
+            for s in p.skills
+        ]
+        problems += rules.check_version_bumps(current, previous_index)
+    return marketplace, sorted(set(problems), key=lambda p: (p.file, p.line or 0, p.rule, p.message))
+
+
+def validate_dir(path: Path, *, previous_index: Mapping[str, Any] | None = None) -> list[Problem]:
+    """Every problem of the marketplace at ``path`` (errors and warnings)."""
+    return validate_marketplace(path, previous_index=previous_index)[1]

@@ -1,0 +1,545 @@
+"""The catalog site (builder.site): a sample index document + SKILL.md bodies (several plugins, one
+hostile skill, fake zips written where the index says), used by the browser tests too.
+
+Also the fast (no browser) tests of ``builder.site``: pages, T46 sanitizing, access markers, nav,
+relative links, no inline scripts, determinism.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import zipfile
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from builder.errors import BadInput
+
+NOW = datetime(2026, 11, 29, 14, 0, tzinfo=UTC)
+UNIQUE_WORD = "zebracrossing"  # appears only in one skill's description
+HOSTILE = "evil-skill"
+
+HOSTILE_DESCRIPTION = (
+    'Looks harmless <script>alert("desc")</script> <img src=x onerror=alert(1)> '
+    "<!--/sp-plugin--> [click](javascript:alert(2))"
+)
+HOSTILE_BODY = """# Totally normal skill
+
+<script>alert("body")</script>
+
+<img src="x" onerror="alert('img')">
+
+<div onclick="alert('div')">click me</div>
+
+[a javascript link](javascript:alert('link'))
+
+[an encoded one](jAvAsCrIpT&colon;alert('link2'))
+
+<a href="javascript:alert('raw')">raw anchor</a>
+
+<!--/sp-plugin--><!--sp-plugin:other-->
+
+![tracker](https://tracker.example/pixel.gif)
+
+[guide](references/guide.md) and [missing](references/nope.md) and [abs](/etc/passwd)
+
+```html
+<script>alert("in code is fine as text")</script>
+```
+"""
+
+
+def _zip_bytes(name: str, body: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        info = zipfile.ZipInfo(f"{name}/SKILL.md", date_time=(2026, 1, 1, 0, 0, 0))
+        archive.writestr(info, f"---\nname: {name}\ndescription: x\n---\n{body}")
+    return buffer.getvalue()
+
+
+def _skill(
+    name: str,
+    plugin: str,
+    description: str,
+    *,
+    version: str = "1.0.0",
+    tags: list[str],
+    updated: str,
+    category: str = "",
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "plugin": plugin,
+        "version": version,
+        "description": description,
+        "license": "Apache-2.0",
+        "compatibility": "Needs Python 3.11",
+        "tags": tags,
+        "category": category,
+        "author": "Platform Team",
+        "allowed_tools": "",
+        "digest": "sha256:" + "0" * 64,
+        "files": [
+            {"path": "SKILL.md", "size": 812, "digest": "sha256:" + "1" * 64},
+            {"path": "references/guide.md", "size": 4096, "digest": "sha256:" + "2" * 64},
+        ],
+        "zip": {"path": f"skills/{name}/{name}-{version}.zip", "sha256": "", "size": 0, "key": "k"},
+        "updated_at": updated,
+        "history": [
+            {"version": version, "date": updated[:10], "commit": "abc1234def", "subject": f"Release {name}"},
+            {
+                "version": "0.9.0",
+                "date": "2026-01-02",
+                "commit": "0011223",
+                "subject": "First draft <b>x</b>",
+            },
+        ],
+    }
+
+
+def sample_index(site_dir: Path | None = None) -> tuple[dict[str, Any], dict[str, str]]:
+    """(index document, bodies). With ``site_dir``, write each skill's zip there and record its sha256."""
+    skills = [
+        _skill(
+            "sql-style-guide",
+            "data-guides",
+            f"House SQL style: naming, joins and the {UNIQUE_WORD} rule for CTEs.",
+            tags=["sql", "data"],
+            updated="2026-11-20T09:12:00Z",
+            category="Data",
+        ),
+        _skill(
+            "dashboard-review",
+            "data-guides",
+            "Review a BI dashboard for clarity and correctness.",
+            tags=["data", "review"],
+            updated="2026-10-01T08:00:00Z",
+            category="Data",
+        ),
+        _skill(
+            "meeting-notes",
+            "team-rituals",
+            "Turn a meeting transcript into crisp notes with owners and dates.",
+            version="2.1.0",
+            tags=["writing", "review"],
+            updated="2026-11-25T10:00:00Z",
+            category="Teamwork",
+        ),
+        _skill(
+            HOSTILE,
+            "sketchy",
+            HOSTILE_DESCRIPTION,
+            tags=["<b>bold</b>", "data"],
+            updated="2026-11-01T00:00:00Z",
+        ),
+    ]
+    bodies = {
+        "sql-style-guide": "# SQL style\n\nUse `snake_case`. See [the guide](references/guide.md).\n\n"
+        "| rule | why |\n|---|---|\n| CTEs | readable |\n\n```sql\nselect 1;\n```\n",
+        "dashboard-review": "Check **every** chart.\n",
+        "meeting-notes": "## Steps\n\n1. Read the transcript\n2. List decisions\n",
+        HOSTILE: HOSTILE_BODY,
+    }
+    for skill in skills:
+        data = _zip_bytes(skill["name"], bodies[skill["name"]])
+        skill["zip"]["sha256"] = hashlib.sha256(data).hexdigest()
+        skill["zip"]["size"] = len(data)
+        if site_dir is not None:
+            target = site_dir / skill["zip"]["path"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+    plugins = [
+        {
+            "name": "data-guides",
+            "version": "1.0.0",
+            "description": "Guides for data work.",
+            "author": "Data Team",
+            "category": "Data",
+            "tags": ["data"],
+            "skills": ["dashboard-review", "sql-style-guide"],
+            "source": "./plugins/data-guides",
+        },
+        {
+            "name": "team-rituals",
+            "version": "2.1.0",
+            "description": "Meetings and rituals.",
+            "author": "People Ops",
+            "category": "Teamwork",
+            "tags": ["writing"],
+            "skills": ["meeting-notes"],
+            "source": "./plugins/team-rituals",
+        },
+        {
+            "name": "sketchy",
+            "version": "1.0.0",
+            "description": "<script>alert('plugin')</script>",
+            "author": "?",
+            "category": "",
+            "tags": [],
+            "skills": [HOSTILE],
+            "source": "./plugins/sketchy",
+        },
+    ]
+    document = {
+        "_type": "skillport/index",
+        "format": 1,
+        "serial": 1764424800,
+        "generated_at": "2026-11-29T14:00:00Z",
+        "expires_at": "2026-12-29T14:00:00Z",
+        "base_url": None,
+        "source": {"commit": "0123abc", "path": "examples/marketplace"},
+        "marketplace": {
+            "name": "corp-skills",
+            "owner": {"name": "Corp"},
+            "description": "Corp's shared skills.",
+        },
+        "access": {"groups": {}, "default": {"read": ["*"], "edit": []}, "plugins": {}},
+        "plugins": plugins,
+        "skills": skills,
+    }
+    return document, bodies
+
+
+# --------------------------------------------------------------------------- building
+
+
+def render(out: Path, work: Path, *, now: datetime = NOW, base_url: str | None = None) -> dict[str, Any]:
+    from builder.site import render_catalog
+
+    out.mkdir(parents=True, exist_ok=True)
+    document, bodies = sample_index(out)
+    document["base_url"] = base_url
+    render_catalog(
+        document,
+        bodies,
+        out,
+        config_path=REPO_ROOT / "mkdocs.yml",
+        templates_dir=REPO_ROOT / "templates",
+        work_dir=work,
+        now=now,
+    )
+    return document
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("site")
+    out = root / "site"
+    out.mkdir()
+    (out / "index.json").write_text("{}\n")  # written by the pipeline: must survive the render
+    render(out, root / "work")
+    return out
+
+
+class Page(HTMLParser):
+    """Every element and comment of one HTML page, in order."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, dict[str, str]]] = []
+        self.events: list[tuple[str, str]] = []  # ("comment", text) / ("start", tag) in order
+        self.scripts: list[tuple[dict[str, str], str]] = []
+        self._in_script: dict[str, str] | None = None
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {k: v or "" for k, v in attrs}
+        self.elements.append((tag, attributes))
+        self.events.append(("start", tag + " " + attributes.get("class", "")))
+        if tag == "script":
+            self._in_script = attributes
+            self.scripts.append((attributes, ""))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script is not None and self.scripts:
+            attributes, text = self.scripts[-1]
+            self.scripts[-1] = (attributes, text + data)
+
+    def handle_comment(self, data: str) -> None:
+        self.events.append(("comment", data))
+
+
+def pages(site: Path) -> list[Path]:
+    return sorted(site.rglob("*.html"))
+
+
+def parse(path: Path) -> Page:
+    return Page(path.read_text(encoding="utf-8"))
+
+
+def test_every_catalog_page_is_built_and_pipeline_files_are_kept(site: Path) -> None:
+    for page in (
+        "index.html",
+        "plugins/index.html",
+        "tags/index.html",
+        "categories/index.html",
+        "plugins/data-guides/index.html",
+        "skills/sql-style-guide/index.html",
+        "skills/evil-skill/index.html",
+        "tags/data/index.html",
+        "categories/data/index.html",
+        "about/index.html",
+        "search/search_index.json",
+    ):
+        assert (site / page).is_file(), page
+    assert (site / "index.json").read_text() == "{}\n"
+    assert (site / "skills/sql-style-guide/sql-style-guide-1.0.0.zip").is_file()
+    assert not (site / "sitemap.xml").exists()  # it would list every skill to every member
+
+
+def test_skill_page_shows_facts_install_files_and_history(site: Path) -> None:
+    document, _ = sample_index()
+    skill = next(s for s in document["skills"] if s["name"] == "sql-style-guide")
+    text = (site / "skills/sql-style-guide/index.html").read_text()
+    for expected in (
+        "House SQL style",
+        "1.0.0",
+        "data-guides",
+        "Platform Team",
+        "Apache-2.0",
+        "Needs Python 3.11",
+        "2026-11-20",
+        "references/guide.md",
+        "4.0 KB",
+        "Release sql-style-guide",
+        "First draft &lt;b&gt;x",
+        "Settings → Capabilities",
+        "Upload skill",
+        "Claude Mobile",
+        "/plugin install data-guides@corp-skills",
+        "/plugin marketplace add",
+        "~/.claude/skills/sql-style-guide",
+        "npx skills add",
+        'href="../../skills/sql-style-guide/sql-style-guide-1.0.0.zip"',
+        skill["zip"]["sha256"],
+        "<table",
+        "snake_case",
+        'href="../../tags/sql/"',
+        'href="../../categories/data/"',
+    ):
+        assert expected in text, expected
+
+
+def test_base_url_fills_the_install_commands(tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    render(out, tmp_path / "work", base_url="https://skills.corp.example/")
+    text = (out / "skills/meeting-notes/index.html").read_text()
+    assert "/plugin marketplace add https://skills.corp.example/claude-code/marketplace.json" in text
+    assert "curl -fsSL https://skills.corp.example/skills/meeting-notes/meeting-notes-2.1.0.zip" in text
+    assert "npx skills add https://skills.corp.example/" in text
+
+
+@pytest.mark.threat("T46")
+def test_t46_hostile_skill_text_is_escaped_or_stripped(site: Path) -> None:
+    for path in pages(site):
+        page = parse(path)
+        for tag, attributes in page.elements:
+            assert not [a for a in attributes if a.startswith("on")], (path, tag, attributes)
+            for link in ("href", "src", "action", "formaction"):
+                assert not attributes.get(link, "").strip().lower().startswith(("javascript:", "data:")), path
+            assert "style" not in attributes or tag not in ("a", "img", "div", "p"), (path, tag)
+        for attributes, _ in page.scripts:  # only our files and Material's JSON config
+            assert attributes.get("src", "").startswith(("assets/", "../")) or attributes.get("type") == (
+                "application/json"
+            ), (path, attributes)
+    evil = (site / "skills/evil-skill/index.html").read_text()
+    assert "&lt;script&gt;alert(&#34;desc&#34;)" in evil  # the description, shown as text
+    assert '&lt;script&gt;alert("body")' in evil or "&lt;script&gt;alert(&#34;body" in evil
+    assert "tracker.example" not in evil  # no third-party images (tracking pixels)
+    assert "/etc/passwd" not in evil and "nope.md" not in evil  # links to nowhere dropped
+    assert 'href="../../.well-known/agent-skills/evil-skill/references/guide.md"' in evil
+
+
+@pytest.mark.threat("T46")
+def test_t46_no_inline_scripts_so_a_strict_csp_works(site: Path) -> None:
+    for path in pages(site):
+        for attributes, text in parse(path).scripts:
+            if attributes.get("type") == "application/json":
+                continue
+            assert "src" in attributes and not text.strip(), (path, text[:80])
+
+
+def _marker_runs(page: Page) -> list[tuple[str, list[str]]]:
+    """(plugin, [start tags]) for each marker pair, checking pairs are balanced and not nested."""
+    runs: list[tuple[str, list[str]]] = []
+    current: tuple[str, list[str]] | None = None
+    for kind, value in page.events:
+        if kind == "comment" and value.startswith("sp-plugin:"):
+            assert current is None, "nested marker"
+            current = (value.removeprefix("sp-plugin:"), [])
+        elif kind == "comment" and value == "/sp-plugin":
+            assert current is not None, "closing marker without opening"
+            runs.append(current)
+            current = None
+        elif kind == "start" and current is not None:
+            current[1].append(value)
+    assert current is None, "unclosed marker"
+    return runs
+
+
+@pytest.mark.threat("T46")
+def test_t46_access_markers_wrap_every_entry_and_skill_text_cannot_forge_them(site: Path) -> None:
+    document, _ = sample_index()
+    plugin_of = {s["name"]: s["plugin"] for s in document["skills"]}
+    for name in (
+        "index.html",
+        "plugins/index.html",
+        "tags/index.html",
+        "categories/index.html",
+        "tags/data/index.html",
+        "categories/data/index.html",
+    ):
+        page = parse(site / name)
+        runs = _marker_runs(page)
+        assert runs, name
+        wrapped = sum(len(tags) for _, tags in runs)
+        entries = [v for k, v in page.events if k == "start" and ("sp-card" in v or "sp-chip " in v + " ")]
+        entry_count = sum(
+            1
+            for tag, attributes in page.elements
+            if "sp-card" in attributes.get("class", "").split() or attributes.get("class") == "sp-chip"
+        )
+        assert entry_count == len(runs), (name, entries)  # exactly one entry per marker pair
+        assert wrapped >= entry_count
+        for plugin, _tags in runs:
+            assert plugin in {p["name"] for p in document["plugins"]}, plugin
+    tags_page = parse(site / "tags/data/index.html")
+    hrefs = [a.get("href", "") for t, a in tags_page.elements if t == "a" and "sp-card" in a.get("class", "")]
+    runs = _marker_runs(tags_page)
+    assert [p for p, _ in runs] == [plugin_of[h.split("/")[-2]] for h in hrefs]
+    for path in pages(site):  # the hostile "<!--/sp-plugin-->" in skill text never becomes a comment
+        for kind, value in parse(path).events:
+            if kind == "comment" and "sp-plugin" in value:
+                assert value == "/sp-plugin" or NAME.match(value.removeprefix("sp-plugin:")), (path, value)
+
+
+NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
+def test_skill_and_plugin_pages_are_not_in_the_navigation(site: Path) -> None:
+    for name in ("index.html", "skills/sql-style-guide/index.html", "tags/index.html"):
+        page = parse(site / name)
+        nav_links = [
+            a.get("href", "") for t, a in page.elements if t == "a" and "md-nav__link" in a.get("class", "")
+        ]
+        assert nav_links, name
+        assert not [h for h in nav_links if "skills/" in h or re.search(r"plugins/[a-z]", h)], nav_links
+    home = (site / "index.html").read_text()
+    assert "About" in home and "Plugins" in home and "Tags" in home
+
+
+def test_search_index_holds_skill_and_plugin_pages_not_aggregate_pages(site: Path) -> None:
+    index = json.loads((site / "search/search_index.json").read_text())
+    locations = {doc["location"].split("#")[0] for doc in index["docs"]}
+    assert "skills/sql-style-guide/" in locations and "plugins/data-guides/" in locations
+    assert not locations & {
+        "",
+        "tags/",
+        "tags/data/",
+        "categories/",
+        "plugins/",
+    }  # the proxy filters by location
+    text = " ".join(
+        doc["text"] for doc in index["docs"] if doc["location"].startswith("skills/sql-style-guide/")
+    )
+    assert UNIQUE_WORD in text
+
+
+def test_every_link_is_relative(site: Path) -> None:
+    for path in pages(site):
+        for tag, attributes in parse(path).elements:
+            for attribute in ("href", "src"):
+                value = attributes.get(attribute)
+                if value is None or (tag == "a" and value.startswith(("https://", "http://", "mailto:"))):
+                    continue  # links out (skill bodies may link to the web)
+                assert not value.startswith(("/", "http:", "https:")), (path, tag, value)
+
+
+def test_building_twice_gives_the_same_site(tmp_path: Path) -> None:
+    render(tmp_path / "a", tmp_path / "wa")
+    render(tmp_path / "b", tmp_path / "wb")
+    later = datetime(2027, 1, 1, tzinfo=UTC)
+    render(tmp_path / "c", tmp_path / "wc", now=later)
+
+    def snapshot(root: Path) -> dict[str, bytes]:
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+    a, b, c = snapshot(tmp_path / "a"), snapshot(tmp_path / "b"), snapshot(tmp_path / "c")
+    assert a == b
+    assert sorted(name for name in a if a[name] != c.get(name)) == ["index.html"]  # only the build stamp
+
+
+def test_a_bad_index_names_the_field(tmp_path: Path) -> None:
+    from builder.site import render_catalog
+
+    document, bodies = sample_index()
+    document["skills"][0]["name"] = "../../etc"
+    with pytest.raises(BadInput, match=r"skills\[0\]\.name"):
+        render_catalog(
+            document,
+            bodies,
+            tmp_path / "out",
+            config_path=REPO_ROOT / "mkdocs.yml",
+            templates_dir=REPO_ROOT / "templates",
+            work_dir=tmp_path / "w",
+            now=NOW,
+        )
+
+
+def test_the_base_config_is_plain_yaml_and_a_bad_one_is_named(tmp_path: Path) -> None:
+    from builder.site import render_catalog
+
+    assert yaml.safe_load((REPO_ROOT / "mkdocs.yml").read_text())["theme"]["name"] == "material"
+    bad = tmp_path / "mkdocs.yml"
+    bad.write_text(
+        "site_name: x\nmarkdown_extensions:\n  - pymdownx.emoji:\n      emoji_index: !!python/name:x.y\n"
+    )
+    document, bodies = sample_index()
+    with pytest.raises(BadInput, match=r"mkdocs\.yml"):
+        render_catalog(
+            document,
+            bodies,
+            tmp_path / "out",
+            config_path=bad,
+            templates_dir=REPO_ROOT / "templates",
+            work_dir=tmp_path / "w",
+            now=NOW,
+        )
+
+
+def test_every_relative_link_of_the_example_build_resolves(tmp_path: Path, examples_dir: Path) -> None:
+    """The real build (builder.build) of the example marketplace: every relative href/src on every page
+    points at a file that exists (pages, zips, the skills' published files, assets)."""
+    build_module = pytest.importorskip("builder.build")
+    out = tmp_path / "catalog"
+    build_module.build(examples_dir, out, keys=["k" * 40], now=NOW, base_url=None)
+    broken = []
+    checked = 0
+    for path in pages(out):
+        for _tag, attributes in parse(path).elements:
+            for attribute in ("href", "src"):
+                value = attributes.get(attribute)
+                if not value or value.startswith(("#", "http://", "https://", "mailto:")):
+                    continue
+                target = (path.parent / value.split("#")[0].split("?")[0]).resolve()
+                if target.is_dir():
+                    target = target / "index.html"
+                checked += 1
+                if not target.is_file() or out.resolve() not in target.parents:
+                    broken.append((path.relative_to(out).as_posix(), value))
+    assert checked > 100
+    assert broken == []
