@@ -696,14 +696,17 @@ def build_site(config_file: Path) -> Path:
 
 
 def _move_into(source: Path, out_dir: Path) -> None:
-    """Move every built file into ``out_dir``, keeping files already there (zips, index)."""
-    for path in sorted(source.rglob("*")):
-        if path.is_dir():
-            continue
-        target = out_dir / path.relative_to(source)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(path, target)
-    shutil.rmtree(source)
+    """Move the built tree into ``out_dir``, keeping files already there (zips, index): a folder that
+    does not exist there yet moves in one rename, one that does is merged file by file."""
+    for entry in sorted(source.iterdir()):
+        target = out_dir / entry.name
+        if entry.is_dir() and target.is_dir():
+            _move_into(entry, target)
+        elif entry.is_dir() and target.exists():
+            raise UpstreamError(f"{target} is a file where the catalog needs a folder")
+        else:
+            os.replace(entry, target)
+    source.rmdir()
 
 
 def render_catalog(

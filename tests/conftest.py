@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,7 @@ def inspector_bin() -> str:
 @pytest.fixture(scope="session")
 def agentskills_bin() -> str:
     """The Agent Skills reference validator (PyPI skills-ref), installed with the dev extras."""
-    found = shutil.which("agentskills") or str(Path(os.sys.executable).parent / "agentskills")
+    found = shutil.which("agentskills") or str(Path(sys.executable).parent / "agentskills")
     if not Path(found).exists():
         pytest.skip("agentskills (PyPI skills-ref) not installed: run `make test` to install dev extras")
     return found

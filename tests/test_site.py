@@ -128,7 +128,7 @@ def sample_index(site_dir: Path | None = None) -> tuple[dict[str, Any], dict[str
             "team-rituals",
             "Turn a meeting transcript into crisp notes with owners and dates.",
             version="2.1.0",
-            tags=["writing", "review"],
+            tags=["writing", "review", "quokkafest"],
             updated="2026-11-25T10:00:00Z",
             category="Teamwork",
         ),
@@ -457,6 +457,12 @@ def test_search_index_holds_skill_and_plugin_pages_not_aggregate_pages(site: Pat
         doc["text"] for doc in index["docs"] if doc["location"].startswith("skills/sql-style-guide/")
     )
     assert UNIQUE_WORD in text
+    notes = " ".join(
+        d["title"] + " " + d["text"] for d in index["docs"] if d["location"].startswith("skills/meeting-")
+    )
+    assert (
+        "meeting-notes" in notes and "quokkafest" in notes and "crisp notes" in notes
+    )  # name, tags, description
 
 
 def test_every_link_is_relative(site: Path) -> None:
