@@ -134,6 +134,7 @@ def build(
     out_dir = out_dir.resolve()
     marketplace_dir = marketplace_dir.resolve()
     with publish.build_lock(out_dir):
+        publish.remove_leftovers(out_dir)
         previous, notes = load_previous_index(previous_index, out_dir, keys, now)
         marketplace, problems = validate_marketplace(marketplace_dir, previous_index=previous, limits=limits)
         problems += notes
@@ -195,15 +196,16 @@ def build(
             )
             if progress:
                 progress("catalog", 0, 1)
-            site.render_catalog(
-                document,
-                {sp.skill.name: sp.skill.body for sp in skill_plans},
-                staged,
-                config_path=mkdocs_config,
-                templates_dir=templates_dir,
-                work_dir=staged.parent / (staged.name + ".md"),
-                now=now,
-            )
+            with publish.scratch(out_dir, "md") as work_dir:
+                site.render_catalog(
+                    document,
+                    {sp.skill.name: sp.skill.body for sp in skill_plans},
+                    staged,
+                    config_path=mkdocs_config,
+                    templates_dir=templates_dir,
+                    work_dir=work_dir,
+                    now=now,
+                )
             if progress:
                 progress("catalog", 1, 1)
             cc = plan.claude_code_marketplace(marketplace, plugin_plans, zips, base_url)

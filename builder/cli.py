@@ -192,6 +192,9 @@ def parser() -> argparse.ArgumentParser:
         pass
     else:
         register(sub)
+    from builder.member_cli import register as register_member
+
+    register_member(sub)
     return p
 
 

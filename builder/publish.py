@@ -46,15 +46,36 @@ def build_lock(out_dir: Path) -> Iterator[None]:
         os.close(fd)
 
 
+SCRATCH_KINDS = ("build", "md")
+
+
+def remove_leftovers(out_dir: Path) -> None:
+    """Remove scratch folders a killed build left beside ``out_dir``. Call it only while holding
+    ``build_lock(out_dir)``: then no live build owns them."""
+    for kind in (*SCRATCH_KINDS, "old"):
+        for leftover in out_dir.parent.glob(f".{out_dir.name}.{kind}-*"):
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+
+
 @contextlib.contextmanager
-def staging(out_dir: Path) -> Iterator[Path]:
-    """A fresh folder beside ``out_dir`` (same file system, so the swap is a rename). Removed
-    afterwards unless it was swapped into place."""
-    path = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.build-", dir=out_dir.parent))
+def scratch(out_dir: Path, kind: str) -> Iterator[Path]:
+    """A fresh folder beside ``out_dir``, removed afterwards whatever happens."""
+    if kind not in SCRATCH_KINDS:
+        raise ValueError(f"unknown scratch kind {kind!r}")
+    path = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.{kind}-", dir=out_dir.parent))
     try:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staging(out_dir: Path) -> Iterator[Path]:
+    """A fresh folder beside ``out_dir`` (same file system, so the swap is a rename). Removed
+    afterwards unless it was swapped into place (it then holds the old tree, also removed)."""
+    with scratch(out_dir, "build") as path:
+        yield path
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -93,7 +114,8 @@ def swap_into_place(staged: Path, out_dir: Path) -> None:
 def write_file(root: Path, rel: str, data: bytes) -> None:
     """Write ``data`` at ``root/rel`` (inside the staging folder, so no temp name is needed)."""
     target = root / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.parent.is_dir():  # a stat is cheaper than a failing mkdir on overlay file systems
+        target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
 
 

@@ -1,0 +1,581 @@
+"""``skillport login | search | install | updates``: the member commands, talking to a Skillport
+proxy's OAuth server and ``/api/v1`` with a bearer token.
+
+- ``login --server URL``: browser sign-in through the proxy's OAuth server (dynamic client
+  registration, PKCE S256, a one-shot loopback redirect on 127.0.0.1); the tokens and the server are
+  stored in ``$XDG_CONFIG_HOME/skillport/credentials.json`` (default ``~/.config``), mode 0600.
+- ``search WORDS``: the catalog's search.
+- ``install SKILL [--target claude-code|DIR]``: downloads the zip through a signed link, checks its
+  sha256 against the one the proxy read from the signed index, refuses unsafe entries
+  (``builder.zipcheck``), then replaces ``DIR/SKILL`` (default ``~/.claude/skills``) in one rename.
+- ``updates [--apply]``: reads the version stamped in each installed skill's SKILL.md
+  (``metadata.version``), asks the proxy what is newer and what changed; ``--apply`` installs them.
+
+Output is for people by default, JSON with ``--json``. Exit codes: 0 done; 1 the operation failed
+(message on standard error); 2 usage error; 3 not signed in or the sign-in expired (run ``skillport
+login``); 4 a download failed its integrity check (nothing was installed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import webbrowser
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+
+from builder import frontmatter
+from builder.errors import BadInput, SkillportError, UpstreamError
+from builder.zipcheck import check_zip
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SIGN_IN, EXIT_INTEGRITY = 0, 1, 2, 3, 4
+CLIENT_NAME = "Skillport CLI"
+MAX_ZIP_BYTES = 64 * 1024 * 1024
+TIMEOUT = 30.0
+
+
+class NotSignedIn(SkillportError):
+    """No usable credentials for the server: run ``skillport login``."""
+
+
+class IntegrityError(SkillportError):
+    """A downloaded zip does not match the signed index (or is unsafe); nothing was installed."""
+
+
+# -- credentials ---------------------------------------------------------------------------------
+
+
+def credentials_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME") or Path.home()) / ".config")
+    return Path(base) / "skillport" / "credentials.json"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    server: str
+    client_id: str
+    access_token: str
+    refresh_token: str
+    expires_at: float
+
+    def __post_init__(self) -> None:
+        if not self.server.startswith(("http://", "https://")) or not self.access_token:
+            raise ValueError("credentials need an http(s) server and an access token")
+
+    @classmethod
+    def load(cls, path: Path) -> Credentials | None:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            return cls(
+                server=str(raw["server"]),
+                client_id=str(raw["client_id"]),
+                access_token=str(raw["access_token"]),
+                refresh_token=str(raw.get("refresh_token") or ""),
+                expires_at=float(raw.get("expires_at") or 0),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def save(self, path: Path) -> None:
+        """Written to a fresh 0600 file next to ``path``, then renamed over it (never world-readable)."""
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(asdict(self), handle, indent=2)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+
+
+def normalize_server(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadInput(f"--server {url!r}: give the Skillport URL, like https://skills.corp.example/")
+    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise BadInput(f"--server {url!r}: use https:// (plain http only for localhost)")
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+# -- OAuth sign-in -------------------------------------------------------------------------------
+
+
+def _pkce() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def _json(response: httpx.Response, what: str) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise UpstreamError(f"{what}: the server answered {response.status_code} without JSON")
+    return body
+
+
+def discover(http: httpx.Client, server: str) -> dict[str, str]:
+    """Endpoints and the resource (the proxy's ``/mcp``) from the RFC 9728 / RFC 8414 metadata."""
+    try:
+        prm = _json(http.get(server + "/.well-known/oauth-protected-resource"), "resource metadata")
+        issuer = str((prm.get("authorization_servers") or [server])[0]).rstrip("/")
+        asm = _json(http.get(issuer + "/.well-known/oauth-authorization-server"), "server metadata")
+    except httpx.HTTPError as exc:
+        raise UpstreamError(f"could not reach {server}: {exc}") from exc
+    return {
+        "resource": str(prm.get("resource") or server + "/mcp"),
+        "register": str(asm.get("registration_endpoint") or server + "/register"),
+        "authorize": str(asm.get("authorization_endpoint") or server + "/authorize"),
+        "token": str(asm.get("token_endpoint") or server + "/token"),
+    }
+
+
+class _Callback:
+    """A one-shot HTTP server on 127.0.0.1 that receives the authorization redirect."""
+
+    def __init__(self) -> None:
+        self.result: dict[str, str] | None = None
+        self.done = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                parts = urlsplit(self.path)
+                if parts.path != "/callback" or outer.done.is_set():
+                    self.send_error(404)
+                    return
+                outer.result = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                ok = "code" in outer.result
+                body = (
+                    b"<!doctype html><title>Skillport</title><p>Signed in. You can close this tab."
+                    if ok
+                    else b"<!doctype html><title>Skillport</title><p>Sign-in did not complete."
+                )
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                outer.done.set()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.redirect_uri = f"http://127.0.0.1:{self.server.server_address[1]}/callback"
+
+    def wait(self, timeout: float) -> dict[str, str]:
+        thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
+        thread.start()
+        try:
+            if not self.done.wait(timeout):
+                raise UpstreamError(f"no sign-in within {int(timeout)} seconds; run `skillport login` again")
+        finally:
+            self.server.shutdown()
+            self.server.server_close()
+        assert self.result is not None
+        return self.result
+
+
+def login(server: str, *, open_browser: bool, timeout: float, now: float) -> Credentials:
+    callback = _Callback()
+    verifier, challenge = _pkce()
+    state = secrets.token_urlsafe(16)
+    with httpx.Client(timeout=TIMEOUT) as http:
+        endpoints = discover(http, server)
+        reg = http.post(
+            endpoints["register"],
+            json={
+                "client_name": CLIENT_NAME,
+                "redirect_uris": [callback.redirect_uri],
+                "token_endpoint_auth_method": "none",
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+            },
+        )
+        client_id = str(_json(reg, "client registration").get("client_id") or "")
+        if reg.status_code >= 400 or not client_id:
+            raise UpstreamError(f"client registration was refused ({reg.status_code})")
+        url = (
+            endpoints["authorize"]
+            + "?"
+            + urlencode(
+                {
+                    "response_type": "code",
+                    "client_id": client_id,
+                    "redirect_uri": callback.redirect_uri,
+                    "code_challenge": challenge,
+                    "code_challenge_method": "S256",
+                    "state": state,
+                    "resource": endpoints["resource"],
+                }
+            )
+        )
+        print(f"Sign in to Skillport in your browser:\n{url}", file=sys.stderr, flush=True)
+        if open_browser:
+            webbrowser.open(url)
+        result = callback.wait(timeout)
+        if result.get("state") != state:
+            raise BadInput("the sign-in answer did not match this login (state); run `skillport login` again")
+        if "code" not in result:
+            raise NotSignedIn(f"sign-in refused: {result.get('error_description') or result.get('error')}")
+        tok = http.post(
+            endpoints["token"],
+            data={
+                "grant_type": "authorization_code",
+                "client_id": client_id,
+                "code": result["code"],
+                "code_verifier": verifier,
+                "redirect_uri": callback.redirect_uri,
+            },
+        )
+        body = _json(tok, "token exchange")
+        if tok.status_code >= 400 or "access_token" not in body:
+            raise NotSignedIn(
+                f"the server refused the sign-in: {body.get('error_description') or tok.status_code}"
+            )
+    return Credentials(
+        server=server,
+        client_id=client_id,
+        access_token=str(body["access_token"]),
+        refresh_token=str(body.get("refresh_token") or ""),
+        expires_at=now + float(body.get("expires_in") or 3600),
+    )
+
+
+# -- the API client ------------------------------------------------------------------------------
+
+
+class Api:
+    """``/api/v1`` with the stored bearer token, refreshed (and re-saved) when it has expired."""
+
+    def __init__(self, creds: Credentials, path: Path, http: httpx.Client) -> None:
+        self.creds = creds
+        self.path = path
+        self.http = http
+
+    def _refresh(self) -> None:
+        if not self.creds.refresh_token:
+            raise NotSignedIn(f"your sign-in to {self.creds.server} expired: run `skillport login`")
+        endpoints = discover(self.http, self.creds.server)
+        r = self.http.post(
+            endpoints["token"],
+            data={
+                "grant_type": "refresh_token",
+                "client_id": self.creds.client_id,
+                "refresh_token": self.creds.refresh_token,
+            },
+        )
+        body = _json(r, "token refresh")
+        if r.status_code >= 400 or "access_token" not in body:
+            raise NotSignedIn(f"your sign-in to {self.creds.server} expired: run `skillport login`")
+        self.creds = Credentials(
+            self.creds.server,
+            self.creds.client_id,
+            str(body["access_token"]),
+            str(body.get("refresh_token") or self.creds.refresh_token),
+            time.time() + float(body.get("expires_in") or 3600),
+        )
+        self.creds.save(self.path)
+
+    def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        if self.creds.expires_at and self.creds.expires_at < time.time() + 30:
+            self._refresh()
+        for attempt in (1, 2):
+            headers = {"Authorization": f"Bearer {self.creds.access_token}", "Accept": "application/json"}
+            try:
+                r = self.http.request(method, self.creds.server + "/api/v1" + path, headers=headers, **kwargs)
+            except httpx.HTTPError as exc:
+                raise UpstreamError(f"could not reach {self.creds.server}: {exc}") from exc
+            if r.status_code == 401 and attempt == 1:
+                self._refresh()
+                continue
+            body = _json(r, f"{method} {path}")
+            if r.status_code == 401:
+                raise NotSignedIn(f"{self.creds.server} refused your sign-in: run `skillport login`")
+            if r.status_code >= 500:
+                raise UpstreamError(str(body.get("message") or f"server error {r.status_code}"))
+            if r.status_code >= 400:
+                raise BadInput(str(body.get("message") or f"request refused ({r.status_code})"))
+            return body
+        raise NotSignedIn("run `skillport login`")  # pragma: no cover - loop always returns or raises
+
+
+@contextlib.contextmanager
+def api_for(args: argparse.Namespace) -> Iterator[Api]:
+    path = credentials_path()
+    creds = Credentials.load(path)
+    if creds is None:
+        raise NotSignedIn("not signed in: run `skillport login --server https://skills.your-org.example/`")
+    if args.server and normalize_server(args.server) != creds.server:
+        raise NotSignedIn(f"signed in to {creds.server}, not {args.server}: run `skillport login --server`")
+    with httpx.Client(timeout=TIMEOUT) as http:
+        yield Api(creds, path, http)
+
+
+# -- installed skills ----------------------------------------------------------------------------
+
+
+def skills_dir(target: str | None) -> Path:
+    if not target or target == "claude-code":
+        return Path(os.environ.get("HOME") or Path.home()) / ".claude" / "skills"
+    return Path(target).expanduser()
+
+
+def installed_skills(folder: Path) -> list[dict[str, str]]:
+    """``{name, version, plugin, marketplace}`` of each skill folder whose SKILL.md carries a Skillport
+    version stamp (``metadata.version``); other folders are skipped."""
+    out: list[dict[str, str]] = []
+    if not folder.is_dir():
+        return out
+    for child in sorted(folder.iterdir()):
+        md = child / "SKILL.md"
+        if child.is_symlink() or not md.is_file() or md.is_symlink():
+            continue
+        try:
+            fm = frontmatter.parse(md.read_text(encoding="utf-8"))
+        except (BadInput, UnicodeDecodeError, OSError):
+            continue
+        meta = fm.data.get("metadata")
+        if not isinstance(meta, Mapping) or not meta.get("version"):
+            continue
+        out.append(
+            {
+                "name": str(fm.data.get("name") or child.name),
+                "version": str(meta["version"]),
+                "plugin": str(meta.get("plugin") or ""),
+                "marketplace": str(meta.get("marketplace") or ""),
+            }
+        )
+    return out
+
+
+def _download(api: Api, url: str) -> bytes:
+    server = urlsplit(api.creds.server)
+    if urlsplit(url).netloc != server.netloc:
+        raise IntegrityError(f"the download link points at {urlsplit(url).netloc}, not {server.netloc}")
+    chunks: list[bytes] = []
+    size = 0
+    with api.http.stream("GET", url) as r:
+        if r.status_code != 200:
+            raise UpstreamError(f"the download failed ({r.status_code}); try again")
+        for chunk in r.iter_bytes():
+            size += len(chunk)
+            if size > MAX_ZIP_BYTES:
+                raise IntegrityError(f"the download is larger than {MAX_ZIP_BYTES} bytes; refused")
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def install_skill(api: Api, name: str, folder: Path) -> dict[str, Any]:
+    """Download, verify and unpack ``name`` into ``folder/name`` (replacing it). Nothing is written
+    unless the zip's sha256 matches the signed index and every entry is safe."""
+    answer = api.call("GET", f"/skills/{name}/install", params={"surface": "claude-code"})
+    expected = str(answer.get("sha256") or "").lower()
+    if len(expected) != 64:
+        raise IntegrityError(
+            "the server did not give the zip's sha256 from the signed index; refusing to install "
+            "(upgrade the Skillport server)"
+        )
+    data = _download(api, str(answer.get("download") or ""))
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        raise IntegrityError(f"{name}: the zip's sha256 {actual} is not the signed index's {expected}")
+    try:
+        checked = check_zip(data)
+    except BadInput as exc:
+        raise IntegrityError(f"{name}: unsafe zip: {exc}") from exc
+    if checked.folder not in (None, name):
+        raise IntegrityError(f"{name}: the zip holds folder {checked.folder!r}, not {name!r}")
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=folder))
+    try:
+        for f in checked.files:
+            target = staging / f.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(f.data)
+            if f.executable:
+                target.chmod(0o755)
+        final = folder / name
+        old = folder / f".{name}.old-{secrets.token_hex(4)}"
+        if final.is_symlink() or final.is_file():
+            final.unlink()
+        elif final.exists():
+            final.rename(old)
+        staging.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return {"name": name, "version": answer.get("version"), "path": str(folder / name), "sha256": actual}
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+
+def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    print(json.dumps(data, indent=2) if args.json else text)
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    path = credentials_path()
+    previous = Credentials.load(path)
+    if not args.server and previous is None:
+        raise BadInput("the first login needs --server https://skills.your-org.example/")
+    server = normalize_server(args.server) if args.server else previous.server  # type: ignore[union-attr]
+    creds = login(server, open_browser=not args.no_browser, timeout=args.timeout, now=time.time())
+    creds.save(path)
+    with httpx.Client(timeout=TIMEOUT) as http:
+        who = Api(creds, path, http).call("GET", "/whoami")
+    _emit(
+        args,
+        {"server": server, "email": who.get("email"), "credentials": str(path)},
+        f"Signed in to {server} as {who.get('email')} (credentials in {path}).",
+    )
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    with api_for(args) as api:
+        found = api.call("GET", "/search", params={"query": " ".join(args.words), "limit": args.limit})
+    results = list(found.get("results") or [])
+    lines = [
+        f"{r['name']} {r.get('version', '')}  ({r.get('plugin', '')})  {r.get('description', '')}"
+        for r in results
+    ]
+    _emit(args, {"results": results}, "\n".join(lines) if lines else "No skills match.")
+    return EXIT_OK
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    folder = skills_dir(args.target)
+    with api_for(args) as api:
+        done = install_skill(api, args.skill, folder)
+    _emit(
+        args,
+        done,
+        f"Installed {done['name']} {done['version']} into {done['path']} (sha256 verified). "
+        "Restart Claude Code to load it.",
+    )
+    return EXIT_OK
+
+
+def cmd_updates(args: argparse.Namespace) -> int:
+    folder = skills_dir(args.target)
+    installed = installed_skills(folder)
+    with api_for(args) as api:
+        report = api.call(
+            "POST",
+            "/updates",
+            json={"installed": [{"name": i["name"], "version": i["version"]} for i in installed]},
+        )
+        newer = list(report.get("updates") or [])
+        applied = [install_skill(api, str(u["name"]), folder) for u in newer] if args.apply else []
+    out = {"folder": str(folder), "installed": installed, **report, "applied": applied}
+    lines = [f"{len(installed)} Skillport skill(s) in {folder}."]
+    for u in newer:
+        lines.append(f"{u['name']}: {u.get('installed')} -> {u.get('latest')}")
+        for change in u.get("changes") or []:
+            if isinstance(change, Mapping):
+                lines.append(
+                    f"    {change.get('version', '')}  {change.get('date', '')}  {change.get('subject', '')}"
+                )
+    if not newer:
+        lines.append("Everything is up to date.")
+    elif applied:
+        lines.append(f"Updated {len(applied)} skill(s); restart Claude Code to load them.")
+    else:
+        lines.append("Run `skillport updates --apply` to install them.")
+    _emit(args, out, "\n".join(lines))
+    return EXIT_OK
+
+
+def _guard(func: Any) -> Any:
+    """Map sign-in and integrity failures to their documented exit codes."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return int(func(args))
+        except NotSignedIn as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_SIGN_IN
+        except IntegrityError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_INTEGRITY
+
+    return run
+
+
+EPILOG = (
+    "exit codes: 0 done; 1 failed; 2 usage error; 3 not signed in (run `skillport login`); "
+    "4 a download failed its integrity check (nothing installed)"
+)
+
+
+def register(subparsers: Any) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--server", metavar="URL", help="the Skillport URL (default: the one you logged in to)"
+    )
+    common.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    p = subparsers.add_parser(
+        "login", parents=[common], help="sign in to a Skillport server (opens your browser)", epilog=EPILOG
+    )
+    p.add_argument("--no-browser", action="store_true", help="only print the sign-in URL")
+    p.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds to wait for the sign-in (default 300)"
+    )
+    p.set_defaults(func=_guard(cmd_login))
+
+    p = subparsers.add_parser(
+        "search", parents=[common], help="search your organization's skills", epilog=EPILOG
+    )
+    p.add_argument("words", nargs="*", help="words to look for (none: list skills)")
+    p.add_argument("--limit", type=int, default=20, help="at most this many results (default 20)")
+    p.set_defaults(func=_guard(cmd_search))
+
+    target_help = "claude-code (~/.claude/skills, the default) or a folder"
+    p = subparsers.add_parser(
+        "install",
+        parents=[common],
+        help="install a skill (sha256 checked against the signed index)",
+        epilog=EPILOG,
+    )
+    p.add_argument("skill", help="the skill's name")
+    p.add_argument("--target", default="claude-code", metavar="claude-code|DIR", help=target_help)
+    p.set_defaults(func=_guard(cmd_install))
+
+    p = subparsers.add_parser(
+        "updates",
+        parents=[common],
+        help="show (or --apply) newer versions of installed skills",
+        epilog=EPILOG,
+    )
+    p.add_argument("--target", default="claude-code", metavar="claude-code|DIR", help=target_help)
+    p.add_argument("--apply", action="store_true", help="install every newer version")
+    p.set_defaults(func=_guard(cmd_updates))

@@ -1,0 +1,523 @@
+"""Every validation rule, good and bad, through the real loader on real folders (``validate_marketplace``).
+
+Also the marketplace helpers the other builder tests import (``make_marketplace``, ``write_skill``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from builder.limits import BuildLimits
+from builder.model import Problem
+from builder.validate import validate_marketplace
+
+# -- helpers shared by the builder tests --
+
+
+def write_json(path: Path, value: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(value, indent=2) + "\n")
+
+
+def skill_text(
+    name: str,
+    description: str = "Does a thing. Use when testing.",
+    extra: str = "",
+    body: str = "# Title\n\nSome instructions.\n",
+) -> str:
+    return f"---\nname: {name}\ndescription: {description}\n{extra}---\n\n{body}"
+
+
+def write_skill(
+    root: Path, plugin: str, name: str, text: str | None = None, files: dict[str, bytes] | None = None
+) -> Path:
+    folder = root / "plugins" / plugin / "skills" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "SKILL.md").write_text(skill_text(name) if text is None else text)
+    for rel, data in (files or {}).items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(data)
+    return folder
+
+
+def make_marketplace(
+    root: Path,
+    plugins: dict[str, list[str]] | None = None,
+    *,
+    name: str = "acme-skills",
+    version: str = "1.0.0",
+) -> Path:
+    """A valid marketplace at ``root``: each plugin at ``version`` with the named skills (each with a
+    reference file)."""
+    plugins = {"tools": ["alpha", "beta"]} if plugins is None else plugins
+    write_json(
+        root / ".claude-plugin" / "marketplace.json",
+        {
+            "name": name,
+            "owner": {"name": "Platform", "email": "platform@acme.example"},
+            "plugins": [
+                {"name": p, "source": f"./plugins/{p}", "description": f"The {p} plugin."} for p in plugins
+            ],
+        },
+    )
+    for plugin, skills in plugins.items():
+        write_json(
+            root / "plugins" / plugin / ".claude-plugin" / "plugin.json",
+            {"name": plugin, "version": version, "description": f"The {plugin} plugin."},
+        )
+        for skill in skills:
+            write_skill(root, plugin, skill, files={"references/notes.md": f"Notes for {skill}.\n".encode()})
+    return root
+
+
+def problems(root: Path, **kwargs: Any) -> list[Problem]:
+    return validate_marketplace(root, **kwargs)[1]
+
+
+def errors(root: Path, **kwargs: Any) -> set[str]:
+    return {p.rule for p in problems(root, **kwargs) if p.is_error}
+
+
+def warnings(root: Path, **kwargs: Any) -> set[str]:
+    return {p.rule for p in problems(root, **kwargs) if not p.is_error}
+
+
+def edit_json(path: Path, **changes: Any) -> None:
+    value = json.loads(path.read_text())
+    for key, new in changes.items():
+        if new is None:
+            value.pop(key, None)
+        else:
+            value[key] = new
+    write_json(path, value)
+
+
+MJSON = Path(".claude-plugin/marketplace.json")
+PJSON = Path("plugins/tools/.claude-plugin/plugin.json")
+
+
+@pytest.fixture
+def mp(tmp_path: Path) -> Path:
+    return make_marketplace(tmp_path / "mp")
+
+
+# -- the baseline --
+
+
+def test_a_valid_marketplace_has_no_problems(mp: Path) -> None:
+    assert problems(mp) == []
+
+
+def test_the_example_marketplace_is_clean(examples_dir: Path) -> None:
+    assert [p.format() for p in problems(examples_dir)] == []
+
+
+def test_every_problem_is_reported_at_once_with_file_rule_and_fix(mp: Path) -> None:
+    edit_json(mp / MJSON, owner=None)
+    (mp / "plugins/tools/skills/alpha/SKILL.md").write_text(skill_text("alpha", extra="model: opus\n"))
+    (mp / "plugins/tools/skills/beta/SKILL.md").write_text(skill_text("Beta"))
+    found = problems(mp)
+    assert {p.rule for p in found} >= {
+        "marketplace-owner",
+        "skill-claude-code-key",
+        "skill-name",
+        "skill-name-folder",
+    }
+    for p in found:
+        assert p.file and p.fix and p.message
+    beta = next(p for p in found if p.rule == "skill-name-folder")
+    assert beta.file == "plugins/tools/skills/beta/SKILL.md" and beta.line == 2
+
+
+# -- marketplace.json --
+
+
+def test_missing_marketplace_json(tmp_path: Path) -> None:
+    (tmp_path / "plugins").mkdir()
+    assert errors(tmp_path) == {"manifest-missing"}
+
+
+def test_invalid_json_names_the_line(mp: Path) -> None:
+    (mp / MJSON).write_text('{\n  "name": "acme-skills",\n  "plugins": [],\n}\n')
+    (found,) = [p for p in problems(mp) if p.rule == "manifest-json"]
+    assert found.file == ".claude-plugin/marketplace.json" and found.line == 4
+
+
+@pytest.mark.parametrize(
+    "name,rule",
+    [
+        (None, "marketplace-name"),
+        ("Acme Skills", "marketplace-name"),
+        ("acme--skills", "marketplace-name"),
+        ("claude-plugins-official", "marketplace-name-reserved"),
+        ("anthropic-marketplace", "marketplace-name-reserved"),
+        ("official-claude-tools", "marketplace-name-reserved"),
+    ],
+)
+def test_marketplace_name_rules(mp: Path, name: str | None, rule: str) -> None:
+    edit_json(mp / MJSON, name=name)
+    assert rule in errors(mp)
+
+
+def test_marketplace_owner_and_plugins_are_required(mp: Path) -> None:
+    edit_json(mp / MJSON, owner={"email": "x@acme.example"}, plugins={"tools": {}})
+    assert {"marketplace-owner", "marketplace-plugins"} <= errors(mp)
+
+
+@pytest.mark.parametrize(
+    "entry,rule",
+    [
+        ("not an object", "plugin-entry"),
+        ({"name": "Tools", "source": "./plugins/tools"}, "plugin-name"),
+        ({"name": "tools", "source": "plugins/tools"}, "plugin-source"),
+        ({"name": "tools", "source": "./plugins/../../etc"}, "plugin-source"),
+        ({"name": "tools", "source": ".\\plugins\\tools"}, "plugin-source"),
+        ({"name": "tools"}, "plugin-source"),
+        ({"name": "tools", "source": "./plugins/nowhere"}, "plugin-source-missing"),
+        ({"name": "tools", "source": "./plugins/tools", "version": "v1"}, "plugin-version"),
+    ],
+)
+def test_plugin_entry_rules(mp: Path, entry: Any, rule: str) -> None:
+    edit_json(mp / MJSON, plugins=[entry])
+    assert rule in errors(mp)
+
+
+def test_an_external_plugin_source_is_a_warning(mp: Path) -> None:
+    data = json.loads((mp / MJSON).read_text())
+    data["plugins"].append({"name": "ext", "source": {"source": "github", "repo": "acme/ext"}})
+    write_json(mp / MJSON, data)
+    assert errors(mp) == set() and "plugin-source-external" in warnings(mp)
+
+
+@pytest.mark.threat("T43")
+def test_t43_a_plugin_listed_twice_fails(mp: Path) -> None:
+    data = json.loads((mp / MJSON).read_text())
+    data["plugins"].append(dict(data["plugins"][0]))
+    write_json(mp / MJSON, data)
+    assert "plugin-duplicate" in errors(mp)
+
+
+# -- plugin.json --
+
+
+def test_plugin_json_name_must_match_the_entry(mp: Path) -> None:
+    edit_json(mp / PJSON, name="other")
+    assert "plugin-json-name" in errors(mp)
+
+
+def test_plugin_json_version_must_be_semver(mp: Path) -> None:
+    edit_json(mp / PJSON, version="1.0")
+    assert "plugin-version" in errors(mp)
+
+
+def test_a_version_mismatch_between_plugin_json_and_entry_is_a_warning(mp: Path) -> None:
+    data = json.loads((mp / MJSON).read_text())
+    data["plugins"][0]["version"] = "0.9.0"
+    write_json(mp / MJSON, data)
+    assert errors(mp) == set() and "plugin-version-mismatch" in warnings(mp)
+    data["plugins"][0]["version"] = "1.0.0"
+    write_json(mp / MJSON, data)
+    assert "plugin-version-mismatch" not in warnings(mp)
+
+
+def test_a_plugin_without_any_version_fails_unless_every_skill_has_one(mp: Path) -> None:
+    edit_json(mp / PJSON, version=None)
+    assert "plugin-version-missing" in errors(mp)
+    for skill in ("alpha", "beta"):
+        (mp / f"plugins/tools/skills/{skill}/SKILL.md").write_text(
+            skill_text(skill, extra='metadata:\n  version: "2.0.0"\n')
+        )
+    assert errors(mp) == set()
+
+
+def test_a_plugin_without_skills_is_a_warning(tmp_path: Path) -> None:
+    root = make_marketplace(tmp_path, {"tools": ["alpha"], "empty": []})
+    assert errors(root) == set() and "plugin-no-skills" in warnings(root)
+
+
+def test_a_missing_plugin_json_is_reported(mp: Path) -> None:
+    (mp / PJSON).unlink()
+    (found,) = [p for p in problems(mp) if p.rule == "manifest-missing"]
+    assert found.file == "plugins/tools/.claude-plugin/plugin.json"
+
+
+# -- SKILL.md frontmatter (Agent Skills spec) --
+
+
+def _skill(mp: Path, text: str, folder: str = "alpha") -> None:
+    (mp / f"plugins/tools/skills/{folder}/SKILL.md").write_text(text)
+
+
+@pytest.mark.threat("T43")
+@pytest.mark.parametrize("name", ["Alpha", "-alpha", "alpha-", "al--pha", "al_pha", "alphä", "a" * 65])
+def test_t43_invalid_skill_names_fail(tmp_path: Path, name: str) -> None:
+    root = make_marketplace(tmp_path, {"tools": []})
+    write_skill(root, "tools", name)
+    assert "skill-name" in errors(root)
+
+
+@pytest.mark.parametrize("name", ["a", "a1-b2", "a" * 64])
+def test_valid_skill_names_pass(tmp_path: Path, name: str) -> None:
+    root = make_marketplace(tmp_path, {"tools": []})
+    write_skill(root, "tools", name)
+    assert errors(root) == set()
+
+
+def test_skill_name_must_equal_its_folder(mp: Path) -> None:
+    _skill(mp, skill_text("gamma"))
+    assert errors(mp) == {"skill-name-folder"}
+
+
+@pytest.mark.parametrize("name", ["claude-helper", "my-anthropic-tool"])
+def test_claude_and_anthropic_are_refused_in_names(tmp_path: Path, name: str) -> None:
+    root = make_marketplace(tmp_path, {"tools": []})
+    write_skill(root, "tools", name)
+    assert errors(root) == {"skill-name-reserved-word"}
+
+
+def test_description_is_required(mp: Path) -> None:
+    _skill(mp, "---\nname: alpha\n---\nbody\n")
+    assert "skill-description" in errors(mp)
+
+
+def test_description_length_limit_is_1024(mp: Path) -> None:
+    _skill(mp, skill_text("alpha", "d" * 1024))
+    assert errors(mp) == set()
+    _skill(mp, skill_text("alpha", "d" * 1025))
+    assert errors(mp) == {"skill-description"}
+
+
+def test_angle_brackets_in_description_are_refused(mp: Path) -> None:
+    _skill(mp, skill_text("alpha", '"Use for <b>bold</b> moves."'))
+    assert errors(mp) == {"skill-description-angle-brackets"}
+
+
+def test_compatibility_limit_is_500(mp: Path) -> None:
+    _skill(mp, skill_text("alpha", extra=f"compatibility: {'c' * 500}\n"))
+    assert errors(mp) == set()
+    _skill(mp, skill_text("alpha", extra=f"compatibility: {'c' * 501}\n"))
+    assert errors(mp) == {"skill-compatibility"}
+
+
+def test_metadata_maps_strings_to_strings(mp: Path) -> None:
+    _skill(mp, skill_text("alpha", extra='metadata:\n  author: "Ops"\n  tags: "a, b"\n'))
+    assert errors(mp) == set()
+    _skill(mp, skill_text("alpha", extra="metadata:\n  nested:\n    deep: x\n"))
+    assert "skill-metadata" in errors(mp)
+
+
+def test_metadata_version_must_be_semver(mp: Path) -> None:
+    _skill(mp, skill_text("alpha", extra='metadata:\n  version: "2"\n'))
+    assert "skill-version" in errors(mp)
+
+
+def test_claude_code_only_keys_are_warnings(mp: Path) -> None:
+    _skill(mp, skill_text("alpha", extra="disable-model-invocation: true\nargument-hint: x\n"))
+    assert errors(mp) == set()
+    assert warnings(mp) == {"skill-claude-code-key"}
+
+
+def test_keys_outside_the_spec_are_errors(mp: Path) -> None:
+    _skill(mp, skill_text("alpha", extra="owner: ops\n"))
+    found = [p for p in problems(mp) if p.rule == "skill-unknown-key"]
+    assert found and found[0].line == 4 and "metadata" in found[0].fix
+
+
+def test_license_and_allowed_tools_are_strings(mp: Path) -> None:
+    _skill(mp, skill_text("alpha", extra="license: Apache-2.0\nallowed-tools: Bash Read\n"))
+    assert errors(mp) == set()
+
+
+@pytest.mark.threat("T40")
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no frontmatter at all\n",
+        "---\n- a\n- b\n---\nbody\n",
+        "---\nname: alpha\nname: alpha\ndescription: d\n---\nbody\n",
+        "---\nname: 12\ndescription: d\n---\nbody\n",
+    ],
+)
+def test_t40_malformed_frontmatter_fails_with_a_located_problem(mp: Path, text: str) -> None:
+    _skill(mp, text)
+    bad = [p for p in problems(mp) if p.is_error]
+    assert bad and all(p.file == "plugins/tools/skills/alpha/SKILL.md" for p in bad)
+
+
+@pytest.mark.threat("T41")
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "metadata: &a {x: y}\nlicense: *a\n",
+        "license: !!python/object/apply:os.system ['true']\n",
+        "metadata:\n" + "".join("  " * (i + 1) + f"k{i}:\n" for i in range(60)) + "  " * 61 + "v: x\n",
+    ],
+)
+def test_t41_yaml_aliases_tags_and_deep_nesting_are_refused(mp: Path, extra: str) -> None:
+    _skill(mp, skill_text("alpha", extra=extra))
+    assert errors(mp)
+
+
+# -- Claude.ai upload limits (T42) --
+
+
+@pytest.mark.threat("T42")
+def test_t42_more_than_200_files_fails_and_200_pass(mp: Path) -> None:
+    refs = mp / "plugins/tools/skills/alpha/references"
+    for i in range(198):  # + SKILL.md + notes.md = 200
+        (refs / f"r{i:03}.md").write_text("x\n")
+    assert errors(mp) == set()
+    (refs / "r999.md").write_text("x\n")
+    assert errors(mp) == {"skill-too-many-files"}
+
+
+@pytest.mark.threat("T42")
+def test_t42_too_many_bytes_fails(mp: Path) -> None:
+    assert BuildLimits().max_skill_bytes == 30 * 1024 * 1024
+    (mp / "plugins/tools/skills/alpha/assets").mkdir()
+    (mp / "plugins/tools/skills/alpha/assets/big.bin").write_bytes(b"\0" * 5000)
+    limits = BuildLimits(max_skill_bytes=4000)
+    assert errors(mp, limits=limits) == {"skill-too-large"}
+    assert errors(mp, limits=BuildLimits(max_skill_bytes=6000)) == set()
+
+
+@pytest.mark.threat("T42")
+def test_t42_oversized_skill_md_fails(mp: Path) -> None:
+    _skill(mp, skill_text("alpha", body="x" * 600_000))
+    assert errors(mp) == {"skill-md-too-large"}
+
+
+@pytest.mark.parametrize("name", ["bundle.zip", "old.tar.gz", "x.skill", "deep/lib.jar"])
+def test_nested_archives_are_refused(mp: Path, name: str) -> None:
+    target = mp / "plugins/tools/skills/alpha" / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(b"PK\x03\x04")
+    assert errors(mp) == {"skill-nested-archive"}
+
+
+def test_a_second_skill_md_is_refused(mp: Path) -> None:
+    (mp / "plugins/tools/skills/alpha/sub").mkdir()
+    (mp / "plugins/tools/skills/alpha/sub/SKILL.md").write_text(skill_text("sub"))
+    assert errors(mp) == {"skill-nested-skill-md"}
+
+
+@pytest.mark.parametrize("name", ["what?.md", "a#b.md", "[x].md", "caf\u00e9.md", "tab\tname.md"])
+def test_file_names_the_discovery_rfc_forbids_are_problems(mp: Path, name: str) -> None:
+    (mp / "plugins/tools/skills/alpha" / name).write_text("x\n")
+    found = [p for p in problems(mp) if p.is_error]
+    assert [p.rule for p in found] == ["skill-file-name"]
+    assert found[0].file.endswith(name)
+
+
+def test_ordinary_file_names_pass(mp: Path) -> None:
+    (mp / "plugins/tools/skills/alpha/My Notes (v2).md").write_text("x\n")
+    assert errors(mp) == set()
+
+
+# -- unique names across the marketplace (T43) --
+
+
+@pytest.mark.threat("T43")
+def test_t43_same_skill_name_in_two_plugins_fails(tmp_path: Path) -> None:
+    root = make_marketplace(tmp_path, {"tools": ["alpha"], "more": ["alpha"]})
+    found = [p for p in problems(root) if p.rule == "skill-name-collision"]
+    assert len(found) == 1 and "tools" in found[0].message and "more" in found[0].message
+
+
+@pytest.mark.threat("T43")
+def test_t43_case_only_twins_fail(tmp_path: Path) -> None:
+    root = make_marketplace(tmp_path, {"tools": ["alpha"], "more": []})
+    write_skill(root, "more", "ALPHA")
+    assert "skill-name-collision" in errors(root)
+
+
+@pytest.mark.threat("T43")
+def test_t43_nfkc_look_alikes_fail(tmp_path: Path) -> None:
+    root = make_marketplace(tmp_path, {"tools": ["alpha"], "more": []})
+    write_skill(root, "more", "\uff41lpha")  # fullwidth a
+    assert {"skill-name", "skill-name-collision"} <= errors(root)
+
+
+# -- version bumps against a previous index (T48) --
+
+
+def _previous(root: Path) -> dict[str, Any]:
+    from builder.digest import skill_digest
+
+    marketplace, _ = validate_marketplace(root)
+    return {
+        "skills": [
+            {"name": s.name, "version": "1.0.0", "digest": skill_digest(s.files)} for s in marketplace.skills
+        ]
+    }
+
+
+@pytest.mark.threat("T48")
+def test_t48_changed_content_without_a_bump_fails(mp: Path) -> None:
+    previous = _previous(mp)
+    assert errors(mp, previous_index=previous) == set()
+    (mp / "plugins/tools/skills/alpha/references/notes.md").write_text("changed\n")
+    found = [p for p in problems(mp, previous_index=previous) if p.is_error]
+    assert [p.rule for p in found] == ["version-not-bumped"]
+    assert "alpha" in found[0].message and "bump" in found[0].fix
+
+
+@pytest.mark.threat("T48")
+def test_t48_a_bump_makes_the_change_pass_and_going_backwards_fails(mp: Path) -> None:
+    previous = _previous(mp)
+    (mp / "plugins/tools/skills/alpha/references/notes.md").write_text("changed\n")
+    edit_json(mp / PJSON, version="1.0.1")
+    assert errors(mp, previous_index=previous) == set()
+    edit_json(mp / PJSON, version="0.9.0")
+    assert "version-went-backwards" in errors(mp, previous_index=previous)
+
+
+# -- .skillport/access.yaml --
+
+
+def _access(mp: Path, text: str) -> None:
+    (mp / ".skillport").mkdir(exist_ok=True)
+    (mp / ".skillport/access.yaml").write_text(text)
+
+
+def test_a_good_access_file_passes(mp: Path) -> None:
+    _access(
+        mp,
+        'groups:\n  ops: ["bob@acme.example", "@ops.acme.example"]\n'
+        'default:\n  read: ["*"]\n  edit: [ops]\nplugins:\n  tools:\n    read: [ops]\n',
+    )
+    assert problems(mp) == []
+
+
+@pytest.mark.parametrize(
+    "text,rule",
+    [
+        ("owners: [x]\n", "access-shape"),
+        ("groups: [a, b]\n", "access-shape"),
+        ('default:\n  read: "*"\n', "access-shape"),
+        ('default:\n  read: ["*"]\n  write: ["*"]\n', "access-shape"),
+        ("default:\n  read: [nobody-group]\n", "access-principal"),
+        ("default:\n  read: [bob@]\n", "access-principal"),
+        ("groups:\n  g: [other-group]\n", "access-principal"),
+        ("default:\n  read: &x [a]\n  edit: *x\n", "access-yaml"),
+        ("default: [unclosed\n", "access-yaml"),
+    ],
+)
+def test_bad_access_files_fail(mp: Path, text: str, rule: str) -> None:
+    _access(mp, text)
+    found = [p for p in problems(mp) if p.is_error]
+    assert rule in {p.rule for p in found}
+    assert all(p.file == ".skillport/access.yaml" for p in found)
+
+
+def test_an_access_rule_for_an_unknown_plugin_is_a_warning(mp: Path) -> None:
+    _access(mp, 'plugins:\n  nothere:\n    read: ["*"]\n')
+    assert errors(mp) == set() and warnings(mp) == {"access-unknown-plugin"}
+
+
+def test_a_missing_marketplace_folder_is_one_clear_problem(tmp_path: Path) -> None:
+    assert errors(tmp_path / "nope") == {"marketplace-missing"}
