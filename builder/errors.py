@@ -27,6 +27,10 @@ class PermissionDenied(BadInput):
     """The caller is known but not allowed to do this."""
 
 
+class Conflict(BadInput):
+    """What the caller wanted to change moved meanwhile (another writer won); retrying may succeed."""
+
+
 class ValidationFailed(BadInput):
     """A marketplace (or a change to one) breaks one or more rules."""
 
@@ -38,8 +42,24 @@ class ValidationFailed(BadInput):
         super().__init__(f"{len(errors)} problem(s):\n{lines}{more}")
 
 
+class NotConfigured(SkillportError):
+    """A feature this deployment has not set up (e.g. editing without a Git remote)."""
+
+
 class UpstreamError(SkillportError):
     """Something Skillport depends on (origin, identity provider, Git remote) failed."""
+
+
+class GitError(UpstreamError):
+    """A git command failed."""
+
+
+class PushRejected(GitError):
+    """The remote refused a push because its branch moved (another writer won the race)."""
+
+
+class PublishConflict(Conflict):
+    """The remote kept moving while we tried to push; nothing of this change was pushed."""
 
 
 class IndexRejected(UpstreamError):

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from builder.errors import BadInput, UpstreamError
+from builder.errors import BadInput, GitError, PushRejected
 
 GIT_TIMEOUT = 120
 _TRAILER_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,63}$")
@@ -23,14 +23,6 @@ _REJECTED = (
     "remote rejected",
     "stale info",
 )
-
-
-class GitError(UpstreamError):
-    """A git command failed."""
-
-
-class PushRejected(GitError):
-    """The remote refused a push because its branch moved (another writer won the race)."""
 
 
 def _clean_env(extra: Mapping[str, str]) -> dict[str, str]:

@@ -22,6 +22,7 @@ import argparse
 import base64
 import contextlib
 import hashlib
+import io
 import json
 import os
 import secrets
@@ -31,6 +32,7 @@ import tempfile
 import threading
 import time
 import webbrowser
+import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -392,6 +394,17 @@ def _download(api: Api, url: str) -> bytes:
     return b"".join(chunks)
 
 
+def _executable_paths(data: bytes, folder: str | None) -> frozenset[str]:
+    """Paths (relative to the skill folder) stored with an execute bit in an already checked zip."""
+    prefix = f"{folder}/" if folder else ""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return frozenset(
+            info.filename.removeprefix(prefix)
+            for info in archive.infolist()
+            if not info.is_dir() and (info.external_attr >> 16) & 0o111
+        )
+
+
 def install_skill(api: Api, name: str, folder: Path) -> dict[str, Any]:
     """Download, verify and unpack ``name`` into ``folder/name`` (replacing it). Nothing is written
     unless the zip's sha256 matches the signed index and every entry is safe."""
@@ -412,6 +425,7 @@ def install_skill(api: Api, name: str, folder: Path) -> dict[str, Any]:
         raise IntegrityError(f"{name}: unsafe zip: {exc}") from exc
     if checked.folder not in (None, name):
         raise IntegrityError(f"{name}: the zip holds folder {checked.folder!r}, not {name!r}")
+    executable = _executable_paths(data, checked.folder)
     folder.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=folder))
     try:
@@ -419,7 +433,7 @@ def install_skill(api: Api, name: str, folder: Path) -> dict[str, Any]:
             target = staging / f.path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(f.data)
-            if f.executable:
+            if f.executable or f.path in executable:
                 target.chmod(0o755)
         final = folder / name
         old = folder / f".{name}.old-{secrets.token_hex(4)}"

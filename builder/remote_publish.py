@@ -20,14 +20,10 @@ from pathlib import Path
 
 from builder.apply import Validator, applied, read_checkout
 from builder.authoring import Checkout, Plan, check_relative_path, plan_bump, plan_delete, plan_publish
-from builder.errors import BadInput, UpstreamError
-from builder.gitrepo import GitRepo, PushRejected
+from builder.errors import BadInput, PublishConflict, PushRejected
+from builder.gitrepo import GitRepo
 
 _EMAIL = re.compile(r"^[^@\s<>\x00-\x1f\x7f]{1,64}@[A-Za-z0-9.-]{1,253}$")
-
-
-class PublishConflict(UpstreamError):
-    """The remote kept moving while we tried to push; nothing of this change was pushed."""
 
 
 @dataclass(frozen=True)

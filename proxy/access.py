@@ -1,0 +1,169 @@
+"""Per-plugin read/edit rules from the index's ``access`` field, and filters over what members see (T26).
+
+Principals: ``*`` (every signed-in member), an email, ``@domain``, or a group name from ``groups``.
+A plugin not under ``plugins`` uses ``default``; no ``access`` at all means everyone reads, nobody edits.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+_MARKER = re.compile(r"<!--sp-plugin:([^>]*?)-->(.*?)<!--/sp-plugin-->", re.DOTALL)
+
+
+class MemberLike(Protocol):
+    @property
+    def email(self) -> str: ...
+
+
+def _as_list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple):
+        return tuple(str(v) for v in value)
+    return ()
+
+
+@dataclass(frozen=True)
+class AccessRules:
+    """The access rules of one index document, plus the name maps the filters need."""
+
+    groups: Mapping[str, tuple[str, ...]]
+    default_read: tuple[str, ...]
+    default_edit: tuple[str, ...]
+    plugins: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]
+    skill_plugin: Mapping[str, str]
+    plugin_names: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_index(cls, doc: Mapping[str, Any]) -> AccessRules:
+        access = doc.get("access")
+        skill_plugin = {
+            str(s.get("name")): str(s.get("plugin")) for s in doc.get("skills", []) if isinstance(s, dict)
+        }
+        names = frozenset(str(p.get("name")) for p in doc.get("plugins", []) if isinstance(p, dict))
+        names = names | frozenset(skill_plugin.values())
+        if not isinstance(access, dict):
+            return cls({}, ("*",), (), {}, skill_plugin, names)
+        groups_raw = access.get("groups") or {}
+        groups = {str(k): _as_list(v) for k, v in groups_raw.items()} if isinstance(groups_raw, dict) else {}
+        default = access.get("default") if isinstance(access.get("default"), dict) else {"read": ["*"]}
+        assert isinstance(default, dict)
+        plugins_raw = access.get("plugins") or {}
+        plugins: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        if isinstance(plugins_raw, dict):
+            for name, rule in plugins_raw.items():
+                rule = rule if isinstance(rule, dict) else {}
+                plugins[str(name)] = (
+                    _as_list(rule.get("read", default.get("read", []))),
+                    _as_list(rule.get("edit", default.get("edit", []))),
+                )
+        return cls(
+            groups,
+            _as_list(default.get("read", [])),
+            _as_list(default.get("edit", [])),
+            plugins,
+            skill_plugin,
+            names,
+        )
+
+    def _matches(self, email: str, principals: Iterable[str], depth: int = 0) -> bool:
+        email = email.lower()
+        for principal in principals:
+            p = principal.strip().lower()
+            if p == "*":
+                return True
+            if p.startswith("@"):
+                if email.endswith(p) and email.count("@") == 1:
+                    return True
+            elif "@" in p:
+                if email == p:
+                    return True
+            elif depth == 0 and principal in self.groups and self._matches(email, self.groups[principal], 1):
+                return True
+        return False
+
+    def can_read(self, member: MemberLike, plugin: str) -> bool:
+        read = self.plugins[plugin][0] if plugin in self.plugins else self.default_read
+        return self._matches(member.email, read)
+
+    def can_edit(self, member: MemberLike, plugin: str) -> bool:
+        edit = self.plugins[plugin][1] if plugin in self.plugins else self.default_edit
+        return self._matches(member.email, edit)
+
+    def can_read_skill(self, member: MemberLike, skill: str) -> bool:
+        plugin = self.skill_plugin.get(skill)
+        return plugin is not None and self.can_read(member, plugin)
+
+    # -- filters --------------------------------------------------------------------------------
+
+    def filter_index(self, doc: Mapping[str, Any], member: MemberLike) -> dict[str, Any]:
+        """The index a member may see: only readable plugins and their skills; no access rules."""
+        out = {k: v for k, v in doc.items() if k != "access"}
+        out["plugins"] = [
+            p
+            for p in doc.get("plugins", [])
+            if isinstance(p, dict) and self.can_read(member, str(p.get("name")))
+        ]
+        out["skills"] = [
+            s
+            for s in doc.get("skills", [])
+            if isinstance(s, dict) and self.can_read(member, str(s.get("plugin")))
+        ]
+        return out
+
+    def filter_marketplace(self, data: bytes, member: MemberLike) -> bytes:
+        """``claude-code/marketplace.json`` without the plugins the member may not read."""
+        return _filter_json_list(data, "plugins", lambda e: self.can_read(member, str(e.get("name"))))
+
+    def filter_well_known(self, data: bytes, member: MemberLike) -> bytes:
+        """``.well-known/agent-skills/index.json`` without the skills the member may not read."""
+        return _filter_json_list(data, "skills", lambda e: self.can_read_skill(member, str(e.get("name"))))
+
+    def filter_search(self, data: bytes, member: MemberLike) -> bytes:
+        """MkDocs ``search/search_index.json`` without entries under unreadable skill/plugin pages."""
+        return _filter_json_list(
+            data, "docs", lambda e: self.path_readable(member, str(e.get("location", "")))
+        )
+
+    def filter_html(self, html: str, member: MemberLike) -> str:
+        """Drop ``<!--sp-plugin:NAME-->…<!--/sp-plugin-->`` blocks of plugins the member may not read."""
+
+        def keep(match: re.Match[str]) -> str:
+            return match.group(0) if self.can_read(member, match.group(1).strip()) else ""
+
+        return _MARKER.sub(keep, html)
+
+    def path_readable(self, member: MemberLike, path: str) -> bool:
+        """Whether a site path (no leading /) under ``skills/<s>/`` or ``plugins/<p>/`` may be seen."""
+        parts = path.lstrip("/").split("/")
+        if len(parts) >= 2 and parts[0] in ("skills", "plugins"):
+            name = parts[1].split("#")[0]
+            if len(parts) == 2 and name.endswith(".zip"):
+                return False  # zips are checked against the index elsewhere
+            known = self.skill_plugin if parts[0] == "skills" else self.plugin_names
+            if len(parts) == 2 and name not in known:
+                return True  # a listing page such as plugins/index.html (filtered by markers)
+            if parts[0] == "skills":
+                return self.can_read_skill(member, name)
+            return name in self.plugin_names and self.can_read(member, name)
+        if len(parts) >= 3 and parts[:2] == [".well-known", "agent-skills"] and parts[2] != "index.json":
+            return self.can_read_skill(member, parts[2])
+        return True
+
+
+def _filter_json_list(data: bytes, key: str, keep: Callable[[dict[str, Any]], bool]) -> bytes:
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return b"{}"
+    if not isinstance(doc, dict):
+        return b"{}"
+    entries = doc.get(key)
+    if isinstance(entries, list):
+        doc[key] = [e for e in entries if isinstance(e, dict) and keep(e)]
+    return json.dumps(doc, ensure_ascii=False).encode("utf-8")

@@ -1,0 +1,269 @@
+"""``create_app(settings)``: the proxy's routes, middleware and lifespan.
+
+Members-only catalog (pages, index, zips, well-known tree) behind sign-in, filtered per member;
+``/d/<token>`` signed download links; ``/healthz`` and ``/readyz``; the connector's OAuth, API and
+``/mcp`` pieces. Browsers without a session are sent to sign in; API clients get 401.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from builder.errors import NotFound, PermissionDenied, SkillportError, UpstreamError
+from proxy.access import AccessRules
+from proxy.api import api_routes
+from proxy.connector import build_mcp
+from proxy.errors import RangeNotSatisfiable, skillport_error_handler, wants_json
+from proxy.identity import Member, client_ip, current_member, identity_routes
+from proxy.oauth import oauth_routes
+from proxy.origin import check_zip, safe_path
+from proxy.security import SecurityMiddleware
+from proxy.settings import Settings
+from proxy.state import ProxyState
+
+PRIVATE = "private, no-cache"
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+FILTERED_JSON = frozenset(
+    {"claude-code/marketplace.json", ".well-known/agent-skills/index.json", "search/search_index.json"}
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class IndexRefresh:
+    """Before each request, let the index store look for a newer index (rate-limited inside)."""
+
+    def __init__(self, app: ASGIApp, state: ProxyState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] not in ("/healthz",):
+            await self.state.index.refresh(now=_now())
+        await self.app(scope, receive, send)
+
+
+def unauthenticated(request: Request, settings: Settings) -> Response:
+    """Browsers: 302 to sign-in and back; API clients: 401 + ``WWW-Authenticate`` (T25)."""
+    if wants_json(request):
+        meta = settings.url(".well-known/oauth-protected-resource")
+        return JSONResponse(
+            {"error": "unauthorized", "detail": "sign in first"},
+            status_code=401,
+            headers={
+                "WWW-Authenticate": f'Bearer realm="skillport", resource_metadata="{meta}"',
+                "Cache-Control": "no-store",
+            },
+        )
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(
+        "/login?next=" + quote(target, safe=""), status_code=302, headers={"Cache-Control": "no-store"}
+    )
+
+
+def ranged(request: Request, data: bytes, media_type: str, headers: dict[str, str]) -> Response:
+    """The whole body, or one satisfiable byte range of it; anything else is 416 (T24)."""
+    header = request.headers.get("range")
+    headers = {**headers, "Accept-Ranges": "bytes"}
+    if header is None:
+        return Response(data, media_type=media_type, headers=headers)
+    match = _RANGE.match(header.strip()) if len(header) < 100 else None
+    if match is None or (not match.group(1) and not match.group(2)):
+        raise RangeNotSatisfiable("only one byte range is served, like Range: bytes=0-1023")
+    size = len(data)
+    if match.group(1):
+        start = int(match.group(1))
+        end = min(int(match.group(2)), size - 1) if match.group(2) else size - 1
+    else:
+        start, end = max(size - int(match.group(2)), 0), size - 1
+    if start >= size or start > end:
+        raise RangeNotSatisfiable("the requested range is outside the file")
+    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return Response(data[start : end + 1], status_code=206, media_type=media_type, headers=headers)
+
+
+class Site:
+    """Serves the built site to signed-in members, filtered by their access."""
+
+    def __init__(self, state: ProxyState) -> None:
+        self.state = state
+
+    def _ready(self) -> tuple[dict[str, Any], AccessRules]:
+        doc = self.state.index.current()
+        if doc is None:
+            raise UpstreamError("the catalog is temporarily unavailable (no valid index); try again soon")
+        return doc, self.state.access.for_index(doc)
+
+    async def page(self, request: Request) -> Response:
+        raw = request.path_params.get("path", "")
+        path = safe_path(raw)
+        member = current_member(request)
+        if member is None:
+            return unauthenticated(request, self.state.settings)
+        doc, rules = self._ready()
+        if path == "" or raw.endswith("/"):
+            path = f"{path}/index.html" if path else "index.html"
+        if path == "index.json.sig":
+            raise NotFound("no such page")
+        if path == "index.json":
+            return JSONResponse(rules.filter_index(doc, member), headers={"Cache-Control": PRIVATE})
+        if path.endswith(".zip"):
+            return await self._zip(request, member, path, rules)
+        if not rules.path_readable(member, path):
+            raise NotFound("no such page")
+        data = await self.state.origin.read(path)
+        if data is None:
+            if "." not in path.rsplit("/", 1)[-1] and await self.state.origin.read(path + "/index.html"):
+                return RedirectResponse("/" + quote(path) + "/", status_code=301)
+            raise NotFound("no such page")
+        media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        headers = {"Cache-Control": PRIVATE}
+        if path in FILTERED_JSON:
+            filters = {
+                "claude-code/marketplace.json": rules.filter_marketplace,
+                ".well-known/agent-skills/index.json": rules.filter_well_known,
+                "search/search_index.json": rules.filter_search,
+            }
+            return Response(filters[path](data, member), media_type="application/json", headers=headers)
+        if media_type == "text/html" and b"<!--sp-plugin:" in data:
+            html = rules.filter_html(data.decode("utf-8", "replace"), member)
+            return Response(html, media_type="text/html; charset=utf-8", headers=headers)
+        if media_type.startswith("text/"):
+            media_type += "; charset=utf-8"
+        return ranged(request, data, media_type, headers)
+
+    async def _zip(self, request: Request, member: Member, path: str, rules: AccessRules) -> Response:
+        found = self.state.index.zip_entry(path)
+        if found is None or not rules.can_read(member, found[0]):
+            raise NotFound("no such file")
+        data = await self.state.origin.read(path)
+        if data is None:
+            raise NotFound("no such file")
+        check_zip(data, found[1])
+        self.state.audit.record("download", member=member, ip=client_ip(request), path=path, via="session")
+        return ranged(
+            request,
+            data,
+            "application/zip",
+            {
+                "Cache-Control": PRIVATE,
+                "Content-Disposition": f'attachment; filename="{path.rsplit("/", 1)[-1]}"',
+            },
+        )
+
+    async def download(self, request: Request) -> Response:
+        """``/d/<token>``: a signed link, no cookie needed (T32)."""
+        now = _now()
+        grant = self.state.links.inner.check(request.path_params["token"], now=now)
+        member = current_member(request)
+        if member is not None and member.sub != grant.sub:
+            raise PermissionDenied("this download link was made for someone else; ask for your own")
+        _, rules = self._ready()
+        holder = Member(sub=grant.sub, email=grant.email)
+        skill = self.state.index.skill(grant.skill)
+        if skill is None or not rules.can_read(holder, str(skill.get("plugin"))):
+            raise NotFound("this skill is not in the catalog")
+        if str(skill.get("version")) != grant.version:
+            raise NotFound(
+                f"version {grant.version} of {grant.skill} is no longer published; ask for a new link"
+            )
+        record = skill.get("zip")
+        if not isinstance(record, dict):
+            raise NotFound("this skill has no download")
+        path = safe_path(str(record.get("path")))
+        data = await self.state.origin.read(path)
+        if data is None:
+            raise NotFound("no such file")
+        check_zip(data, record)
+        self.state.audit.record(
+            "download",
+            member=holder,
+            ip=client_ip(request),
+            now=now,
+            skill=grant.skill,
+            version=grant.version,
+            via="link",
+        )
+        return ranged(
+            request,
+            data,
+            "application/zip",
+            {
+                "Cache-Control": "private, no-store",
+                "Content-Disposition": f'attachment; filename="{path.rsplit("/", 1)[-1]}"',
+            },
+        )
+
+
+async def healthz(request: Request) -> Response:
+    return PlainTextResponse("ok", headers={"Cache-Control": "no-store"})
+
+
+async def readyz(request: Request) -> Response:
+    index = request.app.state.skillport.index
+    if index.current() is None:
+        return JSONResponse(
+            {"status": "degraded", "reason": index.problem},
+            status_code=503,
+            headers={"Cache-Control": "no-store"},
+        )
+    body: dict[str, Any] = {"status": "ready", "serial": index.serial}
+    if index.problem:
+        body["warning"] = index.problem
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+def create_app(settings: Settings, *, state: ProxyState | None = None) -> Starlette:
+    """The proxy application. ``state`` may be passed pre-built (tests inject origins/audit logs)."""
+    state = state or ProxyState.create(settings)
+    site = Site(state)
+    mcp_app, mcp_lifespan = build_mcp(state)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await state.index.refresh(now=_now(), force=True)
+        async with mcp_lifespan():
+            yield
+        await state.aclose()
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/readyz", readyz, methods=["GET", "HEAD"]),
+        *identity_routes(state),
+        *oauth_routes(state),
+        *api_routes(state),
+        Route("/mcp", mcp_app),  # an ASGI app on the exact path (Mount would never match "/mcp")
+        Route("/d/{token}", site.download, methods=["GET", "HEAD"]),
+        Route("/{path:path}", site.page, methods=["GET", "HEAD"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(
+                SecurityMiddleware,
+                public_origin=settings.public_origin,
+                https=settings.is_https,
+                max_body_bytes=settings.max_body_bytes,
+            ),
+            Middleware(IndexRefresh, state=state),
+        ],
+        exception_handlers={SkillportError: skillport_error_handler},
+        lifespan=lifespan,
+    )
+    app.state.skillport = state
+    return app

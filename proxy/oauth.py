@@ -1,0 +1,629 @@
+"""OAuth 2.1 authorization server for MCP clients — stateless and signed.
+
+The proxy is both the authorization server (AS) and the resource server (RS) of ``/mcp``. It uses
+the MCP SDK's building blocks (``mcp.server.auth``: metadata, registration, authorize and token
+handlers with PKCE S256 checks) and supplies a provider whose every record is signed with
+``builder.signing.serializer`` under its own purpose, so nothing is stored server-side:
+
+- client registration (RFC 7591): the ``client_id`` *is* the signed registration (redirect URIs,
+  name, auth method); a confidential client's secret is an HMAC of its ``client_id``;
+- ``/authorize`` sends the member through the proxy's sign-in (``/login?next=…``) to a consent page
+  naming the client; the POST carries a CSRF token bound to the member and the request (T16);
+- authorization codes (short-lived) and access tokens carry the member and are bound to the
+  ``/mcp`` resource (``aud``, T33); refresh tokens rotate on every use.
+
+Single use of codes and refresh tokens is enforced by a bounded, per-process ``ReplayGuard``.
+**Multi-replica deployments:** each replica has its own guard, so a code or refresh token replayed
+against a *different* replica within its short lifetime is not caught there; PKCE still binds a
+code to its client's verifier, and lifetimes bound the window. Route ``/token`` to one replica
+(sticky) to get strict single use everywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import html
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from mcp.server.auth.handlers.metadata import ProtectedResourceMetadataHandler
+from mcp.server.auth.provider import (
+    AccessToken,
+    AuthorizationCode,
+    AuthorizationParams,
+    AuthorizeError,
+    RefreshToken,
+    RegistrationError,
+    TokenError,
+    construct_redirect_uri,
+)
+from mcp.server.auth.routes import cors_middleware, create_auth_routes, create_protected_resource_routes
+from mcp.server.auth.settings import ClientRegistrationOptions, RevocationOptions
+from mcp.shared.auth import OAuthClientInformationFull, OAuthToken, ProtectedResourceMetadata
+from pydantic import AnyHttpUrl, AnyUrl
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from builder.signing import Purpose, serializer
+
+SCOPE = "skillport"
+CLAUDE_CALLBACKS = frozenset(
+    {"https://claude.ai/api/mcp/auth_callback", "https://claude.com/api/mcp/auth_callback"}
+)
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+CONSENT_PATH = "/oauth/consent"
+CONSENT_LIFETIME = 600
+REGISTRATION_LIFETIME = 365 * 86400
+MAX_REDIRECT_URIS = 10
+
+
+class Clock:
+    """Seconds since the epoch; injected so tests can move time."""
+
+    def __init__(self, now: Callable[[], float] = time.time) -> None:
+        self.now = now
+
+
+class ReplayGuard:
+    """Remembers used one-time ids (codes, refresh tokens) until they expire; bounded in size.
+
+    When full, the entries closest to expiry are dropped first; the guard never grows past
+    ``max_entries``."""
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self._used: OrderedDict[str, float] = OrderedDict()
+        self._max = max_entries
+        self._lock = threading.Lock()
+
+    def first_use(self, jti: str, expires_at: float, now: float) -> bool:
+        """True the first time ``jti`` is seen (and records it), False on any later use."""
+        with self._lock:
+            for key in [k for k, exp in list(self._used.items())[:64] if exp < now]:
+                del self._used[key]
+            if jti in self._used:
+                return False
+            self._used[jti] = expires_at
+            while len(self._used) > self._max:
+                self._used.popitem(last=False)
+            return True
+
+    def seen(self, jti: str, now: float) -> bool:
+        with self._lock:
+            exp = self._used.get(jti)
+            return exp is not None and exp >= now
+
+    def __len__(self) -> int:
+        return len(self._used)
+
+
+def redirect_uri_problem(uri: str) -> str | None:
+    """Why ``uri`` may not be a redirect URI (None when fine): HTTPS anywhere, plain HTTP only on
+    loopback (Claude Code), no fragments, no other schemes (T35)."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return f"{uri!r} is not a URL"
+    if parts.fragment:
+        return f"{uri!r} must not contain a fragment"
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+        return None
+    return (
+        f"{uri!r} is refused: use an https:// redirect URI (Claude.ai: "
+        f"https://claude.ai/api/mcp/auth_callback) or a loopback http://127.0.0.1:PORT/… one"
+    )
+
+
+@dataclass(frozen=True)
+class OAuthConfig:
+    """What the authorization server needs from the proxy settings."""
+
+    public_url: str
+    keys: tuple[str, ...]
+    code_lifetime: int = 300
+    access_lifetime: int = 3600
+    refresh_lifetime: int = 30 * 86400
+
+    def __post_init__(self) -> None:
+        if not self.keys:
+            raise ValueError("OAuthConfig needs at least one secret key")
+        if not self.public_url.endswith("/"):
+            object.__setattr__(self, "public_url", self.public_url + "/")
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> OAuthConfig:
+        return cls(
+            public_url=str(settings.public_url),
+            keys=tuple(settings.secrets),
+            code_lifetime=int(settings.oauth_code_lifetime),
+            access_lifetime=int(settings.access_token_lifetime),
+            refresh_lifetime=int(settings.refresh_token_lifetime),
+        )
+
+    @property
+    def issuer(self) -> str:
+        return self.public_url
+
+    @property
+    def resource(self) -> str:
+        """The protected resource: the MCP endpoint (and the ``aud`` of every access token)."""
+        return self.public_url + "mcp"
+
+    @property
+    def origin(self) -> str:
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def url(self, path: str) -> str:
+        return self.public_url + path.lstrip("/")
+
+
+class SkillportCode(AuthorizationCode):
+    jti: str
+    member: dict[str, str]
+
+
+class SkillportRefresh(RefreshToken):
+    jti: str
+    member: dict[str, str]
+
+
+def _loads(s: URLSafeTimedSerializer, token: str, max_age: int) -> dict[str, Any] | None:
+    if not isinstance(token, str) or len(token) > 8192:
+        return None
+    try:
+        value = s.loads(token, max_age=max_age)
+    except (BadSignature, ValueError, TypeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+class SkillportOAuthProvider:
+    """``OAuthAuthorizationServerProvider`` with signed, self-describing records (no storage)."""
+
+    def __init__(self, config: OAuthConfig, *, clock: Clock | None = None, guard: ReplayGuard | None = None):
+        self.config = config
+        self.clock = clock or Clock()
+        self.guard = guard or ReplayGuard()
+        keys = list(config.keys)
+        self._client = serializer(keys, Purpose.OAUTH_CLIENT)
+        self._code = serializer(keys, Purpose.OAUTH_CODE)
+        self._access = serializer(keys, Purpose.OAUTH_ACCESS)
+        self._refresh = serializer(keys, Purpose.OAUTH_REFRESH)
+        self._consent = serializer(keys, Purpose.CONSENT)
+        self._secret_keys = [
+            hashlib.sha256(("skillport.oauth-client-secret|" + k).encode()).digest() for k in keys
+        ]
+
+    # -- clients ----------------------------------------------------------------------------------
+
+    def _client_secret(self, client_id: str, key: bytes) -> str:
+        return hmac.new(key, client_id.encode(), hashlib.sha256).hexdigest()
+
+    async def register_client(self, client_info: OAuthClientInformationFull) -> None:
+        uris = [str(u) for u in client_info.redirect_uris or []]
+        if not uris or len(uris) > MAX_REDIRECT_URIS:
+            raise RegistrationError(
+                "invalid_redirect_uri", f"register 1 to {MAX_REDIRECT_URIS} redirect_uris"
+            )
+        for uri in uris:
+            problem = redirect_uri_problem(uri)
+            if problem:
+                raise RegistrationError("invalid_redirect_uri", problem)
+        method = client_info.token_endpoint_auth_method or "none"
+        payload: dict[str, Any] = {
+            "r": uris,
+            "n": (client_info.client_name or "")[:100],
+            "m": method,
+            "g": list(client_info.grant_types),
+            "s": client_info.scope or SCOPE,
+            "i": int(self.clock.now()),
+            "x": secrets.token_urlsafe(8),
+        }
+        client_id = str(self._client.dumps(payload))
+        client_info.client_id = client_id
+        client_info.client_id_issued_at = payload["i"]
+        client_info.scope = payload["s"]
+        client_info.client_secret = (
+            None if method == "none" else self._client_secret(client_id, self._secret_keys[-1])
+        )
+
+    async def get_client(self, client_id: str) -> OAuthClientInformationFull | None:
+        data = _loads(self._client, client_id, REGISTRATION_LIFETIME)
+        if data is None:
+            return None
+        method = str(data.get("m") or "none")
+        secret = None
+        if method != "none":
+            # accept a secret minted under any current key: pick the one the client holds lazily
+            secret = self._client_secret(client_id, self._secret_keys[-1])
+        return OAuthClientInformationFull(
+            client_id=client_id,
+            client_secret=secret,
+            client_id_issued_at=data.get("i"),
+            redirect_uris=[AnyUrl(u) for u in data.get("r") or []],
+            client_name=data.get("n") or None,
+            token_endpoint_auth_method=method,
+            grant_types=list(data.get("g") or ["authorization_code", "refresh_token"]),
+            response_types=["code"],
+            scope=str(data.get("s") or SCOPE),
+        )
+
+    @staticmethod
+    def client_label(client: OAuthClientInformationFull) -> str:
+        """How the consent page names a client: its name and where it sends the code."""
+        hosts = sorted({urlsplit(str(u)).netloc for u in client.redirect_uris or []})
+        name = client.client_name or "An unnamed application"
+        return f"{name} ({', '.join(hosts)})" if hosts else name
+
+    def client_label_from_id(self, client_id: object) -> str:
+        data = _loads(self._client, str(client_id), REGISTRATION_LIFETIME) or {}
+        return str(data.get("n") or "unnamed client")
+
+    # -- authorization ----------------------------------------------------------------------------
+
+    def _check_resource(self, resource: str | None) -> str:
+        if resource is None:
+            return self.config.resource
+        if resource.rstrip("/") != self.config.resource:
+            raise AuthorizeError(
+                "invalid_target", f"this server only issues tokens for {self.config.resource}"
+            )
+        return self.config.resource
+
+    async def authorize(self, client: OAuthClientInformationFull, params: AuthorizationParams) -> str:
+        resource = self._check_resource(params.resource)
+        request = {
+            "t": "req",
+            "c": client.client_id,
+            "r": str(params.redirect_uri),
+            "e": params.redirect_uri_provided_explicitly,
+            "x": params.code_challenge,
+            "st": params.state,
+            "sc": params.scopes or [SCOPE],
+            "rs": resource,
+        }
+        return self.config.url(CONSENT_PATH) + "?req=" + quote(str(self._consent.dumps(request)))
+
+    def load_consent_request(self, token: str) -> dict[str, Any] | None:
+        data = _loads(self._consent, token, CONSENT_LIFETIME)
+        return data if data and data.get("t") == "req" else None
+
+    def csrf_token(self, request_token: str, member_sub: str) -> str:
+        digest = hashlib.sha256(request_token.encode()).hexdigest()
+        return str(self._consent.dumps({"t": "csrf", "h": digest, "sub": member_sub}))
+
+    def check_csrf(self, token: str, request_token: str, member_sub: str) -> bool:
+        data = _loads(self._consent, token, CONSENT_LIFETIME)
+        digest = hashlib.sha256(request_token.encode()).hexdigest()
+        return bool(
+            data
+            and data.get("t") == "csrf"
+            and data.get("sub") == member_sub
+            and hmac.compare_digest(str(data.get("h")), digest)
+        )
+
+    def issue_code(self, request: dict[str, Any], member: dict[str, str]) -> str:
+        now = self.clock.now()
+        payload: dict[str, Any] = {
+            "jti": secrets.token_urlsafe(16),
+            "c": request["c"],
+            "r": request["r"],
+            "e": bool(request["e"]),
+            "x": request["x"],
+            "sc": request["sc"],
+            "rs": request["rs"],
+            "m": member,
+            "exp": now + self.config.code_lifetime,
+        }
+        return str(self._code.dumps(payload))
+
+    async def load_authorization_code(
+        self, client: OAuthClientInformationFull, authorization_code: str
+    ) -> SkillportCode | None:
+        data = _loads(self._code, authorization_code, self.config.code_lifetime)
+        if data is None:
+            return None
+        return SkillportCode(
+            code=authorization_code,
+            scopes=list(data["sc"]),
+            expires_at=float(data["exp"]),
+            client_id=str(data["c"]),
+            code_challenge=str(data["x"]),
+            redirect_uri=AnyUrl(str(data["r"])),
+            redirect_uri_provided_explicitly=bool(data["e"]),
+            resource=str(data["rs"]),
+            subject=str(data["m"].get("sub")),
+            jti=str(data["jti"]),
+            member=dict(data["m"]),
+        )
+
+    async def exchange_authorization_code(
+        self, client: OAuthClientInformationFull, authorization_code: SkillportCode
+    ) -> OAuthToken:
+        now = self.clock.now()
+        if authorization_code.expires_at < now:
+            raise TokenError("invalid_grant", "authorization code has expired")
+        if not self.guard.first_use("code:" + authorization_code.jti, authorization_code.expires_at, now):
+            raise TokenError("invalid_grant", "authorization code was already used")
+        return self._tokens(
+            client.client_id, authorization_code.member, authorization_code.scopes, secrets.token_urlsafe(12)
+        )
+
+    # -- tokens -----------------------------------------------------------------------------------
+
+    def _tokens(self, client_id: str, member: dict[str, str], scopes: list[str], family: str) -> OAuthToken:
+        now = self.clock.now()
+        access = {
+            "c": client_id,
+            "m": member,
+            "sc": scopes,
+            "aud": self.config.resource,
+            "exp": int(now + self.config.access_lifetime),
+        }
+        refresh = {
+            "c": client_id,
+            "m": member,
+            "sc": scopes,
+            "aud": self.config.resource,
+            "f": family,
+            "jti": secrets.token_urlsafe(16),
+            "exp": int(now + self.config.refresh_lifetime),
+        }
+        return OAuthToken(
+            access_token=str(self._access.dumps(access)),
+            expires_in=self.config.access_lifetime,
+            scope=" ".join(scopes),
+            refresh_token=str(self._refresh.dumps(refresh)),
+        )
+
+    async def load_refresh_token(
+        self, client: OAuthClientInformationFull, refresh_token: str
+    ) -> SkillportRefresh | None:
+        data = _loads(self._refresh, refresh_token, self.config.refresh_lifetime)
+        if data is None or data.get("aud") != self.config.resource:
+            return None
+        return SkillportRefresh(
+            token=refresh_token,
+            client_id=str(data["c"]),
+            scopes=list(data["sc"]),
+            expires_at=int(data["exp"]),
+            resource=str(data["aud"]),
+            subject=str(data["m"].get("sub")),
+            jti=str(data["jti"]),
+            member=dict(data["m"]) | {"f": str(data.get("f", ""))},
+        )
+
+    async def exchange_refresh_token(
+        self, client: OAuthClientInformationFull, refresh_token: SkillportRefresh, scopes: list[str]
+    ) -> OAuthToken:
+        now = self.clock.now()
+        expires = float(refresh_token.expires_at or now)
+        if expires < now:
+            raise TokenError("invalid_grant", "refresh token has expired")
+        member = dict(refresh_token.member)
+        family = "family:" + member.pop("f", "")
+        if self.guard.seen(family, now):
+            raise TokenError("invalid_grant", "this sign-in was revoked after a refresh token was reused")
+        if not self.guard.first_use("refresh:" + refresh_token.jti, expires, now):
+            # a rotated token came back: someone holds a copy. Refuse it and its whole family.
+            self.guard.first_use(family, now + self.config.refresh_lifetime, now)
+            raise TokenError("invalid_grant", "refresh token was already used; sign in again")
+        return self._tokens(client.client_id, member, scopes or refresh_token.scopes, family[7:])
+
+    async def load_access_token(self, token: str) -> AccessToken | None:
+        data = _loads(self._access, token, self.config.access_lifetime)
+        if data is None or data.get("exp", 0) < self.clock.now():
+            return None
+        member = dict(data.get("m") or {})
+        return AccessToken(
+            token=token,
+            client_id=str(data.get("c")),
+            scopes=list(data.get("sc") or []),
+            expires_at=int(data["exp"]),
+            resource=str(data.get("aud")),
+            subject=member.get("sub"),
+            claims={"iss": self.config.issuer, **member},
+        )
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        """``TokenVerifier`` for the resource server (the bearer middleware of ``/mcp`` and the API)."""
+        return await self.load_access_token(token)
+
+    async def revoke_token(self, token: AccessToken | RefreshToken) -> None:
+        """Stateless tokens cannot be revoked one by one; short lifetimes bound them (T18)."""
+
+    async def exchange_identity_assertion(
+        self, client: OAuthClientInformationFull, params: Any
+    ) -> OAuthToken:
+        raise TokenError("unsupported_grant_type", "the JWT bearer grant is not supported")
+
+
+# -- consent page ----------------------------------------------------------------------------------
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Allow access to Skillport?</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}}
+button{{font-size:1rem;padding:.5rem 1rem;margin-right:.5rem}}</style></head>
+<body><h1>Allow access to Skillport?</h1>
+<p><strong>{client}</strong> wants to use your organization's skills as <strong>{who}</strong>:
+search them, read them and get download links. It cannot see anything you cannot see.</p>
+<form method="post" action="{action}">
+<input type="hidden" name="req" value="{req}"><input type="hidden" name="csrf" value="{csrf}">
+<button type="submit" name="decision" value="allow">Allow</button>
+<button type="submit" name="decision" value="deny">Deny</button></form></body></html>
+"""
+
+
+def _member_dict(member: Any) -> dict[str, str]:
+    return {k: str(getattr(member, k, "") or "") for k in ("sub", "email", "name", "hd")}
+
+
+def _page(status: int, title: str, message: str) -> HTMLResponse:
+    body = (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}'
+        f"</title></head><body><h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>"
+    )
+    return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def _default_member(request: Request) -> Any:
+    from proxy.identity import current_member
+
+    return current_member(request)
+
+
+def _audit(state: Any, action: str, **fields: Any) -> None:
+    audit = getattr(state, "audit", None)
+    if audit is not None:
+        audit.record(action, **fields)
+
+
+def consent_routes(
+    provider: SkillportOAuthProvider, state: Any, member_of: Callable[[Request], Any] = _default_member
+) -> list[BaseRoute]:
+    config = provider.config
+    headers = {
+        "Cache-Control": "no-store",
+        "X-Frame-Options": "DENY",
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    }
+
+    async def show(request: Request) -> Response:
+        token = request.query_params.get("req", "")
+        data = provider.load_consent_request(token)
+        if data is None:
+            return _page(
+                400,
+                "This sign-in link is invalid or expired",
+                "Go back to your application and connect again.",
+            )
+        member = member_of(request)
+        if member is None:
+            next_path = CONSENT_PATH + "?req=" + quote(token)
+            return RedirectResponse("/login?next=" + quote(next_path, safe=""), status_code=303)
+        client = await provider.get_client(str(data["c"]))
+        if client is None:
+            return _page(400, "Unknown application", "Register the application again.")
+        page = _PAGE.format(
+            client=html.escape(provider.client_label(client)),
+            who=html.escape(str(getattr(member, "email", "") or getattr(member, "sub", ""))),
+            action=html.escape(CONSENT_PATH),
+            req=html.escape(token),
+            csrf=html.escape(provider.csrf_token(token, str(member.sub))),
+        )
+        # browsers apply form-action to the redirect after the POST: allow the client's callback too
+        target = urlsplit(str(data["r"]))
+        csp = f"default-src 'none'; style-src 'unsafe-inline'; form-action 'self' {target.scheme}://{target.netloc}"
+        return HTMLResponse(page, headers={**headers, "Content-Security-Policy": csp})
+
+    async def decide(request: Request) -> Response:
+        origin = request.headers.get("origin")
+        if origin is not None and origin != config.origin:
+            return _page(403, "Cross-site request refused", "Use the consent page of this server.")
+        form = await request.form()
+        token = str(form.get("req") or "")
+        data = provider.load_consent_request(token)
+        member = member_of(request)
+        if data is None or member is None:
+            return _page(
+                400,
+                "This sign-in link is invalid or expired",
+                "Go back to your application and connect again.",
+            )
+        if not provider.check_csrf(str(form.get("csrf") or ""), token, str(member.sub)):
+            return _page(403, "Request refused", "The form was not sent from this consent page.")
+        ip = request.client.host if request.client else None
+        if form.get("decision") != "allow":
+            _audit(state, "oauth.deny", member=member, ip=ip, client=provider.client_label_from_id(data["c"]))
+            return RedirectResponse(
+                construct_redirect_uri(
+                    str(data["r"]), error="access_denied", state=data.get("st"), iss=config.issuer
+                ),
+                status_code=303,
+            )
+        code = provider.issue_code(data, _member_dict(member))
+        _audit(state, "oauth.consent", member=member, ip=ip, client=provider.client_label_from_id(data["c"]))
+        return RedirectResponse(
+            construct_redirect_uri(str(data["r"]), code=code, state=data.get("st"), iss=config.issuer),
+            status_code=303,
+        )
+
+    return [Route(CONSENT_PATH, show, methods=["GET"]), Route(CONSENT_PATH, decide, methods=["POST"])]
+
+
+# -- routes ----------------------------------------------------------------------------------------
+
+
+def protected_resource_metadata(config: OAuthConfig) -> ProtectedResourceMetadata:
+    return ProtectedResourceMetadata(
+        resource=AnyHttpUrl(config.resource),
+        authorization_servers=[AnyHttpUrl(config.issuer)],
+        scopes_supported=[SCOPE],
+        resource_name="Skillport",
+    )
+
+
+_providers: dict[int, SkillportOAuthProvider] = {}
+
+
+def provider_for(state: Any) -> SkillportOAuthProvider:
+    """The one provider (and replay guard) of a proxy state."""
+    found = _providers.get(id(state))
+    if found is None or getattr(found, "_state_ref", None) is not state:
+        found = SkillportOAuthProvider(OAuthConfig.from_settings(state.settings))
+        found._state_ref = state  # type: ignore[attr-defined]
+        _providers[id(state)] = found
+    return found
+
+
+def build_oauth_routes(
+    provider: SkillportOAuthProvider, state: Any = None, member_of: Callable[[Request], Any] = _default_member
+) -> list[BaseRoute]:
+    config = provider.config
+    routes: list[BaseRoute] = []
+    routes.extend(
+        create_auth_routes(
+            provider=provider,  # type: ignore[arg-type]
+            issuer_url=AnyHttpUrl(config.issuer),
+            client_registration_options=ClientRegistrationOptions(
+                enabled=True, valid_scopes=[SCOPE], default_scopes=[SCOPE]
+            ),
+            revocation_options=RevocationOptions(enabled=False),
+        )
+    )
+    metadata = protected_resource_metadata(config)
+    routes.extend(
+        create_protected_resource_routes(
+            resource_url=metadata.resource,
+            authorization_servers=metadata.authorization_servers,
+            scopes_supported=[SCOPE],
+            resource_name="Skillport",
+        )
+    )
+    routes.append(
+        Route(
+            "/.well-known/oauth-protected-resource",
+            endpoint=cors_middleware(ProtectedResourceMetadataHandler(metadata).handle, ["GET", "OPTIONS"]),
+            methods=["GET", "OPTIONS"],
+        )
+    )
+    routes.extend(consent_routes(provider, state, member_of))
+    return routes
+
+
+def oauth_routes(state: Any) -> list[BaseRoute]:
+    """Routes of the authorization server (RFC 8414 metadata, RFC 7591 registration, /authorize,
+    /token, the consent page) and the RFC 9728 protected-resource metadata (root and /mcp)."""
+    return build_oauth_routes(provider_for(state), state)

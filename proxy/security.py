@@ -1,0 +1,108 @@
+"""Security middleware (pure ASGI): headers + CSP on HTML, CSRF check, request body limit.
+
+- Every response: ``X-Content-Type-Options``, ``Referrer-Policy: no-referrer`` (signed links and
+  codes never leak through Referer), ``X-Frame-Options``; HSTS over HTTPS; a CSP with
+  ``script-src 'self'`` on HTML (T46).
+- Unsafe methods from another site are refused (``Sec-Fetch-Site`` / ``Origin``), except on
+  endpoints that use bearer or client credentials rather than cookies (T16).
+- Bodies larger than the limit get 413, whether announced by Content-Length or streamed (T24).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from starlette.datastructures import MutableHeaders
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSRF_EXEMPT = ("/mcp", "/token", "/register", "/revoke")
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class SecurityMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        public_origin: str,
+        https: bool,
+        max_body_bytes: int,
+        csrf_exempt: Iterable[str] = CSRF_EXEMPT,
+    ) -> None:
+        self.app = app
+        self.public_origin = public_origin
+        self.https = https
+        self.max_body_bytes = max_body_bytes
+        self.csrf_exempt = tuple(csrf_exempt)
+
+    def _cross_site(self, scope: Scope) -> bool:
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1")
+            for k, v in scope["headers"]
+            if k in (b"sec-fetch-site", b"origin")
+        }
+        site = headers.get("sec-fetch-site")
+        if site is not None and site not in ("same-origin", "none"):
+            return True
+        origin = headers.get("origin")
+        return origin is not None and origin != self.public_origin
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        method: str = scope["method"]
+        if method in UNSAFE_METHODS and not path.startswith(self.csrf_exempt) and self._cross_site(scope):
+            await PlainTextResponse("Cross-site request refused.", status_code=403)(scope, receive, send)
+            return
+        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if length is not None:
+            try:
+                too_big = int(length) > self.max_body_bytes
+            except ValueError:
+                too_big = True
+            if too_big:
+                await PlainTextResponse("Request body too large.", status_code=413)(scope, receive, send)
+                return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        async def secure_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("x-content-type-options", "nosniff")
+                headers.setdefault("referrer-policy", "no-referrer")
+                headers.setdefault("x-frame-options", "DENY")
+                if self.https:
+                    headers.setdefault("strict-transport-security", "max-age=31536000")
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers.setdefault("content-security-policy", CSP)
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, secure_send)
+        except _BodyTooLarge:
+            if not started:
+                await PlainTextResponse("Request body too large.", status_code=413)(scope, receive, send)

@@ -1,0 +1,80 @@
+"""``skillport serve``: run the proxy under uvicorn with settings from the environment."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from builder.errors import BadInput
+from proxy.audit import install_log_redaction
+from proxy.settings import Settings
+
+
+def settings_help() -> str:
+    lines = ["settings (environment variables, validated at start-up):"]
+    for var, default, description in Settings.field_docs():
+        lines.append(f"  {var}  [default: {default}]\n      {description}")
+    return "\n".join(lines)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="skillport serve",
+        description="Serve the built catalog to signed-in members of your organization, "
+        "and speak MCP to Claude.",
+        epilog=settings_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="single machine: after each change an editor publishes through Skillport, rebuild the "
+        "site from SKILLPORT_MARKETPLACE_GIT into SKILLPORT_ORIGIN (same as SKILLPORT_REBUILD=1)",
+    )
+    return p
+
+
+def uvicorn_config(settings: Settings, *, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
+    """Forwarded headers are believed only from ``SKILLPORT_TRUSTED_PROXIES`` (T20)."""
+    from proxy.app import create_app
+
+    trusted = list(settings.trusted_proxies)
+    return uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=log_level,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or [],
+        server_header=False,
+        lifespan="on",
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(list(argv) if argv is not None else None)
+    try:
+        env = dict(os.environ)
+        if args.rebuild:
+            env["SKILLPORT_REBUILD"] = "1"
+        settings = Settings.from_env(env)
+    except BadInput as exc:
+        print(f"skillport serve: {exc}", file=sys.stderr)
+        return 2
+    install_log_redaction()
+    server = uvicorn.Server(
+        uvicorn_config(settings, host=args.host, port=args.port, log_level=args.log_level)
+    )
+    server.run()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,134 @@
+"""``/api/v1`` over real HTTP: the same actions as the MCP tool for bearer tokens, the OpenAPI
+document, and ``{error, message}`` errors with the right status."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.test_mcp_support import Proxy, oidc_provider, run_proxy, write_site
+from tests.test_oauth_http import exchange, get_code
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    root = tmp_path_factory.mktemp("site")
+    write_site(root)
+    audit = tmp_path_factory.mktemp("audit") / "audit.jsonl"
+    with oidc_provider() as issuer, run_proxy(root, issuer, audit) as running:
+        yield running
+
+
+def bearer(proxy: Proxy, user: str) -> dict[str, str]:
+    client_id, code, verifier = get_code(proxy, user)
+    return {"Authorization": "Bearer " + exchange(proxy, client_id, code, verifier).json()["access_token"]}
+
+
+@pytest.fixture(scope="module")
+def alice(proxy: Proxy) -> dict[str, str]:
+    return bearer(proxy, "alice")
+
+
+@pytest.fixture(scope="module")
+def bob(proxy: Proxy) -> dict[str, str]:
+    return bearer(proxy, "bob")
+
+
+def api(proxy: Proxy) -> str:
+    return proxy.url + "/api/v1"
+
+
+def test_openapi_document_lists_every_action(proxy: Proxy) -> None:
+    doc = httpx.get(api(proxy) + "/openapi.json").json()
+    assert doc["openapi"].startswith("3.")
+    assert {
+        "/search",
+        "/skills/{name}",
+        "/skills/{name}/install",
+        "/updates",
+        "/whoami",
+        "/help",
+        "/skills/{name}/bump",
+        "/skills/{name}/publish",
+        "/actions",
+    } <= set(doc["paths"])
+
+
+def test_actions_answer_like_the_tool(proxy: Proxy, alice: dict[str, str]) -> None:
+    base = api(proxy)
+    assert (
+        httpx.get(base + "/search", params={"query": "brand"}, headers=alice).json()["results"][0]["name"]
+        == "brand-voice"
+    )
+    got = httpx.get(base + "/skills/pdf-forms", headers=alice).json()
+    assert got["plugin"] == "office" and "Body of pdf-forms." in got["skill_md"]
+    inst = httpx.get(
+        base + "/skills/pdf-forms/install", params={"surface": "claude-code"}, headers=alice
+    ).json()
+    assert "unzip" in inst["direct"]
+    ups = httpx.post(
+        base + "/updates", json={"installed": [{"name": "brand-voice", "version": "1.0.0"}]}, headers=alice
+    ).json()
+    assert ups["updates"][0]["latest"] == "2.0.0"
+    assert httpx.get(base + "/whoami", headers=alice).json()["email"] == "alice@corp.example"
+    generic = httpx.post(base + "/actions", json={"action": "search", "query": "pdf"}, headers=alice).json()
+    assert generic["results"][0]["name"] == "pdf-forms"
+
+
+@pytest.mark.threat("T25")
+def test_t25_no_or_bad_token_is_401_with_www_authenticate(proxy: Proxy) -> None:
+    for headers in ({}, {"Authorization": "Bearer nonsense"}):
+        r = httpx.get(api(proxy) + "/search", params={"query": "pdf"}, headers=headers)
+        assert r.status_code == 401 and r.json()["error"] == "unauthorized"
+        assert "resource_metadata=" in r.headers["www-authenticate"]
+
+
+@pytest.mark.threat("T38")
+def test_t38_errors_have_error_and_message_with_the_right_status(proxy: Proxy, alice: dict[str, str]) -> None:
+    base = api(proxy)
+    r = httpx.get(base + "/skills/no-such-skill", headers=alice)
+    assert r.status_code == 404 and set(r.json()) == {"error", "message"}
+    r = httpx.get(base + "/skills/..%2F..%2Findex.json", headers=alice)
+    assert r.status_code == 404 and "skillport/index" not in r.text
+    r = httpx.get(base + "/skills/Bad_Name%00", headers=alice)
+    assert r.status_code == 400 and r.json()["error"] == "bad_request" and "skill" in r.json()["message"]
+    r = httpx.post(base + "/actions", json={"action": "explode"}, headers=alice)
+    assert r.status_code == 400 and "action" in r.json()["message"]
+    r = httpx.post(base + "/updates", content=b"installed=x", headers={**alice, "Content-Type": "text/plain"})
+    assert r.status_code == 415
+
+
+@pytest.mark.threat("T39")
+def test_t39_editor_endpoints_refuse_non_editors_and_say_not_configured_to_editors(
+    proxy: Proxy, alice: dict[str, str], bob: dict[str, str]
+) -> None:
+    base = api(proxy)
+    r = httpx.post(base + "/skills/pdf-forms/bump", json={"part": "minor"}, headers=alice)
+    assert r.status_code == 403 and r.json()["error"] == "forbidden"
+    r = httpx.delete(base + "/skills/pdf-forms", params={"confirm": "true"}, headers=alice)
+    assert r.status_code == 403
+    r = httpx.post(base + "/skills/pdf-forms/bump", json={"part": "minor"}, headers=bob)
+    assert r.status_code == 501 and r.json()["error"] == "not_configured"
+    assert any(
+        e["action"] == "denied" and e["user"] == "alice" and e.get("via") is None for e in proxy.audit()
+    )
+
+
+@pytest.mark.threat("T26")
+def test_t26_api_hides_unreadable_plugins(proxy: Proxy, alice: dict[str, str], bob: dict[str, str]) -> None:
+    base = api(proxy)
+    assert httpx.get(base + "/skills/ledger-close", headers=alice).status_code == 404
+    assert httpx.get(base + "/skills/ledger-close", headers=bob).status_code == 200
+
+
+def test_asking_for_a_version_that_is_not_published_says_which_is(
+    proxy: Proxy, alice: dict[str, str]
+) -> None:
+    r = httpx.post(
+        api(proxy) + "/actions",
+        json={"action": "install", "skill": "pdf-forms", "version": "1.0.0"},
+        headers=alice,
+    )
+    assert r.status_code == 404 and "current version is 1.2.0" in r.json()["message"]

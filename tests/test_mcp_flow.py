@@ -1,0 +1,238 @@
+"""End to end: the real proxy under uvicorn, ``oidc-provider-mock`` as the organization's identity
+provider, and the official MCP SDK client with its OAuth provider doing discovery (RFC 9728 / 8414),
+dynamic registration (RFC 7591), PKCE authorization (signing in by HTTP) and token exchange, then
+calling every action of the one tool — in the 2025 ("legacy", Claude.ai) and current protocol modes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.auth import OAuthClientProvider, TokenStorage
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import (
+    AuthorizationCodeResult,
+    OAuthClientInformationFull,
+    OAuthClientMetadata,
+    OAuthToken,
+)
+
+from tests.test_mcp_support import Proxy, oidc_provider, run_proxy, sign_in_and_consent, write_site
+
+MAX_TOOLS_LIST_BYTES = 600
+
+
+class MemoryStorage(TokenStorage):
+    def __init__(self) -> None:
+        self.tokens: OAuthToken | None = None
+        self.client: OAuthClientInformationFull | None = None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return self.tokens
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return self.client
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self.client = client_info
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    root = tmp_path_factory.mktemp("site")
+    write_site(root)
+    audit = tmp_path_factory.mktemp("audit") / "audit.jsonl"
+    with oidc_provider() as issuer, run_proxy(root, issuer, audit) as running:
+        yield running
+
+
+def oauth_client(
+    proxy: Proxy, user: str, storage: MemoryStorage, *, redirect: str = "http://127.0.0.1:33418/callback"
+) -> OAuthClientProvider:
+    result: dict[str, str] = {}
+
+    async def redirect_handler(url: str) -> None:
+        result.update(await asyncio.to_thread(sign_in_and_consent, url, user))
+
+    async def callback_handler() -> AuthorizationCodeResult:
+        assert "code" in result, result
+        return AuthorizationCodeResult(code=result["code"], state=result.get("state"), iss=result.get("iss"))
+
+    return OAuthClientProvider(
+        server_url=proxy.url + "/mcp",
+        client_metadata=OAuthClientMetadata(
+            client_name="Test Claude Code",
+            redirect_uris=[redirect],
+            grant_types=["authorization_code", "refresh_token"],
+            response_types=["code"],
+            token_endpoint_auth_method="none",
+        ),
+        storage=storage,
+        redirect_handler=redirect_handler,
+        callback_handler=callback_handler,
+    )
+
+
+async def _session(proxy: Proxy, user: str, mode: str, calls: list[dict[str, Any]]) -> dict[str, Any]:
+    storage = MemoryStorage()
+    out: dict[str, Any] = {}
+    async with httpx2.AsyncClient(auth=oauth_client(proxy, user, storage), timeout=30.0) as http:
+        transport = streamable_http_client(proxy.url + "/mcp", http_client=http)
+        async with Client(transport, mode=mode) as client:  # type: ignore[arg-type]
+            listed = await client.list_tools()
+            out["tools"] = listed
+            out["results"] = []
+            for args in calls:
+                result = await client.call_tool("skillport", args)
+                text = result.content[0].text if result.content else ""  # type: ignore[union-attr]
+                out["results"].append((bool(result.is_error), text))
+    out["storage"] = storage
+    return out
+
+
+def _json(text: str) -> Any:
+    return json.loads(text)
+
+
+ALL_ACTIONS = [
+    {"action": "help"},
+    {"action": "search", "query": "pdf"},
+    {"action": "get", "skill": "pdf-forms"},
+    {"action": "install", "skill": "pdf-forms", "surface": "claude-ai"},
+    {"action": "install", "skill": "pdf-forms", "surface": "claude-code"},
+    {
+        "action": "updates",
+        "installed": [{"name": "pdf-forms", "version": "1.0.0"}, {"name": "brand-voice", "version": "2.0.0"}],
+    },
+    {"action": "whoami"},
+    {"action": "bump", "skill": "pdf-forms", "more": {"part": "minor"}},
+]
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+def test_sdk_client_signs_in_with_oauth_and_calls_every_action(proxy: Proxy, mode: str) -> None:
+    out = asyncio.run(_session(proxy, "alice", mode, ALL_ACTIONS))
+    tools = out["tools"].tools
+    assert [t.name for t in tools] == ["skillport"]
+    (help_, search, get, install_ai, install_cc, updates, whoami, bump) = out["results"]
+    assert not help_[0] and "/d/" in _json(help_[1])["skill"]["download"]
+    assert not search[0] and _json(search[1])["results"][0]["name"] == "pdf-forms"
+    got = _json(get[1])
+    assert got["version"] == "1.2.0" and "Body of pdf-forms." in got["skill_md"]
+    ai = _json(install_ai[1])
+    assert ai["download"].startswith(proxy.url + "/d/") and any("Upload" in s for s in ai["steps"])
+    cc = _json(install_cc[1])
+    assert "~/.claude/skills" in cc["direct"] and cc["plugin"][1] == "/plugin install office@corp-skills"
+    ups = _json(updates[1])
+    assert ups["updates"][0]["name"] == "pdf-forms" and ups["updates"][0]["latest"] == "1.2.0"
+    assert [c["version"] for c in ups["updates"][0]["changes"]] == ["1.2.0", "1.1.0"]
+    assert ups["current"] == ["brand-voice"]
+    me = _json(whoami[1])
+    assert (
+        me["email"] == "alice@corp.example" and "finance-tools" not in me["plugins"] and me["can_edit"] == []
+    )
+    assert bump[0] and "may not edit" in bump[1]
+    # the signed link from `install` downloads the zip without any cookie
+    with httpx2.Client() as http:
+        r = http.get(ai["download"])
+    assert r.status_code == 200 and r.content[:2] == b"PK"
+    actions = [e.get("tool_action") for e in proxy.audit() if e["action"] == "tool" and e["user"] == "alice"]
+    assert {"help", "search", "get", "install", "updates", "whoami", "bump"} <= set(actions)
+
+
+@pytest.mark.threat("T26")
+def test_t26_member_never_sees_plugins_they_cannot_read(proxy: Proxy) -> None:
+    calls = [
+        {"action": "search", "query": "ledger"},
+        {"action": "get", "skill": "ledger-close"},
+        {"action": "updates", "installed": [{"name": "ledger-close", "version": "0.1.0"}]},
+        {"action": "install", "skill": "ledger-close"},
+    ]
+    alice = asyncio.run(_session(proxy, "alice", "legacy", calls))["results"]
+    assert _json(alice[0][1])["results"] == []
+    assert alice[1][0] and "no skill named" in alice[1][1]
+    assert _json(alice[2][1]) == {"updates": [], "current": [], "unknown": ["ledger-close"]}
+    assert alice[3][0]
+    bob = asyncio.run(_session(proxy, "bob", "legacy", calls[:1]))["results"]
+    assert _json(bob[0][1])["results"][0]["name"] == "ledger-close"
+
+
+@pytest.mark.threat("T39")
+def test_t39_editor_actions_by_a_non_editor_are_refused_and_audited(proxy: Proxy) -> None:
+    calls = [
+        {"action": "delete", "skill": "pdf-forms", "more": {"confirm": True}},
+        {"action": "publish", "skill": "pdf-forms", "more": {"files": {"SKILL.md": "x"}}},
+    ]
+    results = asyncio.run(_session(proxy, "alice", "legacy", calls))["results"]
+    assert all(is_error and "may not edit plugin 'office'" in text for is_error, text in results)
+    denied = [e for e in proxy.audit() if e["action"] == "denied" and e["user"] == "alice"]
+    assert {e["tool_action"] for e in denied} >= {"delete", "publish"}
+    # an editor passes the permission check and learns editing is not configured yet
+    bob = asyncio.run(
+        _session(
+            proxy,
+            "bob",
+            "legacy",
+            [{"action": "bump", "skill": "pdf-forms"}, {"action": "delete", "skill": "pdf-forms"}],
+        )
+    )["results"]
+    assert bob[0][0] and "not configured" in bob[0][1]
+    assert not bob[1][0] and _json(bob[1][1])["confirm_needed"] is True
+
+
+@pytest.mark.threat("T38")
+def test_t38_traversal_unknown_skill_and_huge_inputs_are_tool_errors(proxy: Proxy) -> None:
+    calls = [
+        {"action": "get", "skill": "../../index.json"},
+        {"action": "get", "skill": "no-such-skill"},
+        {"action": "search", "query": "x" * 5000},
+        {"action": "install", "skill": "pdf-forms/../../etc"},
+        {"action": "nope"},
+        {"action": "publish", "skill": "pdf-forms", "more": {"files": {"../evil": "x"}}},
+    ]
+    results = asyncio.run(_session(proxy, "bob", "legacy", calls))["results"]
+    assert all(is_error for is_error, _ in results), results
+    assert "skill" in results[0][1] and "no skill named" in results[1][1]
+    assert "safe relative path" in results[5][1]
+
+
+def test_tools_list_is_one_small_tool(proxy: Proxy) -> None:
+    for mode in ("legacy", "auto"):
+        listed = asyncio.run(_session(proxy, "alice", mode, []))["tools"]
+        raw = json.dumps(
+            listed.model_dump(mode="json", by_alias=True, exclude_none=True), separators=(",", ":")
+        )
+        assert len(listed.tools) == 1 and len(raw.encode()) < MAX_TOOLS_LIST_BYTES, (mode, len(raw), raw)
+
+
+def test_unauthenticated_mcp_gets_401_pointing_at_resource_metadata(proxy: Proxy) -> None:
+    r = httpx2.post(
+        proxy.url + "/mcp",
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers={"Accept": "application/json, text/event-stream"},
+    )
+    assert r.status_code == 401
+    assert "/.well-known/oauth-protected-resource/mcp" in r.headers["www-authenticate"]
+
+
+def test_create_app_serves_the_exact_mcp_path(tmp_path: Path) -> None:
+    write_site(tmp_path)
+    with (
+        oidc_provider() as issuer,
+        run_proxy(tmp_path, issuer, tmp_path / "audit.jsonl") as p,
+    ):
+        r = httpx2.post(
+            p.url + "/mcp",
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+            headers={"Accept": "application/json, text/event-stream"},
+        )
+    assert r.status_code == 401

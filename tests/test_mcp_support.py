@@ -1,0 +1,291 @@
+"""Shared helpers (no tests here) for the connector tests: a signed test site, the real proxy under
+uvicorn with ``oidc-provider-mock`` as identity provider, signing in over HTTP, and the MCP SDK's
+OAuth client driving discovery, registration, PKCE authorization and token exchange."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import httpx
+import uvicorn
+
+from builder.index import encode, format_time, sign
+
+SIGNING_KEY = "index-signing-key-for-tests-0123456789abcdef"
+SECRET_KEY = "proxy-secret-key-for-tests-0123456789abcdefgh"
+USERS = {
+    "alice": {
+        "sub": "alice",
+        "email": "alice@corp.example",
+        "email_verified": True,
+        "hd": "corp.example",
+        "name": "Alice",
+    },
+    "bob": {
+        "sub": "bob",
+        "email": "bob@corp.example",
+        "email_verified": True,
+        "hd": "corp.example",
+        "name": "Bob",
+    },
+}
+SKILL_MD = """---
+name: {name}
+description: {description}
+---
+
+# {name}
+
+Body of {name}.
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _zip(name: str, text: str) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(f"{name}/SKILL.md", text)
+    return buf.getvalue()
+
+
+SKILLS = [
+    # name, plugin, version, description, tags, history versions
+    (
+        "pdf-forms",
+        "office",
+        "1.2.0",
+        "Fill and check PDF forms.",
+        ["pdf", "documents"],
+        ["1.0.0", "1.1.0", "1.2.0"],
+    ),
+    ("brand-voice", "office", "2.0.0", "Write in the company brand voice.", ["writing"], ["1.0.0", "2.0.0"]),
+    (
+        "ledger-close",
+        "finance-tools",
+        "1.0.1",
+        "Month-end ledger close checklist.",
+        ["finance"],
+        ["1.0.0", "1.0.1"],
+    ),
+    ("skillport", "skillport", "1.0.0", "Find and install the organization's skills.", ["meta"], ["1.0.0"]),
+]
+ACCESS = {
+    "groups": {"finance": ["bob@corp.example"]},
+    "default": {"read": ["*"], "edit": []},
+    "plugins": {
+        "finance-tools": {"read": ["finance"], "edit": ["bob@corp.example"]},
+        "office": {"read": ["*"], "edit": ["bob@corp.example"]},
+    },
+}
+
+
+def write_site(root: Path, *, serial: int = 1000, now: datetime | None = None) -> dict[str, Any]:
+    """A minimal signed site: index.json + .sig, upload zips, well-known SKILL.md files."""
+    now = now or datetime.now(UTC)
+    skills = []
+    plugins: dict[str, list[str]] = {}
+    for name, plugin, version, description, tags, history in SKILLS:
+        text = SKILL_MD.format(name=name, description=description)
+        data = _zip(name, text)
+        zpath = f"skills/{name}/{name}-{version}.zip"
+        (root / zpath).parent.mkdir(parents=True, exist_ok=True)
+        (root / zpath).write_bytes(data)
+        wk = root / ".well-known" / "agent-skills" / name / "SKILL.md"
+        wk.parent.mkdir(parents=True, exist_ok=True)
+        wk.write_text(text)
+        skills.append(
+            {
+                "name": name,
+                "plugin": plugin,
+                "version": version,
+                "description": description,
+                "tags": tags,
+                "files": [{"path": "SKILL.md", "size": len(text.encode()), "digest": "sha256:" + "0" * 64}],
+                "zip": {
+                    "path": zpath,
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "size": len(data),
+                    "key": "k",
+                },
+                "updated_at": format_time(now),
+                "history": [
+                    {"version": v, "date": "2026-11-01", "commit": "abc1234", "subject": f"release {v}"}
+                    for v in reversed(history)
+                ],
+            }
+        )
+        plugins.setdefault(plugin, []).append(name)
+    doc = {
+        "_type": "skillport/index",
+        "format": 1,
+        "serial": serial,
+        "generated_at": format_time(now),
+        "expires_at": format_time(now + timedelta(days=30)),
+        "base_url": "http://unused.example/",
+        "source": {"commit": "0" * 40, "path": "."},
+        "marketplace": {"name": "corp-skills", "owner": {"name": "IT"}, "description": "Test"},
+        "access": ACCESS,
+        "plugins": [
+            {"name": p, "version": "1.0.0", "description": p, "skills": s} for p, s in plugins.items()
+        ],
+        "skills": skills,
+    }
+    data = encode(doc)
+    (root / "index.json").write_bytes(data)
+    (root / "index.json.sig").write_bytes(sign(data, [SIGNING_KEY]))
+    return doc
+
+
+@contextlib.contextmanager
+def oidc_provider() -> Iterator[str]:
+    """``oidc-provider-mock`` as a real process on 127.0.0.1; yields its issuer URL."""
+    port = free_port()
+    exe = Path(sys.executable).parent / "oidc-provider-mock"
+    cmd = [str(exe), "-p", str(port), "-H", "127.0.0.1"]
+    for claims in USERS.values():
+        cmd += ["--user-claims", json.dumps(claims)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    issuer = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(issuer + "/.well-known/openid-configuration")
+        yield issuer
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _wait_http(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+@dataclass
+class Proxy:
+    url: str
+    issuer: str
+    audit_path: Path
+    state: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def audit(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.audit_path.read_text().splitlines() if line.strip()]
+
+
+def proxy_env(site: Path, issuer: str, port: int, audit: Path, **extra: str) -> dict[str, str]:
+    env = {
+        "SKILLPORT_PUBLIC_URL": f"http://127.0.0.1:{port}/",
+        "SKILLPORT_SECRET_KEYS": SECRET_KEY,
+        "SKILLPORT_SIGNING_KEYS": SIGNING_KEY,
+        "SKILLPORT_ORIGIN": str(site),
+        "SKILLPORT_OIDC_ISSUER": issuer,
+        "SKILLPORT_OIDC_CLIENT_ID": "skillport-test",
+        "SKILLPORT_OIDC_CLIENT_SECRET": "test-secret",
+        "SKILLPORT_ALLOWED_DOMAINS": "corp.example",
+        "SKILLPORT_AUDIT_LOG": str(audit),
+    }
+    env.update(extra)
+    return env
+
+
+@contextlib.contextmanager
+def run_proxy(
+    site: Path, issuer: str, audit: Path, **extra: str
+) -> Iterator[Proxy]:
+    """The real proxy (``create_app``) under uvicorn in a thread on a free 127.0.0.1 port."""
+    from proxy.app import create_app
+    from proxy.settings import Settings
+
+    port = free_port()
+    settings = Settings.from_env(proxy_env(site, issuer, port, audit, **extra))
+    app = create_app(settings)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(url + "/healthz")
+        yield Proxy(url=url, issuer=issuer, audit_path=audit, state=app.state.skillport)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def sign_in_and_consent(authorize_url: str, user: str, *, decision: str = "allow") -> dict[str, str]:
+    """A person signing in by HTTP: follow /authorize -> consent -> /login -> IdP form (POST sub) ->
+    back -> consent form POST. Returns the query of the final redirect to the client."""
+    with httpx.Client(follow_redirects=False, timeout=10.0) as http:
+        url = authorize_url
+        for _ in range(12):
+            r = http.get(url)
+            if r.status_code in (301, 302, 303, 307):
+                target = urljoin(url, r.headers["location"])
+                if (
+                    not target.startswith(("http://127.0.0.1", "http://localhost"))
+                    or "code=" in target
+                    or "error=" in target
+                ):
+                    return {k: v[0] for k, v in parse_qs(urlsplit(target).query).items()}
+                url = target
+                continue
+            if "<form" in r.text and "sub" in r.text and "decision" not in r.text:
+                # the identity provider's sign-in form
+                r = http.post(url, data={"sub": user})
+                assert r.status_code in (302, 303), r.text[:300]
+                url = urljoin(url, r.headers["location"])
+                continue
+            if 'name="decision"' in r.text:
+                form = _hidden_fields(r.text)
+                r = http.post(urljoin(url, "/oauth/consent"), data={**form, "decision": decision})
+                assert r.status_code in (302, 303), r.text[:300]
+                target = r.headers["location"]
+                return {k: v[0] for k, v in parse_qs(urlsplit(target).query).items()}
+            raise AssertionError(f"unexpected page at {url}: {r.status_code} {r.text[:300]}")
+    raise AssertionError("too many redirects")
+
+
+def _hidden_fields(page: str) -> dict[str, str]:
+    import re
+
+    return {
+        m.group(1): _unescape(m.group(2))
+        for m in re.finditer(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page)
+    }
+
+
+def _unescape(text: str) -> str:
+    import html
+
+    return html.unescape(text)
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0")

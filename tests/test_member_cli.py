@@ -1,0 +1,151 @@
+"""The member CLI against the real proxy: ``skillport login`` (browser sign-in via the proxy's OAuth
+server, token stored 0600), ``search``, ``install`` (sha256 checked against the signed index, then
+``agentskills validate``), and ``updates`` reporting / applying a bump an editor published."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+import pytest
+
+from builder import frontmatter
+from builder.build import build
+from builder.member_cli import EXIT_SIGN_IN, credentials_path, installed_skills
+from tests.test_api import bearer
+from tests.test_authoring_support import git_env
+from tests.test_mcp_support import SIGNING_KEY, Proxy, oidc_provider, run_proxy, sign_in_and_consent
+from tests.test_proxy_publish import make_remote
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def proxy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Proxy]:
+    git_env(monkeypatch, tmp_path)
+    remote = make_remote(tmp_path)
+    site = tmp_path / "site"
+    build(tmp_path / "seed", site, keys=[SIGNING_KEY], now=datetime.now(UTC))
+    with (
+        oidc_provider() as issuer,
+        run_proxy(
+            site,
+            issuer,
+            tmp_path / "audit.jsonl",
+            SKILLPORT_MARKETPLACE_GIT=str(remote),
+            SKILLPORT_PUBLISH_WORKDIR=str(tmp_path / "work"),
+            SKILLPORT_GIT_AUTHOR_EMAIL="skillport@corp.example",
+            SKILLPORT_REBUILD="1",
+        ) as running,
+    ):
+        yield running
+
+
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(HOME=str(tmp_path / "home"), XDG_CONFIG_HOME=str(tmp_path / "xdg"), BROWSER="true")
+    return env
+
+
+def skillport(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "builder.cli", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def login(env: dict[str, str], server: str, user: str) -> subprocess.CompletedProcess[str]:
+    """``skillport login`` as a subprocess; this test plays the member's browser."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "builder.cli", "login", "--server", server, "--no-browser", "--json"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    url = ""
+    for line in proc.stderr:
+        if "/authorize?" in line:
+            url = line.strip()
+            break
+    assert url, "login printed no sign-in URL"
+    answer = sign_in_and_consent(url, user)
+    redirect = parse_qs(urlsplit(url).query)["redirect_uri"][0]
+    assert redirect.startswith("http://127.0.0.1:")
+    assert httpx.get(redirect + "?" + urlencode(answer)).status_code == 200
+    out, err = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_login_search_install_then_updates_after_a_bump(
+    proxy: Proxy, tmp_path: Path, agentskills_bin: str
+) -> None:
+    env = cli_env(tmp_path)
+    done = login(env, proxy.url + "/", "alice")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["email"] == "alice@corp.example"
+    creds = credentials_path(env)
+    assert creds == tmp_path / "xdg" / "skillport" / "credentials.json"
+    assert stat.S_IMODE(creds.stat().st_mode) == 0o600
+    assert json.loads(creds.read_text())["server"] == proxy.url
+
+    found = skillport(env, "search", "second", "skill")
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.startswith("two 0.9.0  (alpha)")
+    as_json = json.loads(skillport(env, "search", "--json").stdout)
+    assert {r["name"] for r in as_json["results"]} == {"one", "two", "solo"}
+
+    target = tmp_path / "skills"
+    inst = skillport(env, "install", "two", "--target", str(target), "--json")
+    assert inst.returncode == 0, inst.stderr
+    assert json.loads(inst.stdout)["version"] == "0.9.0"
+    assert (target / "two/scripts/run.py").read_text() == "print('hi')\n"
+    assert os.access(target / "two/scripts/run.py", os.X_OK)
+    meta = frontmatter.parse((target / "two/SKILL.md").read_text()).data["metadata"]
+    assert meta["version"] == "0.9.0" and meta["plugin"] == "alpha"
+    check = subprocess.run([agentskills_bin, "validate", str(target / "two")], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+    current = json.loads(skillport(env, "updates", "--target", str(target), "--json").stdout)
+    assert current["updates"] == [] and current["current"] == ["two"]
+
+    bumped = httpx.post(
+        proxy.url + "/api/v1/skills/two/bump",
+        json={"part": "minor"},
+        headers=bearer(proxy, "bob"),
+        timeout=60,
+    )
+    assert bumped.status_code == 200 and bumped.json()["version"] == "0.10.0", bumped.text
+
+    text = skillport(env, "updates", "--target", str(target))
+    assert text.returncode == 0, text.stderr
+    assert "two: 0.9.0 -> 0.10.0" in text.stdout and "Bump two to 0.10.0" in text.stdout
+    applied = skillport(env, "updates", "--target", str(target), "--apply", "--json")
+    assert applied.returncode == 0, applied.stderr
+    assert [a["version"] for a in json.loads(applied.stdout)["applied"]] == ["0.10.0"]
+    assert installed_skills(target)[0]["version"] == "0.10.0"
+    assert sorted(p.name for p in target.iterdir()) == ["two"]  # no staging or backup left behind
+
+
+def test_commands_without_login_exit_3_and_say_how_to_sign_in(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    for args in (["search", "pdf"], ["install", "one"], ["updates"]):
+        done = skillport(env, *args)
+        assert done.returncode == EXIT_SIGN_IN, (args, done.stderr)
+        assert "skillport login" in done.stderr
+    assert skillport(env, "login").returncode == 1  # the first login needs --server

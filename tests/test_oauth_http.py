@@ -1,0 +1,271 @@
+"""The OAuth 2.1 authorization server over real HTTP (proxy under uvicorn, oidc-provider-mock):
+metadata, registration rules, consent CSRF, code single use, PKCE, refresh rotation, audience binding
+and the transport checks of ``/mcp``."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+
+from proxy.oauth import OAuthConfig, SkillportOAuthProvider
+from tests.test_mcp_support import (
+    SECRET_KEY,
+    Proxy,
+    oidc_provider,
+    run_proxy,
+    sign_in_and_consent,
+    write_site,
+)
+
+LOOPBACK = "http://127.0.0.1:43111/callback"
+CLAUDE_AI = "https://claude.ai/api/mcp/auth_callback"
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+TOOLS_LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    root = tmp_path_factory.mktemp("site")
+    write_site(root)
+    audit = tmp_path_factory.mktemp("audit") / "audit.jsonl"
+    with oidc_provider() as issuer, run_proxy(root, issuer, audit) as running:
+        yield running
+
+
+def register(proxy: Proxy, redirect: str = LOOPBACK, **extra: Any) -> httpx.Response:
+    body = {
+        "client_name": "Test client",
+        "redirect_uris": [redirect],
+        "token_endpoint_auth_method": "none",
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        **extra,
+    }
+    return httpx.post(proxy.url + "/register", json=body)
+
+
+def pkce() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    return verifier, challenge
+
+
+def authorize_url(
+    proxy: Proxy, client_id: str, challenge: str, redirect: str = LOOPBACK, **extra: str
+) -> str:
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "state": "st-123",
+        "resource": proxy.url + "/mcp",
+        **extra,
+    }
+    return proxy.url + "/authorize?" + urlencode(query)
+
+
+def get_code(proxy: Proxy, user: str = "alice", redirect: str = LOOPBACK) -> tuple[str, str, str]:
+    client_id = register(proxy, redirect).json()["client_id"]
+    verifier, challenge = pkce()
+    result = sign_in_and_consent(authorize_url(proxy, client_id, challenge, redirect), user)
+    assert result["state"] == "st-123" and "code" in result, result
+    return client_id, result["code"], verifier
+
+
+def token(proxy: Proxy, **form: str) -> httpx.Response:
+    return httpx.post(proxy.url + "/token", data=form)
+
+
+def exchange(
+    proxy: Proxy, client_id: str, code: str, verifier: str, redirect: str = LOOPBACK
+) -> httpx.Response:
+    return token(
+        proxy,
+        grant_type="authorization_code",
+        client_id=client_id,
+        code=code,
+        code_verifier=verifier,
+        redirect_uri=redirect,
+    )
+
+
+def mcp(proxy: Proxy, access: str | None, **headers: str) -> httpx.Response:
+    h = dict(MCP_HEADERS)
+    if access:
+        h["Authorization"] = f"Bearer {access}"
+    h.update(headers)
+    return httpx.post(proxy.url + "/mcp", json=TOOLS_LIST, headers=h)
+
+
+def test_metadata_documents_discovery(proxy: Proxy) -> None:
+    asm = httpx.get(proxy.url + "/.well-known/oauth-authorization-server").json()
+    assert asm["code_challenge_methods_supported"] == ["S256"]
+    assert asm["registration_endpoint"] == proxy.url + "/register"
+    for path in ("/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"):
+        prm = httpx.get(proxy.url + path).json()
+        assert prm["resource"] == proxy.url + "/mcp"
+        assert prm["authorization_servers"] == [asm["issuer"]]
+
+
+def test_full_flow_gives_a_token_that_lists_one_tool(proxy: Proxy) -> None:
+    client_id, code, verifier = get_code(proxy)
+    tokens = exchange(proxy, client_id, code, verifier).json()
+    assert tokens["token_type"] == "Bearer" and tokens["refresh_token"]
+    r = mcp(proxy, tokens["access_token"])
+    assert r.status_code == 200 and [t["name"] for t in r.json()["result"]["tools"]] == ["skillport"]
+
+
+@pytest.mark.threat("T35")
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://evil.example/cb",
+        "javascript:alert(1)",
+        "myapp://cb",
+        "http://127.0.0.1.evil.example/cb",
+        "https://claude.ai/cb#frag",
+    ],
+)
+def test_t35_non_https_non_loopback_redirect_is_refused_at_registration(proxy: Proxy, uri: str) -> None:
+    r = register(proxy, uri)
+    assert r.status_code == 400 and r.json()["error"] in ("invalid_redirect_uri", "invalid_client_metadata")
+
+
+@pytest.mark.threat("T35")
+def test_t35_claude_callbacks_and_loopback_are_accepted_but_only_as_registered(proxy: Proxy) -> None:
+    for uri in (CLAUDE_AI, "https://claude.com/api/mcp/auth_callback", LOOPBACK, "http://localhost:9999/cb"):
+        assert register(proxy, uri).status_code == 201, uri
+    client_id = register(proxy, CLAUDE_AI).json()["client_id"]
+    _, challenge = pkce()
+    r = httpx.get(authorize_url(proxy, client_id, challenge, redirect="https://claude.ai/api/mcp/other"))
+    assert r.status_code == 400 and "location" not in r.headers
+
+
+def test_consent_page_names_the_client_and_requires_sign_in(proxy: Proxy) -> None:
+    client_id = register(proxy).json()["client_id"]
+    _, challenge = pkce()
+    with httpx.Client() as http:
+        r = http.get(authorize_url(proxy, client_id, challenge))
+        assert r.status_code == 302 and "/oauth/consent?req=" in r.headers["location"]
+        r = http.get(r.headers["location"])
+        assert r.status_code == 303 and r.headers["location"].startswith("/login?next=%2Foauth%2Fconsent")
+
+
+@pytest.mark.threat("T16")
+def test_t16_consent_post_without_its_csrf_token_or_from_another_site_is_refused(proxy: Proxy) -> None:
+    client_id = register(proxy).json()["client_id"]
+    _, challenge = pkce()
+    url = authorize_url(proxy, client_id, challenge)
+    req = httpx.get(url).headers["location"].split("req=", 1)[1]
+    from urllib.parse import unquote
+
+    r = httpx.post(
+        proxy.url + "/oauth/consent", data={"req": unquote(req), "csrf": "forged", "decision": "allow"}
+    )
+    assert r.status_code in (400, 403) and "code=" not in r.headers.get("location", "")
+    r = httpx.post(
+        proxy.url + "/oauth/consent",
+        data={"req": unquote(req), "decision": "allow"},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert r.status_code == 403
+
+
+def test_deny_returns_access_denied_to_the_client(proxy: Proxy) -> None:
+    client_id = register(proxy).json()["client_id"]
+    _, challenge = pkce()
+    result = sign_in_and_consent(authorize_url(proxy, client_id, challenge), "alice", decision="deny")
+    assert result["error"] == "access_denied" and "code" not in result
+
+
+@pytest.mark.threat("T36")
+def test_t36_code_replay_is_invalid_grant(proxy: Proxy) -> None:
+    client_id, code, verifier = get_code(proxy)
+    assert exchange(proxy, client_id, code, verifier).status_code == 200
+    again = exchange(proxy, client_id, code, verifier)
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+
+
+@pytest.mark.threat("T36")
+def test_t36_code_used_by_another_client_is_invalid_grant(proxy: Proxy) -> None:
+    _, code, verifier = get_code(proxy)
+    other = register(proxy).json()["client_id"]
+    r = exchange(proxy, other, code, verifier)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+
+
+@pytest.mark.threat("T10")
+def test_t10_wrong_pkce_verifier_is_refused(proxy: Proxy) -> None:
+    client_id, code, _ = get_code(proxy)
+    r = exchange(proxy, client_id, code, pkce()[0])
+    assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+
+
+@pytest.mark.threat("T37")
+def test_t37_rotated_refresh_token_reuse_is_refused_and_revokes_the_family(proxy: Proxy) -> None:
+    client_id, code, verifier = get_code(proxy)
+    first = exchange(proxy, client_id, code, verifier).json()
+    second = token(
+        proxy, grant_type="refresh_token", client_id=client_id, refresh_token=first["refresh_token"]
+    )
+    assert second.status_code == 200 and second.json()["refresh_token"] != first["refresh_token"]
+    reuse = token(
+        proxy, grant_type="refresh_token", client_id=client_id, refresh_token=first["refresh_token"]
+    )
+    assert reuse.status_code == 400 and reuse.json()["error"] == "invalid_grant"
+    # after a reuse, the legitimate-looking newest refresh token is refused too
+    newest = token(
+        proxy, grant_type="refresh_token", client_id=client_id, refresh_token=second.json()["refresh_token"]
+    )
+    assert newest.status_code == 400 and newest.json()["error"] == "invalid_grant"
+
+
+@pytest.mark.threat("T33")
+def test_t33_tokens_for_another_resource_or_upstream_tokens_get_401(proxy: Proxy) -> None:
+    client_id, code, verifier = get_code(proxy)
+    tokens = exchange(proxy, client_id, code, verifier).json()
+    # same keys, other public URL: a token minted for a different resource
+    other = SkillportOAuthProvider(OAuthConfig(public_url="https://other.example/", keys=(SECRET_KEY,)))
+    foreign = other._tokens(client_id, {"sub": "alice", "email": "alice@corp.example"}, ["skillport"], "f")
+    google_like = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJodHRwczovL2FjY291bnRzLmdvb2dsZS5jb20ifQ.c2ln"
+    for bad in (
+        foreign.access_token,
+        google_like,
+        tokens["refresh_token"],
+        tokens["access_token"][:-2] + "xx",
+    ):
+        r = mcp(proxy, bad)
+        assert r.status_code == 401 and "resource_metadata=" in r.headers["www-authenticate"]
+    assert mcp(proxy, tokens["access_token"]).status_code == 200
+
+
+@pytest.mark.threat("T34")
+def test_t34_host_origin_content_type_and_size_are_checked(proxy: Proxy) -> None:
+    client_id, code, verifier = get_code(proxy)
+    access = exchange(proxy, client_id, code, verifier).json()["access_token"]
+    assert mcp(proxy, access, Host="evil.example").status_code == 421
+    assert mcp(proxy, access, Origin="https://evil.example").status_code == 403
+    r = httpx.post(
+        proxy.url + "/mcp",
+        content=b"action=search",
+        headers={
+            **MCP_HEADERS,
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Authorization": f"Bearer {access}",
+        },
+    )
+    assert r.status_code in (400, 415)
+    big = b'{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"x":"' + b"a" * (2 * 1024 * 1024) + b'"}}'
+    r = httpx.post(
+        proxy.url + "/mcp", content=big, headers={**MCP_HEADERS, "Authorization": f"Bearer {access}"}
+    )
+    assert r.status_code == 413
