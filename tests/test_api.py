@@ -8,16 +8,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.test_mcp_support import Proxy, oidc_provider, run_proxy, write_site
+from tests.test_mcp_support import Proxy, sample_proxy
 from tests.test_oauth_http import exchange, get_code
 
 
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-    root = tmp_path_factory.mktemp("site")
-    write_site(root)
-    audit = tmp_path_factory.mktemp("audit") / "audit.jsonl"
-    with oidc_provider() as issuer, run_proxy(root, issuer, audit) as running:
+    with sample_proxy(tmp_path_factory) as running:
         yield running
 
 

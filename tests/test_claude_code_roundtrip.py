@@ -11,7 +11,6 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,11 +18,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from builder.build import build
 from tests.test_api import bearer
-from tests.test_authoring_support import git_env
-from tests.test_mcp_support import SIGNING_KEY, oidc_provider, run_proxy
-from tests.test_proxy_publish import make_remote
+from tests.test_proxy_publish import editing_proxy
 
 pytestmark = pytest.mark.external
 
@@ -113,24 +109,13 @@ def installed_version(home: Path) -> set[str]:
 def test_claude_code_user_gets_a_bump_published_through_the_api(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, claude_bin: str
 ) -> None:
-    git_env(monkeypatch, tmp_path)
-    remote = make_remote(tmp_path)
-    site = tmp_path / "site"
-    build(tmp_path / "seed", site, keys=[SIGNING_KEY], now=datetime.now(UTC))
     home = tmp_path / "home"
     home.mkdir()
     with (
+        editing_proxy(tmp_path, monkeypatch, rebuild=False) as proxy,
         git_http(tmp_path) as git_url,
-        oidc_provider() as issuer,
-        run_proxy(
-            site,
-            issuer,
-            tmp_path / "audit.jsonl",
-            SKILLPORT_MARKETPLACE_GIT=str(remote),
-            SKILLPORT_PUBLISH_WORKDIR=str(tmp_path / "work"),
-            SKILLPORT_GIT_AUTHOR_EMAIL="skillport@corp.example",
-        ) as proxy,
     ):
+        remote = tmp_path / "market.git"
         added = claude(claude_bin, home, "plugin", "marketplace", "add", f"{git_url}/{remote.name}")
         assert added.returncode == 0, added.stdout + added.stderr
         inst = claude(claude_bin, home, "plugin", "install", "alpha@test-market")

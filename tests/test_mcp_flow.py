@@ -23,7 +23,14 @@ from mcp.shared.auth import (
     OAuthToken,
 )
 
-from tests.test_mcp_support import Proxy, oidc_provider, run_proxy, sign_in_and_consent, write_site
+from tests.test_mcp_support import (
+    Proxy,
+    oidc_provider,
+    run_proxy,
+    sample_proxy,
+    sign_in_and_consent,
+    write_site,
+)
 
 MAX_TOOLS_LIST_BYTES = 600
 
@@ -48,10 +55,7 @@ class MemoryStorage(TokenStorage):
 
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-    root = tmp_path_factory.mktemp("site")
-    write_site(root)
-    audit = tmp_path_factory.mktemp("audit") / "audit.jsonl"
-    with oidc_provider() as issuer, run_proxy(root, issuer, audit) as running:
+    with sample_proxy(tmp_path_factory) as running:
         yield running
 
 

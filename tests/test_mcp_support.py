@@ -216,9 +216,7 @@ def proxy_env(site: Path, issuer: str, port: int, audit: Path, **extra: str) -> 
 
 
 @contextlib.contextmanager
-def run_proxy(
-    site: Path, issuer: str, audit: Path, **extra: str
-) -> Iterator[Proxy]:
+def run_proxy(site: Path, issuer: str, audit: Path, **extra: str) -> Iterator[Proxy]:
     """The real proxy (``create_app``) under uvicorn in a thread on a free 127.0.0.1 port."""
     from proxy.app import create_app
     from proxy.settings import Settings
@@ -237,6 +235,16 @@ def run_proxy(
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextlib.contextmanager
+def sample_proxy(tmp_path_factory: Any) -> Iterator[Proxy]:
+    """The real proxy over the hand-written sample site, with its own OIDC provider and audit log."""
+    root = tmp_path_factory.mktemp("site")
+    write_site(root)
+    audit = tmp_path_factory.mktemp("audit") / "audit.jsonl"
+    with oidc_provider() as issuer, run_proxy(root, issuer, audit) as running:
+        yield running
 
 
 def sign_in_and_consent(authorize_url: str, user: str, *, decision: str = "allow") -> dict[str, str]:

@@ -10,7 +10,6 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -18,34 +17,17 @@ import httpx
 import pytest
 
 from builder import frontmatter
-from builder.build import build
 from builder.member_cli import EXIT_SIGN_IN, credentials_path, installed_skills
 from tests.test_api import bearer
-from tests.test_authoring_support import git_env
-from tests.test_mcp_support import SIGNING_KEY, Proxy, oidc_provider, run_proxy, sign_in_and_consent
-from tests.test_proxy_publish import make_remote
+from tests.test_mcp_support import Proxy, sign_in_and_consent
+from tests.test_proxy_publish import editing_proxy
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def proxy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Proxy]:
-    git_env(monkeypatch, tmp_path)
-    remote = make_remote(tmp_path)
-    site = tmp_path / "site"
-    build(tmp_path / "seed", site, keys=[SIGNING_KEY], now=datetime.now(UTC))
-    with (
-        oidc_provider() as issuer,
-        run_proxy(
-            site,
-            issuer,
-            tmp_path / "audit.jsonl",
-            SKILLPORT_MARKETPLACE_GIT=str(remote),
-            SKILLPORT_PUBLISH_WORKDIR=str(tmp_path / "work"),
-            SKILLPORT_GIT_AUTHOR_EMAIL="skillport@corp.example",
-            SKILLPORT_REBUILD="1",
-        ) as running,
-    ):
+    with editing_proxy(tmp_path, monkeypatch) as running:
         yield running
 
 

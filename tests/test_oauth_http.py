@@ -18,10 +18,8 @@ from proxy.oauth import OAuthConfig, SkillportOAuthProvider
 from tests.test_mcp_support import (
     SECRET_KEY,
     Proxy,
-    oidc_provider,
-    run_proxy,
+    sample_proxy,
     sign_in_and_consent,
-    write_site,
 )
 
 LOOPBACK = "http://127.0.0.1:43111/callback"
@@ -32,10 +30,7 @@ TOOLS_LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
 
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-    root = tmp_path_factory.mktemp("site")
-    write_site(root)
-    audit = tmp_path_factory.mktemp("audit") / "audit.jsonl"
-    with oidc_provider() as issuer, run_proxy(root, issuer, audit) as running:
+    with sample_proxy(tmp_path_factory) as running:
         yield running
 
 

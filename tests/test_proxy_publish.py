@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import threading
@@ -58,6 +59,31 @@ def make_remote(tmp_path: Path) -> Path:
     return bare
 
 
+@contextlib.contextmanager
+def editing_proxy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, rebuild: bool = True
+) -> Iterator[Proxy]:
+    """The real proxy over a site built from a fresh bare Git marketplace it may publish to."""
+    git_env(monkeypatch, tmp_path)
+    remote = make_remote(tmp_path)
+    site = tmp_path / "site"
+    build(tmp_path / "seed", site, keys=[SIGNING_KEY], now=datetime.now(UTC))
+    extra = {"SKILLPORT_REBUILD": "1"} if rebuild else {}
+    with (
+        oidc_provider() as issuer,
+        run_proxy(
+            site,
+            issuer,
+            tmp_path / "audit.jsonl",
+            SKILLPORT_MARKETPLACE_GIT=str(remote),
+            SKILLPORT_PUBLISH_WORKDIR=str(tmp_path / "work"),
+            SKILLPORT_GIT_AUTHOR_EMAIL="skillport@corp.example",
+            **extra,
+        ) as running,
+    ):
+        yield running
+
+
 @dataclass
 class Setup:
     proxy: Proxy
@@ -71,23 +97,8 @@ class Setup:
 
 @pytest.fixture
 def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
-    git_env(monkeypatch, tmp_path)
-    remote = make_remote(tmp_path)
-    site = tmp_path / "site"
-    build(tmp_path / "seed", site, keys=[SIGNING_KEY], now=datetime.now(UTC))
-    with (
-        oidc_provider() as issuer,
-        run_proxy(
-            site,
-            issuer,
-            tmp_path / "audit.jsonl",
-            SKILLPORT_MARKETPLACE_GIT=str(remote),
-            SKILLPORT_PUBLISH_WORKDIR=str(tmp_path / "work"),
-            SKILLPORT_GIT_AUTHOR_EMAIL="skillport@corp.example",
-            SKILLPORT_REBUILD="1",
-        ) as proxy,
-    ):
-        yield Setup(proxy, remote, bearer(proxy, "bob"), bearer(proxy, "alice"))
+    with editing_proxy(tmp_path, monkeypatch) as proxy:
+        yield Setup(proxy, tmp_path / "market.git", bearer(proxy, "bob"), bearer(proxy, "alice"))
 
 
 def test_editor_bump_lands_on_main_with_requested_by_and_rebuild_shows_it(setup: Setup) -> None:
