@@ -196,16 +196,15 @@ def build(
             )
             if progress:
                 progress("catalog", 0, 1)
-            with publish.scratch(out_dir, "md") as work_dir:
-                site.render_catalog(
-                    document,
-                    {sp.skill.name: sp.skill.body for sp in skill_plans},
-                    staged,
-                    config_path=mkdocs_config,
-                    templates_dir=templates_dir,
-                    work_dir=work_dir,
-                    now=now,
-                )
+            site.render_catalog(
+                document,
+                {sp.skill.name: sp.skill.body for sp in skill_plans},
+                staged,
+                config_path=mkdocs_config,
+                templates_dir=templates_dir,
+                work_dir=publish.cache_dir(out_dir),
+                now=now,
+            )
             if progress:
                 progress("catalog", 1, 1)
             cc = plan.claude_code_marketplace(marketplace, plugin_plans, zips, base_url)

@@ -46,7 +46,7 @@ def build_lock(out_dir: Path) -> Iterator[None]:
         os.close(fd)
 
 
-SCRATCH_KINDS = ("build", "md")
+SCRATCH_KINDS = ("build",)
 
 
 def remove_leftovers(out_dir: Path) -> None:
@@ -68,6 +68,16 @@ def scratch(out_dir: Path, kind: str) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def cache_dir(out_dir: Path) -> Path:
+    """A folder beside ``out_dir`` kept between builds (rendered-page cache). Only touched while
+    holding the build lock; deleting it is always safe (the next build is a full render)."""
+    path = out_dir.parent / f".{out_dir.name}.cache"
+    if path.is_symlink():
+        raise BadInput(f"{path} is a symbolic link; remove it")
+    path.mkdir(exist_ok=True)
+    return path
 
 
 @contextlib.contextmanager
