@@ -268,9 +268,32 @@ def check_claims(claims: dict[str, Any], settings: Settings, *, nonce: str, now:
         raise SignInFailed("the ID token lacks a subject (sub)")
 
 
+_ENTRA_ISSUER = re.compile(
+    r"^https://login\.microsoftonline\.com/"
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/v2\.0$"
+)
+
+
+def is_entra_issuer(issuer: str) -> bool:
+    """A single-tenant Microsoft Entra ID v2.0 issuer, ``https://login.microsoftonline.com/<tenant id>/v2.0``."""
+    return bool(_ENTRA_ISSUER.match(issuer))
+
+
+def email_is_verified(claims: dict[str, Any], settings: Settings) -> bool:
+    """``email_verified: true``; or, from an Entra issuer only and with no ``email_verified`` claim at
+    all, Entra's ``xms_edov: true`` (the email's domain is verified by the tenant owner) (T06)."""
+    if "email_verified" in claims:
+        return claims["email_verified"] is True
+    return (
+        is_entra_issuer(settings.oidc_issuer)
+        and claims.get("iss") == settings.oidc_issuer
+        and claims.get("xms_edov") is True
+    )
+
+
 def member_from_claims(claims: dict[str, Any], settings: Settings) -> Member:
     """The member, if the organization rules let them in; ``SignInRefused`` otherwise (T05–T07)."""
-    if claims.get("email_verified") is not True:
+    if not email_is_verified(claims, settings):
         raise SignInRefused(
             "your email address is not verified with the identity provider, so this "
             "catalog cannot tell who you are. Verify it there and sign in again."
