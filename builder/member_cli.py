@@ -8,6 +8,8 @@ proxy's OAuth server and ``/api/v1`` with a bearer token.
 - ``install SKILL [--target claude-code|DIR]``: downloads the zip through a signed link, checks its
   sha256 against the one the proxy read from the signed index, refuses unsafe entries
   (``builder.zipcheck``), then replaces ``DIR/SKILL`` (default ``~/.claude/skills``) in one rename.
+- ``auth-header``: prints ``{"Authorization": "Bearer <access token>"}`` (refreshed when about to
+  expire) — Claude Code's ``headersHelper`` for the members-only ``claude-code/marketplace.json``.
 - ``updates [--apply]``: reads the version stamped in each installed skill's SKILL.md
   (``metadata.version``), asks the proxy what is newer and what changed; ``--apply`` installs them.
 
@@ -528,6 +530,17 @@ def cmd_updates(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_auth_header(args: argparse.Namespace) -> int:
+    """Print ``{"Authorization": "Bearer <access token>"}`` for Claude Code's ``headersHelper``,
+    refreshing (and re-saving) the stored token first when less than ``--min-seconds`` are left."""
+    with api_for(args) as api:
+        if api.creds.expires_at and api.creds.expires_at < time.time() + max(args.min_seconds, 0):
+            api._refresh()
+        token = api.creds.access_token
+    print(json.dumps({"Authorization": f"Bearer {token}"}), flush=True)
+    return EXIT_OK
+
+
 def _guard(func: Any) -> Any:
     """Map sign-in and integrity failures to their documented exit codes."""
 
@@ -593,3 +606,20 @@ def register(subparsers: Any) -> None:
     p.add_argument("--target", default="claude-code", metavar="claude-code|DIR", help=target_help)
     p.add_argument("--apply", action="store_true", help="install every newer version")
     p.set_defaults(func=_guard(cmd_updates))
+
+    p = subparsers.add_parser(
+        "auth-header",
+        help="print the Authorization header as JSON (Claude Code's headersHelper for the marketplace)",
+        description="Print the HTTP header that signs you in to the Skillport server, as one JSON object "
+        "on standard output, refreshing the stored sign-in when it is about to expire. Use it as "
+        "Claude Code's headersHelper for the marketplace claude-code/marketplace.json.",
+        epilog=EPILOG,
+    )
+    p.add_argument("--server", metavar="URL", help="the Skillport URL (default: the one you logged in to)")
+    p.add_argument(
+        "--min-seconds",
+        type=int,
+        default=300,
+        help="refresh the token first when it expires within this many seconds (default 300)",
+    )
+    p.set_defaults(func=_guard(cmd_auth_header))

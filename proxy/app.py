@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from builder.errors import NotFound, PermissionDenied, SkillportError, UpstreamError
 from proxy.access import AccessRules
 from proxy.api import api_routes
+from proxy.bearer import VIA_KEY, BearerAuth
 from proxy.connector import build_mcp
 from proxy.errors import RangeNotSatisfiable, skillport_error_handler, wants_json
 from proxy.identity import Member, client_ip, current_member, identity_routes
@@ -102,6 +103,7 @@ class Site:
 
     def __init__(self, state: ProxyState) -> None:
         self.state = state
+        self.bearer = BearerAuth(state.settings, state)
 
     def _ready(self) -> tuple[dict[str, Any], AccessRules]:
         doc = self.state.index.current()
@@ -112,6 +114,11 @@ class Site:
     async def page(self, request: Request) -> Response:
         raw = request.path_params.get("path", "")
         path = safe_path(raw)
+        # -- bearer tokens (proxy/bearer.py): Claude Code's marketplace by URL with a header --------
+        refused = await self.bearer.authenticate(request, path)
+        if refused is not None:
+            return refused
+        # -- otherwise (or with a valid token) the member, as for a browser session -----------------
         member = current_member(request)
         if member is None:
             return unauthenticated(request, self.state.settings)
@@ -155,7 +162,13 @@ class Site:
         if data is None:
             raise NotFound("no such file")
         check_zip(data, found[1])
-        self.state.audit.record("download", member=member, ip=client_ip(request), path=path, via="session")
+        self.state.audit.record(
+            "download",
+            member=member,
+            ip=client_ip(request),
+            path=path,
+            via=request.scope.get(VIA_KEY, "session"),
+        )
         return ranged(
             request,
             data,

@@ -275,7 +275,8 @@ _ENTRA_ISSUER = re.compile(
 
 
 def is_entra_issuer(issuer: str) -> bool:
-    """A single-tenant Microsoft Entra ID v2.0 issuer, ``https://login.microsoftonline.com/<tenant id>/v2.0``."""
+    """A single-tenant Microsoft Entra ID v2.0 issuer: ``https://login.microsoftonline.com/<tenant
+    id>/v2.0`` with the directory (tenant) ID, never ``common``/``organizations``/``consumers``."""
     return bool(_ENTRA_ISSUER.match(issuer))
 
 
