@@ -26,6 +26,7 @@ QUICK: dict[str, list[str]] = {
     "bench_site.py": ["--sizes", "100"],
     "bench_connector.py": ["--skills", "1000", "--runs", "50"],
     "bench_proxy.py": ["--requests", "200"],
+    "bench_load.py": ["--seconds", "10"],
 }
 TIMEOUT_S = 900
 

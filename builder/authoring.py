@@ -75,6 +75,10 @@ class Plan:
         paths = [c.path for c in self.changes]
         if len(set(paths)) != len(paths):
             raise ValueError("a plan changes the same file twice")
+        folders = {"/".join(p.split("/")[:i]) for p in paths for i in range(1, p.count("/") + 1)}
+        clash = sorted(folders.intersection(paths))
+        if clash:
+            raise BadInput(f"{clash[0]!r} is both a file and a folder in one change; send one or the other")
         if not self.message.strip():
             raise ValueError("a plan needs a commit message")
 

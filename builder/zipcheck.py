@@ -171,6 +171,8 @@ def _check_layout(data: bytes, zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]
             raise _reject(info.orig_filename, "its local header is corrupt", "re-create the zip")
         start = offset + _LOCAL_HEADER.size + name_len + extra_len
         spans.append((offset, start + info.compress_size, info.orig_filename))
+    if not spans:
+        return  # an empty archive: the layout check reports the missing SKILL.md
     spans.sort()
     for (_, end, name), (next_offset, _, _) in zip(spans, [*spans[1:], (end_of_data, 0, "")], strict=True):
         if end > next_offset:

@@ -229,15 +229,19 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     index = request.app.state.skillport.index
+    """``ready`` (200): a verified index is loaded and current. ``degraded`` (200): still serving the
+    last good index while the origin is down or serves something refused (``reason`` says what).
+    ``unavailable`` (503): no valid index at all."""
+    index = request.app.state.skillport.index
     if index.current() is None:
         return JSONResponse(
-            {"status": "degraded", "reason": index.problem},
+            {"status": "unavailable", "reason": index.problem},
             status_code=503,
             headers={"Cache-Control": "no-store"},
         )
     body: dict[str, Any] = {"status": "ready", "serial": index.serial}
     if index.problem:
-        body["warning"] = index.problem
+        body.update(status="degraded", reason=index.problem)
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 

@@ -423,3 +423,15 @@ def test_bumping_every_example_skill_changes_one_line_each(
     done = run_cli(root, "new", "team-rituals/standup-notes", "-d", "Write stand-up notes.", "--commit")
     assert done.returncode == 0, done.stderr
     assert changed_files(root) == []
+
+
+@pytest.mark.threat("T38")
+def test_t38_a_plan_using_one_path_as_file_and_folder_is_refused() -> None:
+    with pytest.raises(BadInput, match="both a file and a folder"):
+        Plan(
+            action="edit",
+            plugin="tools",
+            skill="alpha",
+            changes=(FileChange("b", None), FileChange("b/a", b"")),
+            message="conflicting change",
+        )

@@ -477,7 +477,7 @@ def test_image_command_serves_health_and_readiness_follows_the_index(
     base = f"http://127.0.0.1:{port}"
     assert healthcheck(port) == 0
     not_ready = httpx.get(base + "/readyz")
-    assert not_ready.status_code == 503 and not_ready.json()["status"] == "degraded"
+    assert not_ready.status_code == 503 and not_ready.json()["status"] == "unavailable"
     shutil.copytree(built_site, site, dirs_exist_ok=True)
     serial = json.loads((site / "index.json").read_text())["serial"]
     deadline = time.monotonic() + 30

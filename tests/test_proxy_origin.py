@@ -151,12 +151,12 @@ def test_refresh_is_rate_limited(site: tuple[Path, dict[str, Any]]) -> None:
 
 
 @pytest.mark.threat("T27")
-def test_t27_readyz_degraded_without_a_valid_index(tmp_path: Path) -> None:
+def test_t27_readyz_unavailable_without_a_valid_index(tmp_path: Path) -> None:
     root = tmp_path / "site"
     write_site(root)
     (root / "index.json").write_bytes(b"{}")
     with run_proxy(root, "http://127.0.0.1:9", tmp_path) as proxy:
         ready = httpx.get(proxy.url + "readyz")
-        assert ready.status_code == 503 and ready.json()["status"] == "degraded"
+        assert ready.status_code == 503 and ready.json()["status"] == "unavailable"
         assert "signature" in ready.json()["reason"]
         assert httpx.get(proxy.url + "healthz").status_code == 200
