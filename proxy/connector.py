@@ -441,7 +441,7 @@ def transport_security(public_url: str) -> TransportSecuritySettings:
 
 
 def make_server(state: Any, clock: Callable[[], datetime] | None = None) -> MCPServer[Any]:
-    server: MCPServer[Any] = MCPServer("skillport", version="1")
+    server: MCPServer[Any] = MCPServer("skillport", version="1", log_level="WARNING")
     now = clock or (lambda: datetime.now(UTC))
 
     @server.tool(name="skillport", description=TOOL_DESCRIPTION, structured_output=False)

@@ -55,6 +55,9 @@ class Origin(Protocol):
     async def aclose(self) -> None: ...
 
 
+INLINE_READ_BYTES = 256 * 1024  # files up to this size are read on the event loop; larger in a thread
+
+
 class LocalOrigin:
     """Files under a local directory; symlinks and non-regular files are never served."""
 
@@ -81,10 +84,7 @@ class LocalOrigin:
             return None
         return current
 
-    async def read(self, path: str) -> bytes | None:
-        target = self._resolve(path)
-        if target is None:
-            return None
+    def _read(self, target: Path) -> bytes | None:
         try:
             fd = os.open(target, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         except OSError:
@@ -92,6 +92,15 @@ class LocalOrigin:
         with os.fdopen(fd, "rb") as handle:
             data = handle.read(self.max_bytes + 1)
         return None if len(data) > self.max_bytes else data
+
+    async def read(self, path: str) -> bytes | None:
+        target = self._resolve(path)
+        if target is None:
+            return None
+        if target.stat().st_size <= INLINE_READ_BYTES:
+            return self._read(target)
+        # A large zip read on the event loop would stall every other request meanwhile.
+        return await asyncio.to_thread(self._read, target)
 
     async def aclose(self) -> None:
         return None

@@ -160,3 +160,15 @@ def test_t27_readyz_unavailable_without_a_valid_index(tmp_path: Path) -> None:
         assert ready.status_code == 503 and ready.json()["status"] == "unavailable"
         assert "signature" in ready.json()["reason"]
         assert httpx.get(proxy.url + "healthz").status_code == 200
+
+
+@pytest.mark.threat("T24")
+def test_t24_local_origin_reads_large_files_whole_and_refuses_oversized_ones(tmp_path: Path) -> None:
+    big = bytes(range(256)) * 4096  # 1 MiB: read off the event loop
+    (tmp_path / "big.zip").write_bytes(big)
+    (tmp_path / "small.zip").write_bytes(b"small")
+    origin = LocalOrigin(tmp_path, max_bytes=len(big))
+    assert asyncio.run(origin.read("big.zip")) == big
+    assert asyncio.run(origin.read("small.zip")) == b"small"
+    (tmp_path / "huge.zip").write_bytes(big + b"!")
+    assert asyncio.run(origin.read("huge.zip")) is None
