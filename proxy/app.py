@@ -28,7 +28,7 @@ from proxy.api import api_routes
 from proxy.bearer import VIA_KEY, BearerAuth
 from proxy.connector import build_mcp
 from proxy.errors import RangeNotSatisfiable, skillport_error_handler, wants_json
-from proxy.identity import Member, client_ip, current_member, identity_routes
+from proxy.identity import ACCOUNT_MARKER, Member, account_bar, client_ip, current_member, identity_routes
 from proxy.oauth import oauth_routes
 from proxy.origin import check_zip, safe_path
 from proxy.security import SecurityMiddleware
@@ -147,8 +147,9 @@ class Site:
                 "search/search_index.json": rules.filter_search,
             }
             return Response(filters[path](data, member), media_type="application/json", headers=headers)
-        if media_type == "text/html" and b"<!--sp-plugin:" in data:
+        if media_type == "text/html" and (b"<!--sp-plugin:" in data or ACCOUNT_MARKER.encode() in data):
             html = rules.filter_html(data.decode("utf-8", "replace"), member)
+            html = html.replace(ACCOUNT_MARKER, account_bar(member, self.state.settings), 1)
             return Response(html, media_type="text/html; charset=utf-8", headers=headers)
         if media_type.startswith("text/"):
             media_type += "; charset=utf-8"

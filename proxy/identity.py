@@ -8,6 +8,7 @@ Nothing is kept server-side except bounded caches: discovery, JWKS (refetched on
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 import secrets
@@ -321,6 +322,16 @@ def member_from_claims(claims: dict[str, Any], settings: Settings) -> Member:
         name=str(claims.get("name") or ""),
         hd=str(hd) if isinstance(hd, str) else "",
     )
+
+
+ACCOUNT_MARKER = "<!--sp-account-->"
+
+
+def account_bar(member: Member, settings: Settings) -> str:
+    """The "signed in as … · Sign out" line the proxy puts in place of the theme's marker."""
+    who = html.escape(member.email or member.name or member.sub)
+    logout = html.escape(settings.url("logout"))
+    return f'<div class="sp-account md-grid">Signed in as {who} · <a href="{logout}">Sign out</a></div>'
 
 
 def current_member(request: Request) -> Member | None:

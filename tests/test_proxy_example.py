@@ -113,3 +113,26 @@ def test_demo_runs_and_stops_on_ctrl_c(examples_dir: Path, repo_root: Path, tmp_
     assert idp is not None
     with pytest.raises(httpx.ConnectError):  # Ctrl-C stopped the identity provider too
         httpx.get(idp.group(1) + ".well-known/openid-configuration", timeout=2)
+
+
+def test_pages_say_who_is_signed_in_and_sign_out_works(built: tuple[RunningProxy, Any]) -> None:
+    proxy, _ = built
+    with httpx.Client() as alice:
+        login_with_mock(alice, proxy.url, "alice")
+        page = alice.get(proxy.url + "skills/meeting-notes/")
+        assert page.status_code == 200
+        bar = re.search(r'<div class="sp-account[^"]*">(.*?)</div>', page.text)
+        assert bar and "Signed in as alice@corp.example" in bar.group(1)
+        logout = re.search(r'href="([^"]+)">Sign out<', bar.group(1))
+        assert logout and logout.group(1) == proxy.url + "logout"
+        assert "<!--sp-account-->" not in page.text
+        alice.get(logout.group(1))
+        after = alice.get(proxy.url + "skills/meeting-notes/", follow_redirects=False)
+        assert after.status_code in (302, 303) and "/login" in after.headers["location"]
+
+
+def test_a_static_host_shows_no_account_line(built: tuple[RunningProxy, Any]) -> None:
+    proxy, _ = built
+    site = Path(proxy.app.state.skillport.settings.origin)
+    page = (site / "skills" / "meeting-notes" / "index.html").read_text()
+    assert "<!--sp-account-->" in page and "sp-account md-grid" not in page
