@@ -34,6 +34,17 @@ def _rel(root: Path, path: Path) -> str:
         return path.as_posix()
 
 
+def _symlink_problem(rel: str, replacement: str) -> Problem:
+    """T44: links are refused wherever they appear in a skill, never followed or packaged."""
+    return Problem(
+        rel,
+        None,
+        "skill-symlink",
+        f"{rel} is a symbolic link",
+        f"replace the link with {replacement} (links are never packaged)",
+    )
+
+
 def _read_json(root: Path, path: Path, limits: BuildLimits, problems: list[Problem]) -> dict[str, Any] | None:
     rel = _rel(root, path)
     try:
@@ -107,15 +118,7 @@ def _skill_files(root: Path, folder: Path, limits: BuildLimits, problems: list[P
             if (here / d).is_symlink():
                 dirnames.remove(d)
                 rel = _rel(root, here / d)
-                problems.append(
-                    Problem(
-                        rel,
-                        None,
-                        "skill-symlink",
-                        f"{rel} is a symbolic link",
-                        "replace the link with the real folder (links are never packaged)",
-                    )
-                )
+                problems.append(_symlink_problem(rel, "the real folder"))
         for name in sorted(filenames):
             if name in IGNORED_NAMES or name.endswith(IGNORED_SUFFIXES):
                 continue
@@ -123,15 +126,7 @@ def _skill_files(root: Path, folder: Path, limits: BuildLimits, problems: list[P
             rel = _rel(root, path)
             info = path.lstat()
             if stat.S_ISLNK(info.st_mode):
-                problems.append(
-                    Problem(
-                        rel,
-                        None,
-                        "skill-symlink",
-                        f"{rel} is a symbolic link",
-                        "replace the link with a copy of the file (links are never packaged)",
-                    )
-                )
+                problems.append(_symlink_problem(rel, "a copy of the file"))
                 continue
             if not stat.S_ISREG(info.st_mode):
                 problems.append(
@@ -275,15 +270,7 @@ def _load_plugin(
                 continue
             if child.is_symlink():
                 rel = _rel(root, child)
-                problems.append(
-                    Problem(
-                        rel,
-                        None,
-                        "skill-symlink",
-                        f"{rel} is a symbolic link",
-                        "replace the link with the real skill folder",
-                    )
-                )
+                problems.append(_symlink_problem(rel, "the real skill folder"))
                 continue
             if child.is_dir():
                 skill = _load_skill(root, name, child, limits, problems)

@@ -23,6 +23,7 @@ from proxy.oauth import Clock, OAuthConfig, SkillportOAuthProvider
 from proxy.settings import Settings
 from tests.oidc import free_socket, login_with_mock, serve, write_site
 from tests.test_mcp_support import SECRET_KEY, SIGNING_KEY, Proxy, oidc_provider, proxy_env, run_proxy
+from tests.test_member_cli import cli_env, skillport
 from tests.test_oauth_http import exchange, get_code
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -184,24 +185,6 @@ def test_t25_without_a_token_browsers_still_go_to_sign_in_and_api_clients_get_40
 
 
 # -- skillport auth-header ------------------------------------------------------------------------
-
-
-def cli_env(tmp_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(HOME=str(tmp_path / "home"), XDG_CONFIG_HOME=str(tmp_path / "xdg"), BROWSER="true")
-    return env
-
-
-def skillport(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "builder.cli", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def store(env: dict[str, str], proxy: Proxy, body: dict[str, Any], expires_at: float) -> Path:
