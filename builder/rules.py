@@ -21,7 +21,6 @@ from builder.model import (
     Problem,
     Skill,
     Version,
-    skill_version,
 )
 from builder.package import path_problem
 
@@ -480,9 +479,6 @@ def check_skill(skill: Skill, plugin: Plugin, limits: BuildLimits = DEFAULT_LIMI
                         'use a version like "1.2.0"',
                     )
                 )
-    version = skill_version(skill, plugin)
-    if version is not None and skill.own_version is None and not Version.is_valid(version):
-        pass  # the plugin's version problem is reported once, on plugin.json
     nested_md = [
         f.path for f in skill.files if f.path != "SKILL.md" and f.path.rsplit("/", 1)[-1] == "SKILL.md"
     ]

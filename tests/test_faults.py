@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -187,9 +186,8 @@ def test_t12_provider_killed_mid_sign_in_is_a_clear_503_and_existing_access_keep
     tmp_path: Path,
 ) -> None:
     from tests.test_mcp_support import run_proxy as run_mcp_proxy
-    from tests.test_mcp_support import sign_in_and_consent
     from tests.test_mcp_support import write_site as write_mcp_site
-    from tests.test_oauth_http import LOOPBACK, exchange, pkce, register
+    from tests.test_oauth_http import exchange, get_code
 
     site = tmp_path / "site"
     write_mcp_site(site)
@@ -202,18 +200,7 @@ def test_t12_provider_killed_mid_sign_in_is_a_clear_503_and_existing_access_keep
         start = member.get(proxy.url + "/login", params={"next": "/index.json"})
         back = member.post(start.headers["location"], data={"sub": "alice"})
         assert member.get(back.headers["location"]).status_code == 302
-        client_id = register(proxy).json()["client_id"]
-        verifier, challenge = pkce()
-        query = {
-            "response_type": "code",
-            "client_id": client_id,
-            "redirect_uri": LOOPBACK,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-            "state": "s",
-            "resource": proxy.url + "/mcp",
-        }
-        code = sign_in_and_consent(proxy.url + "/authorize?" + urlencode(query), "alice")["code"]
+        client_id, code, verifier = get_code(proxy, "alice")
         access = exchange(proxy, client_id, code, verifier).json()["access_token"]
 
         # a newcomer gets as far as the provider's form, then the provider dies

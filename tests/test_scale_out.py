@@ -15,7 +15,6 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -29,7 +28,7 @@ from tests.test_mcp_support import (
     sign_in_and_consent,
     write_site,
 )
-from tests.test_oauth_http import LOOPBACK, MCP_HEADERS, TOOLS_LIST, exchange, pkce, register
+from tests.test_oauth_http import MCP_HEADERS, TOOLS_LIST, authorize_url, exchange, pkce, register
 
 
 @dataclass
@@ -121,16 +120,8 @@ def test_client_registered_on_a_authorizes_on_b_and_its_token_works_on_both(
     assert registered.status_code == 201, registered.text
     client_id = registered.json()["client_id"]
     verifier, challenge = pkce()
-    query = {
-        "response_type": "code",
-        "client_id": client_id,
-        "redirect_uri": LOOPBACK,
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-        "state": "st-xyz",
-        "resource": f"http://{a.host}/mcp",
-    }
-    result = sign_in_and_consent(b.url + "/authorize?" + urlencode(query), "bob")
+    url = authorize_url(_as_proxy(b), client_id, challenge, state="st-xyz", resource=f"http://{a.host}/mcp")
+    result = sign_in_and_consent(url, "bob")
     assert result.get("state") == "st-xyz" and "code" in result, result
     # the code minted by (A or B) is exchanged on B
     tokens = exchange(_as_proxy(b), client_id, result["code"], verifier)
@@ -163,16 +154,8 @@ def test_t32_download_link_minted_on_a_downloads_on_b_and_a_forged_one_does_not(
     a, b = replicas
     client_id = register(_as_proxy(a)).json()["client_id"]
     verifier, challenge = pkce()
-    query = {
-        "response_type": "code",
-        "client_id": client_id,
-        "redirect_uri": LOOPBACK,
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-        "state": "s",
-        "resource": f"http://{a.host}/mcp",
-    }
-    code = sign_in_and_consent(a.url + "/authorize?" + urlencode(query), "alice")["code"]
+    url = authorize_url(_as_proxy(a), client_id, challenge, resource=f"http://{a.host}/mcp")
+    code = sign_in_and_consent(url, "alice")["code"]
     access = exchange(_as_proxy(a), client_id, code, verifier).json()["access_token"]
     install = a.get(
         "/api/v1/skills/pdf-forms/install",
