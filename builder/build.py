@@ -204,6 +204,7 @@ def build(
                 templates_dir=templates_dir,
                 work_dir=publish.cache_dir(out_dir),
                 now=now,
+                references={sp.skill.name: site.reference_texts(sp.skill.files) for sp in skill_plans},
             )
             if progress:
                 progress("catalog", 1, 1)

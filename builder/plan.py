@@ -156,6 +156,15 @@ def claude_code_marketplace(
     return doc
 
 
+def _url(value: Any) -> str | None:
+    """A repository / homepage link for the catalog pages: an http(s) URL, else nothing."""
+    if isinstance(value, Mapping):  # npm-style {"type": "git", "url": "…"}
+        value = value.get("url")
+    if not isinstance(value, str) or not value.startswith(("https://", "http://")) or len(value) > 500:
+        return None
+    return value if not any(c.isspace() or c in '<>"' for c in value) else None
+
+
 def normalized_access(access: Mapping[str, Any]) -> dict[str, Any]:
     """The access rules as the index carries them, each plugin's rule complete (a verb it leaves out
     comes from ``default``); without a file everyone reads and nobody edits."""
@@ -248,6 +257,7 @@ def index_document(
                 "tags": sorted({t.lower() for t in pl.keywords}),
                 "skills": [s.name for s in pl.skills],
                 "source": pl.source,
+                "repository": _url(pl.value_of("repository")) or _url(pl.value_of("homepage")),
                 "zip": _zip_entry(pplan.zip.path, sha, size, pplan.zip.key),
             }
         )
@@ -266,6 +276,7 @@ def index_document(
             "name": marketplace.name,
             "owner": dict(manifest.get("owner") or {}),
             "description": meta.get("description") or manifest.get("description") or "",
+            "repository": _url(meta.get("repository")) or _url(manifest.get("repository")),
         },
         "access": normalized_access(marketplace.access),
         "plugins": plugin_docs,

@@ -29,7 +29,7 @@ import re
 import shutil
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib.metadata import version as _version
 from pathlib import Path
@@ -43,6 +43,7 @@ import yaml
 from markdown.extensions.toc import slugify as _toc_slugify
 from markupsafe import Markup
 
+from builder import install_guide
 from builder.errors import BadInput, UpstreamError
 from builder.model import Version
 
@@ -52,6 +53,12 @@ SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 BASE_URL_RE = re.compile(r"^https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~%\-]+)*/?$")
 PLACEHOLDER_URL = "https://catalog.invalid/"  # replaced in the browser by skillport.js
 RECENT_COUNT = 8
+REFERENCE_RE = re.compile(r"references/([A-Za-z0-9][A-Za-z0-9_-]{0,80})\.md")
+MAX_REFERENCE_BYTES = 512 * 1024
+SURFACES = ("claude-ai", "claude-code", "other-agents")
+SURFACE_LABELS = {"claude-ai": "Claude.ai / Desktop / mobile", "claude-code": "Claude Code", "other-agents": "Other agents"}
+SKILL_ROOT = "../../"  # from skills/<skill>/ to the site root
+REFERENCE_ROOT = "../../../../"  # from skills/<skill>/references/<stem>/
 MAX_CONFIG_BYTES = 1024 * 1024
 GENERATED_TOP = ("index.md", "plugins", "skills", "tags", "categories", "assets", "search")
 
@@ -140,6 +147,16 @@ class HistoryRow:
 
 
 @dataclass(frozen=True)
+class ReferencePage:
+    """A reference file (``references/<stem>.md``) of a skill, rendered as its own page."""
+
+    path: str
+    stem: str
+    title: str
+    body_html: Markup
+
+
+@dataclass(frozen=True)
 class SkillView:
     name: str
     plugin: str
@@ -157,6 +174,9 @@ class SkillView:
     zip: ZipRef
     history: tuple[HistoryRow, ...]
     body_html: Markup
+    repository: str = ""
+    references: tuple[ReferencePage, ...] = ()
+    surfaces: tuple[str, ...] = SURFACES  # where it installs (the All skills page filters on it)
 
 
 @dataclass(frozen=True)
@@ -169,6 +189,7 @@ class PluginView:
     tags: tuple[Label, ...]
     skills: tuple[SkillView, ...]
     zip: ZipRef | None
+    repository: str = ""
 
 
 @dataclass(frozen=True)
@@ -190,6 +211,17 @@ class Catalog:
     skills: tuple[SkillView, ...]
     tags: tuple[Label, ...]
     categories: tuple[Label, ...]
+    owner_name: str = ""
+    owner_email: str = ""
+    repository: str = ""
+
+
+def _url(obj: Mapping[str, Any], key: str, where: str) -> str:
+    """An optional http(s) link (repository): anything else is a clear error (the index is ours)."""
+    value = _field(obj, key, where)
+    if value and (not re.match(r"^https?://[^\s<>\"']+$", value) or len(value) > 500):
+        raise BadInput(f"index document: {where}.{key} {value[:80]!r} must be an http(s) URL")
+    return value
 
 
 def _field(obj: Mapping[str, Any], key: str, where: str, *, required: bool = False) -> str:
@@ -266,8 +298,48 @@ def _date(moment: str) -> str:
     return moment[:10] if re.match(r"^\d{4}-\d{2}-\d{2}", moment) else moment
 
 
+def _surfaces(value: Any, where: str) -> tuple[str, ...]:
+    """The index may say where a skill installs (e.g. a skill Claude.ai's upload would refuse);
+    without that, everywhere."""
+    if value is None:
+        return SURFACES
+    if not isinstance(value, list) or not set(value) <= set(SURFACES):
+        raise BadInput(f"index document: {where}.surfaces must be a list of {', '.join(SURFACES)}")
+    return tuple(v for v in SURFACES if v in value)
+
+
+def _reference_pages(
+    view: SkillView, texts: Mapping[str, str], render_body: Callable[[str, SkillView, str], Markup]
+) -> tuple[ReferencePage, ...]:
+    """``references/<stem>.md`` files of the skill as pages (other files stay downloads)."""
+    pages = []
+    for path in sorted(texts):
+        match = REFERENCE_RE.fullmatch(path)
+        if match is None or path not in {f.path for f in view.files}:
+            continue
+        stem = match.group(1)
+        heading = re.search(r"^#\s+(.+?)\s*#*\s*$", texts[path], re.MULTILINE)
+        title = heading.group(1) if heading else stem.replace("-", " ").replace("_", " ")
+        pages.append(ReferencePage(path, stem, title, Markup("")))
+    # each page is rendered knowing every reference page (links between them stay pages)
+    view = replace(view, references=tuple(pages))
+    return tuple(replace(p, body_html=render_body(texts[p.path], view, REFERENCE_ROOT)) for p in pages)
+
+
+def reference_texts(files: Iterable[Any]) -> dict[str, str]:
+    """``references/*.md`` files (objects with ``path`` and ``data``) as text, for their pages."""
+    return {
+        f.path: f.data.decode("utf-8", errors="replace")
+        for f in files
+        if REFERENCE_RE.fullmatch(f.path) and len(f.data) <= MAX_REFERENCE_BYTES
+    }
+
+
 def catalog_from_index(
-    index_doc: Mapping[str, Any], bodies: Mapping[str, str], render_body: Callable[[str, SkillView], Markup]
+    index_doc: Mapping[str, Any],
+    bodies: Mapping[str, str],
+    render_body: Callable[[str, SkillView, str], Markup],
+    references: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Catalog:
     """Check the parts of the index document the pages use, and shape them for the templates."""
     market = index_doc.get("marketplace")
@@ -290,6 +362,9 @@ def catalog_from_index(
         if not isinstance(p, Mapping):
             raise BadInput(f"index document: plugins[{i}] must be an object")
         plugin_docs[_name(p, "name", f"plugins[{i}]")] = p
+    market_repository = _url(market, "repository", "marketplace")
+    owner = market.get("owner") if isinstance(market.get("owner"), Mapping) else {}
+    assert isinstance(owner, Mapping)
 
     all_tags: list[str] = []
     all_categories: list[str] = []
@@ -365,9 +440,13 @@ def catalog_from_index(
                 if isinstance(h, Mapping)
             ),
             body_html=Markup(""),
+            repository=_url(plugin_doc, "repository", plugin) or market_repository,
+            surfaces=_surfaces(s.get("surfaces"), where),
         )
         body = bodies.get(name, "")
-        skills.append(_replace_body(view, render_body(body, view) if body else Markup("")))
+        view = replace(view, references=_reference_pages(view, (references or {}).get(name, {}), render_body))
+        view = replace(view, body_html=render_body(body, view, SKILL_ROOT) if body else Markup(""))
+        skills.append(view)
     skills.sort(key=lambda v: v.name)
 
     plugins: list[PluginView] = []
@@ -384,6 +463,7 @@ def catalog_from_index(
                 tags=tuple(label_of(t, tag_slugs) for t in _labels(p.get("tags"), f"plugin {name}")),
                 skills=tuple(v for v in skills if v.plugin == name),
                 zip=_zip(p["zip"], f"plugin {name}") if p.get("zip") else None,
+                repository=_url(p, "repository", f"plugin {name}") or market_repository,
             )
         )
     used_tags = {t for v in skills for t in v.tags}
@@ -396,13 +476,10 @@ def catalog_from_index(
         skills=tuple(skills),
         tags=tuple(sorted(used_tags, key=lambda t: (t.label.casefold(), t.slug))),
         categories=tuple(sorted(used_categories, key=lambda t: (t.label.casefold(), t.slug))),
+        owner_name=_field(owner, "name", "marketplace.owner"),
+        owner_email=_field(owner, "email", "marketplace.owner"),
+        repository=market_repository,
     )
-
-
-def _replace_body(view: SkillView, body_html: Markup) -> SkillView:
-    from dataclasses import replace
-
-    return replace(view, body_html=body_html)
 
 
 def chip_entries(
@@ -437,14 +514,16 @@ class BodyRenderer:
         self._md.preprocessors.deregister("html_block")
         self._md.inlinePatterns.deregister("html")
 
-    def __call__(self, body: str, skill: SkillView) -> Markup:
+    def __call__(self, body: str, skill: SkillView, root: str = "../../") -> Markup:
+        """``root`` leads from the page being rendered to the site root."""
         self._md.reset()
         rendered = self._md.convert(body)
         files = {f.path for f in skill.files}
+        pages = {r.path: r.stem for r in skill.references}
 
         def keep(element: str, attribute: str, value: str) -> str | None:
             if (element, attribute) in (("a", "href"), ("img", "src")):
-                return _safe_url(value, element, skill.name, files)
+                return _safe_url(value, element, skill.name, files, root, pages)
             return value
 
         cleaned = nh3.clean(
@@ -465,7 +544,7 @@ class CachedRenderer:
     this module and of the libraries, so a change to the sanitizer invalidates every entry; entries
     not used by a build are removed after it."""
 
-    def __init__(self, render: Callable[[str, SkillView], Markup], cache_dir: Path) -> None:
+    def __init__(self, render: Callable[[str, SkillView, str], Markup], cache_dir: Path) -> None:
         self._render = render
         self._dir = cache_dir
         self._dir.mkdir(parents=True, exist_ok=True)
@@ -474,8 +553,10 @@ class CachedRenderer:
             (hashlib.sha256(Path(__file__).read_bytes()).hexdigest(), markdown.__version__, _version("nh3"))
         )
 
-    def __call__(self, body: str, skill: SkillView) -> Markup:
-        material = json.dumps([self._salt, skill.name, sorted(f.path for f in skill.files), body])
+    def __call__(self, body: str, skill: SkillView, root: str = "../../") -> Markup:
+        material = json.dumps(
+            [self._salt, skill.name, sorted(f.path for f in skill.files), [r.path for r in skill.references], root, body]
+        )
         key = hashlib.sha256(material.encode("utf-8")).hexdigest()
         self._used.add(key)
         path = self._dir / f"{key}.html"
@@ -483,7 +564,7 @@ class CachedRenderer:
             return Markup(path.read_text(encoding="utf-8"))  # noqa: S704 - written by us, sanitized
         except FileNotFoundError:
             pass
-        rendered = self._render(body, skill)
+        rendered = self._render(body, skill, root)
         path.write_text(str(rendered), encoding="utf-8")
         return rendered
 
@@ -493,9 +574,12 @@ class CachedRenderer:
                 path.unlink()
 
 
-def _safe_url(value: str, element: str, skill: str, files: set[str]) -> str | None:
-    """External http(s)/mailto links stay (images do not: no tracking pixels); links to the skill's own
-    files point at their published copies under .well-known; everything else is dropped."""
+def _safe_url(
+    value: str, element: str, skill: str, files: set[str], root: str, pages: Mapping[str, str]
+) -> str | None:
+    """External http(s)/mailto links stay (images do not: no tracking pixels); links to the skill's
+    reference files point at their pages, to its other files at their published copies under
+    .well-known; everything else is dropped. ``root`` leads from the page to the site root."""
     parts = urlsplit(value.strip())
     if parts.scheme:
         return value if element == "a" and parts.scheme.lower() in ("http", "https", "mailto") else None
@@ -504,7 +588,10 @@ def _safe_url(value: str, element: str, skill: str, files: set[str]) -> str | No
     path = posixpath.normpath(unquote(parts.path))
     if path.startswith(("/", "../")) or path not in files:
         return None
-    target = f"../../.well-known/agent-skills/{skill}/{quote(path)}"
+    if element == "a" and path in pages:
+        target = f"{root}skills/{skill}/references/{quote(pages[path])}/"
+    else:
+        target = f"{root}.well-known/agent-skills/{skill}/{quote(path)}"
     return target + (f"#{parts.fragment}" if parts.fragment else "")
 
 
@@ -532,7 +619,7 @@ def generate_pages(
         "catalog_url": catalog.catalog_url,
         "marketplace_url": catalog.catalog_url + "claude-code/marketplace.json",
     }
-    recent = sorted(catalog.skills, key=lambda s: (s.updated_at, s.name), reverse=True)[:RECENT_COUNT]
+    recent = recent_candidates(catalog.skills)
     tag_entries = chip_entries(catalog.skills, lambda s: s.tags)
     category_entries = chip_entries(catalog.skills, lambda s: [s.category] if s.category else [])
     pages: dict[str, str] = {
@@ -547,6 +634,9 @@ def generate_pages(
             **common,
         ),
         "plugins/index.md": env.get_template("plugins.md.j2").render(plugins=catalog.plugins),
+        "skills/index.md": env.get_template("skills.md.j2").render(
+            skills=catalog.skills, surface_labels=SURFACE_LABELS
+        ),
         "tags/index.md": env.get_template("chips_index.md.j2").render(
             title="Tags", kind="tags", entries=tag_entries
         ),
@@ -554,12 +644,23 @@ def generate_pages(
             title="Categories", kind="categories", entries=category_entries
         ),
     }
+    common["owner"] = {"name": catalog.owner_name, "email": catalog.owner_email}
     plugin_template = env.get_template("plugin.md.j2")
     for p in catalog.plugins:
-        pages[f"plugins/{p.name}/index.md"] = plugin_template.render(p=p, **common)
+        target = install_guide.Target(catalog.catalog_url, catalog.marketplace_name, p.name)
+        pages[f"plugins/{p.name}/index.md"] = plugin_template.render(
+            p=p, claude_code=install_guide.claude_code(target), **common
+        )
     skill_template = env.get_template("skill.md.j2")
+    reference_template = env.get_template("reference.md.j2")
     for s in catalog.skills:
-        pages[f"skills/{s.name}/index.md"] = skill_template.render(s=s, **common)
+        target = install_guide.Target(
+            catalog.catalog_url, catalog.marketplace_name, s.plugin, s.name, s.zip.file, f"../../{s.zip.path}"
+        )
+        guide = [g for g in install_guide.surfaces(target) if g.id != "claude-ai" or "claude-ai" in s.surfaces]
+        pages[f"skills/{s.name}/index.md"] = skill_template.render(s=s, guide=guide, **common)
+        for ref in s.references:
+            pages[f"skills/{s.name}/references/{ref.stem}/index.md"] = reference_template.render(s=s, ref=ref)
     chip_template = env.get_template("chip_page.md.j2")
     for kind, labels, pick in (
         ("tags", catalog.tags, lambda s, lab: lab in s.tags),
@@ -571,6 +672,20 @@ def generate_pages(
                 heading=lab.label, kind=kind, skills=members
             )
     return pages
+
+
+def recent_candidates(skills: Iterable[SkillView]) -> list[SkillView]:
+    """The newest ``RECENT_COUNT`` skills of EACH plugin, newest first. The proxy drops the plugins a
+    member may not read, and the page shows the first ``RECENT_COUNT`` of what is left (CSS), so every
+    member sees their own most recent skills (docs/site-layout.md)."""
+    ordered = sorted(skills, key=lambda s: (s.updated_at, s.name), reverse=True)
+    per_plugin: dict[str, int] = {}
+    picked = []
+    for s in ordered:
+        if per_plugin.get(s.plugin, 0) < RECENT_COUNT:
+            per_plugin[s.plugin] = per_plugin.get(s.plugin, 0) + 1
+            picked.append(s)
+    return picked
 
 
 def engine_config(base: Mapping[str, Any], *, custom_dir: Path, extra_nav: list[Any]) -> dict[str, Any]:
@@ -598,6 +713,7 @@ def engine_config(base: Mapping[str, Any], *, custom_dir: Path, extra_nav: list[
     config["use_directory_urls"] = True
     config["nav"] = [
         {"Home": "index.md"},
+        {"Skills": "skills/index.md"},
         {"Plugins": "plugins/index.md"},
         {"Tags": "tags/index.md"},
         {"Categories": "categories/index.md"},
@@ -636,11 +752,12 @@ def prepare_catalog(
     templates_dir: Path,
     work_dir: Path,
     now: datetime,
+    references: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Path:
     """Write the generated Markdown and ``mkdocs.yml`` into ``work_dir``; return that config file."""
     base = load_base_config(config_path)
     renderer = CachedRenderer(BodyRenderer(), work_dir / "body-cache")
-    catalog = catalog_from_index(index_doc, bodies, renderer)
+    catalog = catalog_from_index(index_doc, bodies, renderer, references)
     renderer.prune()
     site_name = str(base.get("site_name") or catalog.marketplace_name)
     pages = generate_pages(catalog, _environment(templates_dir), site_name=site_name, now=now)
@@ -718,13 +835,21 @@ def render_catalog(
     templates_dir: Path,
     work_dir: Path,
     now: datetime,
+    references: Mapping[str, Mapping[str, str]] | None = None,
 ) -> None:
     """Build the catalog pages for ``index_doc`` into ``out_dir`` (other files there are kept).
 
     ``bodies`` maps skill name -> SKILL.md body (Markdown after the frontmatter). ``work_dir`` keeps
-    the generated Markdown and ``mkdocs.yml`` (``mkdocs build -f work_dir/mkdocs.yml`` rebuilds it)."""
+    the generated Markdown and ``mkdocs.yml`` (``mkdocs build -f work_dir/mkdocs.yml`` rebuilds it).
+    ``references`` maps skill name -> {``references/x.md``: text}: those files get pages of their own."""
     config_file = prepare_catalog(
-        index_doc, bodies, config_path=config_path, templates_dir=templates_dir, work_dir=work_dir, now=now
+        index_doc,
+        bodies,
+        config_path=config_path,
+        templates_dir=templates_dir,
+        work_dir=work_dir,
+        now=now,
+        references=references,
     )
     built = build_site(config_file)
     out_dir.mkdir(parents=True, exist_ok=True)

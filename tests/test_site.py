@@ -317,13 +317,17 @@ def test_skill_page_shows_facts_install_files_and_history(site: Path) -> None:
         "4.0 KB",
         "Release sql-style-guide",
         "First draft &lt;b&gt;x",
-        "Settings → Capabilities",
+        "Settings › Capabilities",
         "Upload skill",
-        "Claude Mobile",
+        "Claude mobile",
         "/plugin install data-guides@corp-skills",
-        "/plugin marketplace add",
-        "~/.claude/skills/sql-style-guide",
-        "npx skills add",
+        "extraKnownMarketplaces",
+        "headersHelper",
+        "skillport install sql-style-guide",
+        "skillport login --server",
+        "claude mcp add --transport http --scope user skillport",
+        "Claude Code on the web",
+        ".well-known/agent-skills/index.json",
         'href="../../skills/sql-style-guide/sql-style-guide-1.0.0.zip"',
         skill["zip"]["sha256"],
         "<table",
@@ -338,9 +342,12 @@ def test_base_url_fills_the_install_commands(tmp_path: Path) -> None:
     out = tmp_path / "site"
     render(out, tmp_path / "work", base_url="https://skills.corp.example/")
     text = (out / "skills/meeting-notes/index.html").read_text()
-    assert "/plugin marketplace add https://skills.corp.example/claude-code/marketplace.json" in text
-    assert "curl -fsSL https://skills.corp.example/skills/meeting-notes/meeting-notes-2.1.0.zip" in text
-    assert "npx skills add https://skills.corp.example/" in text
+    assert "&#34;url&#34;: &#34;https://skills.corp.example/claude-code/marketplace.json&#34;" in text
+    assert "skillport login --server https://skills.corp.example/" in text
+    assert "skillport https://skills.corp.example/mcp" in text  # the connector
+    # lines that cannot sign in behind the proxy are gone (issue 11)
+    for stale in ("curl -fsSL", "npx skills add", "/plugin marketplace add"):
+        assert stale not in text, stale
 
 
 @pytest.mark.threat("T46")
@@ -437,9 +444,10 @@ def test_skill_and_plugin_pages_are_not_in_the_navigation(site: Path) -> None:
             a.get("href", "") for t, a in page.elements if t == "a" and "md-nav__link" in a.get("class", "")
         ]
         assert nav_links, name
-        assert not [h for h in nav_links if "skills/" in h or re.search(r"plugins/[a-z]", h)], nav_links
+        # the listing pages (All skills, Plugins) are; single skill and plugin pages are not
+        assert not [h for h in nav_links if re.search(r"(skills|plugins)/[a-z]", h)], nav_links
     home = (site / "index.html").read_text()
-    assert "About" in home and "Plugins" in home and "Tags" in home
+    assert "About" in home and "Plugins" in home and "Tags" in home and "All skills" in home
 
 
 def test_search_index_holds_skill_and_plugin_pages_not_aggregate_pages(site: Path) -> None:

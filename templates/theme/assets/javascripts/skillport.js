@@ -27,7 +27,7 @@
   var PLACEHOLDER = "https://catalog.invalid/";
 
   function fillCatalogUrl() {
-    var nodes = document.querySelectorAll("code");
+    var nodes = document.querySelectorAll("code, .sp-install p, .sp-start p");
     for (var i = 0; i < nodes.length; i++) {
       var walker = document.createTreeWalker(nodes[i], NodeFilter.SHOW_TEXT);
       for (var t = walker.nextNode(); t; t = walker.nextNode()) {
@@ -72,9 +72,78 @@
     }
   }
 
+  /* The All skills page: filters by plugin, tag, category and surface. The choices come from the
+   * cards on the page (the proxy has already dropped plugins the member may not read), the state
+   * lives in the query string (?plugin=…&tag=…) so a filtered list can be linked and shared. */
+  function setupFilters() {
+    var form = document.getElementById("sp-filters");
+    if (!form) return;
+    var cards = [].slice.call(document.querySelectorAll(".sp-all .sp-skill-entry"));
+    var pairs = function (text) {
+      return (text || "").split("\n").filter(Boolean).map(function (p) {
+        var at = p.indexOf("|");
+        return at < 0 ? [p, p] : [p.slice(0, at), p.slice(at + 1)];
+      });
+    };
+    var values = {
+      plugin: function (c) { var p = c.getAttribute("data-plugin"); return [[p, p]]; },
+      tag: function (c) { return pairs(c.getAttribute("data-tags")); },
+      category: function (c) { return pairs(c.getAttribute("data-category")); },
+      surface: function (c) {
+        return (c.getAttribute("data-surfaces") || "").split(" ").filter(Boolean).map(function (v) { return [v, v]; });
+      }
+    };
+    ["plugin", "tag", "category"].forEach(function (name) {
+      var seen = {}, options = [];
+      cards.forEach(function (c) {
+        values[name](c).forEach(function (kv) {
+          if (!seen[kv[0]]) { seen[kv[0]] = true; options.push(kv); }
+        });
+      });
+      options.sort(function (a, b) { return a[1].localeCompare(b[1]); });
+      var select = form.elements[name];
+      options.forEach(function (kv) {
+        var option = document.createElement("option");
+        option.value = kv[0];
+        option.textContent = kv[1];
+        select.appendChild(option);
+      });
+    });
+    var params = new URLSearchParams(location.search);
+    Object.keys(values).forEach(function (name) {
+      var wanted = params.get(name), select = form.elements[name];
+      if (wanted && [].some.call(select.options, function (o) { return o.value === wanted; })) select.value = wanted;
+    });
+    var shown = form.querySelector("[data-sp-shown]");
+    var empty = document.querySelector(".sp-empty");
+    function apply() {
+      var count = 0, query = new URLSearchParams();
+      Object.keys(values).forEach(function (name) {
+        if (form.elements[name].value) query.set(name, form.elements[name].value);
+      });
+      cards.forEach(function (c) {
+        var ok = Object.keys(values).every(function (name) {
+          var wanted = form.elements[name].value;
+          return !wanted || values[name](c).some(function (kv) { return kv[0] === wanted; });
+        });
+        c.hidden = !ok;
+        if (ok) count++;
+      });
+      shown.textContent = String(count);
+      if (empty) empty.hidden = count !== 0;
+      var search = query.toString();
+      history.replaceState(null, "", location.pathname + (search ? "?" + search : ""));
+    }
+    form.addEventListener("change", apply);
+    form.addEventListener("submit", function (e) { e.preventDefault(); });
+    form.hidden = false;
+    apply();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     fillCatalogUrl();
     mergeChips();
     fillCounts();
+    setupFilters();
   });
 })();
