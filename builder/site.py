@@ -713,7 +713,7 @@ def engine_config(base: Mapping[str, Any], *, custom_dir: Path, extra_nav: list[
     config["use_directory_urls"] = True
     config["nav"] = [
         {"Home": "index.md"},
-        {"Skills": "skills/index.md"},
+        {"All skills": "skills/index.md"},
         {"Plugins": "plugins/index.md"},
         {"Tags": "tags/index.md"},
         {"Categories": "categories/index.md"},
