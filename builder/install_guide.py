@@ -35,7 +35,9 @@ class Step:
         if self.kind == "claude":
             return f"In Claude Code: {self.text}"
         if self.kind == "settings":
-            return f"Add to ~/.claude/settings.json: {json.dumps(json.loads(self.text), separators=(',', ':'))}"
+            return (
+                f"Add to ~/.claude/settings.json: {json.dumps(json.loads(self.text), separators=(',', ':'))}"
+            )
         if self.kind == "download":
             return f"Download the zip: {self.text}"
         return self.text
@@ -83,9 +85,18 @@ def claude_ai(t: Target) -> Surface:
         "Claude.ai, Claude Desktop and Claude mobile",
         (
             Step("download", t.download),
-            Step("text", "In Claude.ai or Claude Desktop open Settings › Capabilities; code execution must be on."),
-            Step("text", f"Under Skills choose Upload skill and select {t.zip_file}; the skill appears, switched on."),
-            Step("text", "Claude mobile gets the skill from your account; there is nothing to install on the phone."),
+            Step(
+                "text",
+                "In Claude.ai or Claude Desktop open Settings › Capabilities; code execution must be on.",
+            ),
+            Step(
+                "text",
+                f"Under Skills choose Upload skill and select {t.zip_file}; the skill appears, switched on.",
+            ),
+            Step(
+                "text",
+                "Claude mobile gets the skill from your account; there is nothing to install on the phone.",
+            ),
             Step(
                 "text",
                 "Or connect Claude to this catalog once (Settings › Connectors › Add custom connector, "
@@ -97,9 +108,27 @@ def claude_ai(t: Target) -> Surface:
 
 def claude_code(t: Target) -> Surface:
     """Claude Code: the marketplace by URL (whole plugin), or one skill with the CLI, or the connector.
-    For a plugin page (``t.skill`` empty) the fallback names the CLI command without a skill."""
-    single = f"skillport install {t.skill}" if t.skill else "skillport install SKILL"
-    fallback = "just this skill" if t.skill else "one skill at a time"
+    On a plugin's page (``t.skill`` empty) the fallback points at the skills' own pages."""
+    version_note = (
+        f"Plugin installs need Claude Code {MIN_CLAUDE_CODE_FOR_ARCHIVES} or later (archive plugin sources)."
+    )
+    if t.skill:
+        single: tuple[Step, ...] = (
+            Step(
+                "text",
+                f"{version_note} On an older version, or for just this skill, install it into "
+                "~/.claude/skills:",
+            ),
+            Step("shell", f"skillport install {t.skill}"),
+        )
+    else:
+        single = (
+            Step(
+                "text",
+                f"{version_note} On an older version, install its skills one at a time into "
+                "~/.claude/skills with skillport install NAME (each skill's page shows the line).",
+            ),
+        )
     return Surface(
         "claude-code",
         "Claude Code",
@@ -113,14 +142,12 @@ def claude_code(t: Target) -> Surface:
             ),
             Step("settings", settings_block(t.catalog_url, t.marketplace)),
             Step("claude", f"/plugin install {t.plugin}@{t.marketplace}"),
-            Step(
-                "text",
-                f"Plugin installs need Claude Code {MIN_CLAUDE_CODE_FOR_ARCHIVES} or later (archive plugin "
-                f"sources). On an older version, or for {fallback}, install into ~/.claude/skills:",
-            ),
-            Step("shell", single),
+            *single,
             Step("text", "Or add the Skillport connector, then run /mcp in Claude Code to sign in:"),
-            Step("shell", f"claude mcp add --transport http --scope user skillport {connector_url(t.catalog_url)}"),
+            Step(
+                "shell",
+                f"claude mcp add --transport http --scope user skillport {connector_url(t.catalog_url)}",
+            ),
         ),
     )
 

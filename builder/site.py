@@ -56,7 +56,11 @@ RECENT_COUNT = 8
 REFERENCE_RE = re.compile(r"references/([A-Za-z0-9][A-Za-z0-9_-]{0,80})\.md")
 MAX_REFERENCE_BYTES = 512 * 1024
 SURFACES = ("claude-ai", "claude-code", "other-agents")
-SURFACE_LABELS = {"claude-ai": "Claude.ai / Desktop / mobile", "claude-code": "Claude Code", "other-agents": "Other agents"}
+SURFACE_LABELS = {
+    "claude-ai": "Claude.ai / Desktop / mobile",
+    "claude-code": "Claude Code",
+    "other-agents": "Other agents",
+}
 SKILL_ROOT = "../../"  # from skills/<skill>/ to the site root
 REFERENCE_ROOT = "../../../../"  # from skills/<skill>/references/<stem>/
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -555,7 +559,14 @@ class CachedRenderer:
 
     def __call__(self, body: str, skill: SkillView, root: str = "../../") -> Markup:
         material = json.dumps(
-            [self._salt, skill.name, sorted(f.path for f in skill.files), [r.path for r in skill.references], root, body]
+            [
+                self._salt,
+                skill.name,
+                sorted(f.path for f in skill.files),
+                [r.path for r in skill.references],
+                root,
+                body,
+            ]
         )
         key = hashlib.sha256(material.encode("utf-8")).hexdigest()
         self._used.add(key)
@@ -657,7 +668,9 @@ def generate_pages(
         target = install_guide.Target(
             catalog.catalog_url, catalog.marketplace_name, s.plugin, s.name, s.zip.file, f"../../{s.zip.path}"
         )
-        guide = [g for g in install_guide.surfaces(target) if g.id != "claude-ai" or "claude-ai" in s.surfaces]
+        guide = [
+            g for g in install_guide.surfaces(target) if g.id != "claude-ai" or "claude-ai" in s.surfaces
+        ]
         pages[f"skills/{s.name}/index.md"] = skill_template.render(s=s, guide=guide, **common)
         for ref in s.references:
             pages[f"skills/{s.name}/references/{ref.stem}/index.md"] = reference_template.render(s=s, ref=ref)

@@ -27,7 +27,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.types import ASGIApp
 
-from builder import package, rules, zipcheck
+from builder import install_guide, package, rules, zipcheck
 from builder.errors import BadInput, NotConfigured, NotFound, PermissionDenied, SkillportError
 from proxy import catalog
 from proxy.oauth import OAuthConfig, SkillportOAuthProvider
@@ -244,27 +244,23 @@ def _install(
         "sha256": entry["zip"]["sha256"],
         "size": entry["zip"]["size"],
     }
-    if surface in ("claude-ai", "desktop"):
-        out["steps"] = _upload_steps()
-    elif surface == "claude-code":
-        market = str((doc.get("marketplace") or {}).get("name") or "skills")
-        public = str(state.settings.public_url)
-        out["plugin"] = [
-            f"/plugin marketplace add {public}claude-code/marketplace.json",
-            f"/plugin install {entry['plugin']}@{market}",
-        ]
+    if surface == "api":
+        out["steps"] = ["Download the zip, then upload it with the Skills API (POST /v1/skills)."]
+        return out
+    # the same steps the catalog page shows (builder/install_guide.py), with the signed link
+    market = str((doc.get("marketplace") or {}).get("name") or "skills")
+    public = str(state.settings.public_url)
+    zip_file = str(entry["zip"]["path"]).rsplit("/", 1)[-1]
+    target = install_guide.Target(public, market, str(entry["plugin"]), name, zip_file, link)
+    out["steps"] = install_guide.for_surface(target, surface).lines()
+    if surface == "claude-code":
+        out["settings"] = json.loads(install_guide.settings_block(public, market))
+        out["on_the_web"] = install_guide.claude_code_web(target).lines()
         out["direct"] = (
             f"mkdir -p ~/.claude/skills && curl -fsSL '{link}' -o /tmp/{name}.zip && "
             f"rm -rf ~/.claude/skills/{name} && unzip -q -o /tmp/{name}.zip -d ~/.claude/skills/ "
             f"&& rm /tmp/{name}.zip"
         )
-        out["steps"] = [
-            "Run the `direct` line (one skill, now), or the `plugin` commands (whole plugin, "
-            "updates with /plugin update).",
-            "Restart Claude Code to load the skill.",
-        ]
-    else:
-        out["steps"] = ["Download the zip, then upload it with the Skills API (POST /v1/skills)."]
     return out
 
 

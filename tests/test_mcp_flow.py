@@ -135,7 +135,11 @@ def test_sdk_client_signs_in_with_oauth_and_calls_every_action(proxy: Proxy, mod
     ai = _json(install_ai[1])
     assert ai["download"].startswith(proxy.url + "/d/") and any("Upload" in s for s in ai["steps"])
     cc = _json(install_cc[1])
-    assert "~/.claude/skills" in cc["direct"] and cc["plugin"][1] == "/plugin install office@corp-skills"
+    assert "~/.claude/skills" in cc["direct"]
+    assert "In Claude Code: /plugin install office@corp-skills" in cc["steps"]
+    source = cc["settings"]["extraKnownMarketplaces"]["corp-skills"]["source"]
+    assert source["headersHelper"] == "skillport auth-header"
+    assert f"In a terminal: skillport login --server {proxy.url}/" in cc["on_the_web"]
     ups = _json(updates[1])
     assert ups["updates"][0]["name"] == "pdf-forms" and ups["updates"][0]["latest"] == "1.2.0"
     assert [c["version"] for c in ups["updates"][0]["changes"]] == ["1.2.0", "1.1.0"]
