@@ -22,7 +22,7 @@ SurfaceId = Literal["claude-ai", "claude-code", "claude-code-web", "other-agents
 
 @dataclass(frozen=True)
 class Step:
-    """One step: ``text`` is prose; ``shell`` a terminal command; ``claude`` a command typed inside
+    """One step: ``text`` is prose (`backticks` mark code); ``shell`` a terminal command; ``claude`` a command typed inside
     Claude Code; ``settings`` a JSON block for ``~/.claude/settings.json``; ``download`` the zip."""
 
     kind: StepKind
@@ -91,7 +91,7 @@ def claude_ai(t: Target) -> Surface:
             ),
             Step(
                 "text",
-                f"Under Skills choose Upload skill and select {t.zip_file}; the skill appears, switched on.",
+                f"Under Skills choose Upload skill and select `{t.zip_file}`; the skill appears, switched on.",
             ),
             Step(
                 "text",
@@ -100,7 +100,7 @@ def claude_ai(t: Target) -> Surface:
             Step(
                 "text",
                 "Or connect Claude to this catalog once (Settings › Connectors › Add custom connector, "
-                f"URL {connector_url(t.catalog_url)}) and ask Claude to find and install skills.",
+                f"URL `{connector_url(t.catalog_url)}`) and ask Claude to find and install skills.",
             ),
         ),
     )
@@ -117,7 +117,7 @@ def claude_code(t: Target) -> Surface:
             Step(
                 "text",
                 f"{version_note} On an older version, or for just this skill, install it into "
-                "~/.claude/skills:",
+                "`~/.claude/skills`:",
             ),
             Step("shell", f"skillport install {t.skill}"),
         )
@@ -126,7 +126,7 @@ def claude_code(t: Target) -> Surface:
             Step(
                 "text",
                 f"{version_note} On an older version, install its skills one at a time into "
-                "~/.claude/skills with skillport install NAME (each skill's page shows the line).",
+                "`~/.claude/skills` with `skillport install NAME` (each skill's page shows the line).",
             ),
         )
     return Surface(
@@ -137,13 +137,13 @@ def claude_code(t: Target) -> Surface:
             Step("shell", f"skillport login --server {t.catalog_url}"),
             Step(
                 "text",
-                "Declare the catalog as a plugin marketplace in ~/.claude/settings.json (Claude Code adds "
-                "it at its next start and signs in with skillport auth-header), then install the plugin:",
+                "Declare the catalog as a plugin marketplace in `~/.claude/settings.json` (Claude Code adds "
+                "it at its next start and signs in with `skillport auth-header`), then install the plugin:",
             ),
             Step("settings", settings_block(t.catalog_url, t.marketplace)),
             Step("claude", f"/plugin install {t.plugin}@{t.marketplace}"),
             *single,
-            Step("text", "Or add the Skillport connector, then run /mcp in Claude Code to sign in:"),
+            Step("text", "Or add the Skillport connector, then run `/mcp` in Claude Code to sign in:"),
             Step(
                 "shell",
                 f"claude mcp add --transport http --scope user skillport {connector_url(t.catalog_url)}",
@@ -177,8 +177,8 @@ def other_agents(t: Target) -> Surface:
             Step(
                 "text",
                 "Agents that read the open Agent Skills format find every skill you may read in the "
-                f"catalog's well-known index, {t.catalog_url}.well-known/agent-skills/index.json (send the "
-                "header skillport auth-header prints). To put this skill into an agent's skills folder:",
+                f"catalog's well-known index, `{t.catalog_url}.well-known/agent-skills/index.json` (send the "
+                "header `skillport auth-header` prints). To put this skill into an agent's skills folder:",
             ),
             Step("shell", f"skillport install {t.skill} --target ./skills"),
         ),

@@ -616,6 +616,10 @@ def _environment(templates_dir: Path) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
+    # `code` in install steps' prose (builder/install_guide.py): escape first, then mark up.
+    env.filters["ticks"] = lambda text: Markup(  # noqa: S704 - escaped before the <code> tags are added
+        re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(str(text), quote=True))
+    )
     # Titles go to front matter; MkDocs themes print page.meta.title unescaped, so escape first.
     env.filters["yaml_title"] = lambda text: Markup(json.dumps(html.escape(str(text)), ensure_ascii=False))  # noqa: S704
     return env

@@ -127,7 +127,7 @@ def test_search_open_and_download_under_a_strict_csp(
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base.split("/catalog/")[0])
     copy_buttons.first.click()
     copied = page.evaluate("() => navigator.clipboard.readText()")
-    assert copied.strip() == f"/plugin marketplace add {base}claude-code/marketplace.json"
+    assert copied.strip() == f"skillport login --server {base}"  # the catalog URL filled in by skillport.js
 
     skill = next(s for s in document["skills"] if s["name"] == "sql-style-guide")
     with page.expect_download() as info:

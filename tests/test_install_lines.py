@@ -373,5 +373,7 @@ def test_the_connector_install_action_answers_the_pages_steps(
         assert f"In a terminal: {command}" in code["on_the_web"], command
     upload = answers["claude-ai"]
     assert upload["steps"][0] == f"Download the zip: {upload['download']}"
-    assert upload["steps"][1:] == [html.unescape(t) for t in page.texts["claude-ai"][2:]]
+    assert [s.replace("`", "") for s in upload["steps"][1:]] == [
+        html.unescape(t) for t in page.texts["claude-ai"][2:]
+    ]
     assert parse_qs(urlsplit(upload["download"]).query) == {} and "/d/" in upload["download"]
