@@ -22,8 +22,9 @@ SurfaceId = Literal["claude-ai", "claude-code", "claude-code-web", "other-agents
 
 @dataclass(frozen=True)
 class Step:
-    """One step: ``text`` is prose (`backticks` mark code); ``shell`` a terminal command; ``claude`` a command typed inside
-    Claude Code; ``settings`` a JSON block for ``~/.claude/settings.json``; ``download`` the zip."""
+    """One step: ``text`` is prose (`backticks` mark code); ``shell`` a terminal command; ``claude`` a
+    command typed inside Claude Code; ``settings`` a JSON block for ``~/.claude/settings.json``;
+    ``download`` the zip."""
 
     kind: StepKind
     text: str
@@ -91,7 +92,7 @@ def claude_ai(t: Target) -> Surface:
             ),
             Step(
                 "text",
-                f"Under Skills choose Upload skill and select `{t.zip_file}`; the skill appears, switched on.",
+                f"Under Skills choose Upload skill and select `{t.zip_file}`; it appears, switched on.",
             ),
             Step(
                 "text",

@@ -629,10 +629,9 @@ def generate_pages(
     catalog: Catalog, env: jinja2.Environment, *, site_name: str, now: datetime
 ) -> dict[str, str]:
     """Every generated page: docs-relative path -> Markdown text."""
-    common = {
+    common: dict[str, Any] = {
         "marketplace_name": catalog.marketplace_name,
         "catalog_url": catalog.catalog_url,
-        "marketplace_url": catalog.catalog_url + "claude-code/marketplace.json",
     }
     recent = recent_candidates(catalog.skills)
     tag_entries = chip_entries(catalog.skills, lambda s: s.tags)

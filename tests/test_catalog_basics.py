@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import test_catalog_browser
 from tests.oidc import login_with_mock
-from tests.test_catalog_browser import SCREENSHOTS, Watch, _serve, browser  # noqa: F401 - fixture
+from tests.test_catalog_browser import SCREENSHOTS, Watch, _serve
 from tests.test_mcp_support import SIGNING_KEY, oidc_provider, run_proxy
 from tests.test_rules import make_marketplace
 from tests.test_site import NOW
@@ -25,6 +26,7 @@ from tests.test_site import NOW
 pytestmark = [pytest.mark.browser, pytest.mark.external]
 
 PHONE = {"width": 390, "height": 844}
+browser = test_catalog_browser.browser  # the shared Chromium fixture
 
 
 @pytest.fixture(scope="module")
