@@ -128,10 +128,11 @@ def test_reference_files_are_pages_and_skill_pages_name_maintainer_and_source(
 _ONE_LINE_TOKENS = """() => {
   // every URL inside a command or settings block is laid out on ONE line (it may scroll, never wrap)
   const broken = [];
-  for (const code of document.querySelectorAll('.sp-run code, code.sp-start__cmd')) {
+  const codes = '.sp-run code, .sp-start code, .sp-install p code';
+  for (const code of document.querySelectorAll(codes)) {
     const walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
     for (let t = walker.nextNode(); t; t = walker.nextNode()) {
-      for (const m of t.nodeValue.matchAll(/https?:\\/\\/\\S+/g)) {
+      for (const m of t.nodeValue.matchAll(/(https?:\\/\\/|[\\w.-]+\\.zip)\\S*/g)) {
         const range = document.createRange();
         range.setStart(t, m.index);
         range.setEnd(t, m.index + m[0].length);
@@ -164,6 +165,8 @@ def test_phone_keeps_urls_whole_and_buttons_with_their_labels(
     assert label["y"] < button["y"] + button["height"] and label["y"] + label["height"] > button["y"]
     assert label["x"] >= button["x"] + button["width"] - 1  # beside it, on the same line
     assert button["x"] + button["width"] <= PHONE["width"] and label["x"] + label["width"] <= PHONE["width"]
+    whole = page.locator(".sp-install a.sp-download").first.evaluate("b => b.scrollWidth <= b.clientWidth")
+    assert whole, "the button's label is cut off"
     page.goto(base + "skills/", wait_until="networkidle")
     page.screenshot(path=str(SCREENSHOTS / "phone-all-skills.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
@@ -221,5 +224,12 @@ def test_recently_updated_shows_a_members_own_newest_skills(
     assert shown == readable
     assert "secret" not in page.content()
     page.screenshot(path=str(SCREENSHOTS / "catalog-recent-filtered.png"), full_page=True)
+    # the All skills page through the proxy: only what alice may read, and no filter names the rest
+    page.goto(url + "skills/", wait_until="networkidle")
+    assert sorted(_visible_cards(page)) == sorted(
+        s["name"] for s in index["skills"] if s["plugin"] == "open-tools"
+    )
+    options = page.locator("select[name=plugin] option").all_inner_texts()
+    assert options == ["Any", "open-tools"] and "secret" not in page.content()
     assert watch.problems == []
     context.close()
