@@ -18,32 +18,22 @@ import pytest
 
 from tests import test_catalog_browser
 from tests.oidc import login_with_mock
-from tests.test_catalog_browser import SCREENSHOTS, Watch, _serve
+from tests.test_catalog_browser import SCREENSHOTS, Watch
 from tests.test_mcp_support import SIGNING_KEY, oidc_provider, run_proxy
 from tests.test_rules import make_marketplace
-from tests.test_site import NOW
 
 pytestmark = [pytest.mark.browser, pytest.mark.external]
 
 PHONE = {"width": 390, "height": 844}
 browser = test_catalog_browser.browser  # the shared Chromium fixture
+served_example = test_catalog_browser.served_example  # the example marketplace on a static host
 
 
 @pytest.fixture(scope="module")
-def example(
-    tmp_path_factory: pytest.TempPathFactory, examples_dir: Path
-) -> Iterator[tuple[str, dict[str, Any]]]:
+def example(served_example: tuple[str, Path]) -> tuple[str, dict[str, Any]]:
     """The example marketplace built by the real builder, on a static host (no proxy)."""
-    from builder.build import build
-
-    root = tmp_path_factory.mktemp("basics")
-    build(examples_dir, root / "catalog", keys=["k" * 40], now=NOW, base_url=None)
-    server, base = _serve(root)
-    try:
-        yield base, json.loads((root / "catalog/index.json").read_text())
-    finally:
-        server.shutdown()
-        server.server_close()
+    base, site_dir = served_example
+    return base, json.loads((site_dir / "index.json").read_text())
 
 
 def _visible_cards(page: Any) -> list[str]:
