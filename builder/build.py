@@ -193,6 +193,7 @@ def build(
                 source_path=source_path,
                 histories=histories,
                 previous=previous,
+                repository=history.remote_url(marketplace_dir) if commit else None,
             )
             if progress:
                 progress("catalog", 0, 1)

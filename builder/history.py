@@ -8,10 +8,12 @@ manifests whose versions the history shows.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from builder import frontmatter
 
@@ -44,6 +46,31 @@ def head_commit(root: Path) -> str | None:
     """The checkout's HEAD commit, or None when ``root`` is not inside a Git work tree."""
     out = _git(root, "rev-parse", "--verify", "-q", "HEAD")
     return out.decode().strip() if out else None
+
+
+def browse_url(remote: str) -> str | None:
+    """A Git remote as a link people can open: ``https://host/path`` without credentials or ``.git``
+    (``git@host:org/repo.git``, ``ssh://git@host/org/repo``, ``https://token@host/org/repo.git``);
+    None for local paths and anything else."""
+    remote = remote.strip()
+    scp = re.fullmatch(r"[A-Za-z0-9._-]+@([A-Za-z0-9.-]+):(?!/)([A-Za-z0-9._~/-]+)", remote)
+    if scp:
+        host, path = scp.group(1), scp.group(2)
+    else:
+        parts = urlsplit(remote)
+        if parts.scheme not in ("https", "http", "ssh", "git") or not parts.hostname:
+            return None
+        host, path = parts.hostname, parts.path.lstrip("/")
+    path = path.removesuffix("/").removesuffix(".git")
+    if not path or not re.fullmatch(r"[A-Za-z0-9._~/-]+", path) or ".." in path.split("/"):
+        return None
+    return f"https://{host}/{path}"
+
+
+def remote_url(root: Path) -> str | None:
+    """The ``origin`` remote of the checkout as a browsable link (see ``browse_url``), if any."""
+    out = _git(root, "remote", "get-url", "origin")
+    return browse_url(out.decode(errors="replace")) if out else None
 
 
 def _prefix(root: Path) -> str:

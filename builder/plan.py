@@ -201,8 +201,10 @@ def index_document(
     source_path: str | None,
     histories: Mapping[str, tuple[Mapping[str, str], ...]],
     previous: Mapping[str, Any] | None,
+    repository: str | None = None,
 ) -> dict[str, Any]:
-    """The catalog index of ``docs/site-layout.md`` (pure; ``zips`` maps path -> (sha256, size))."""
+    """The catalog index of ``docs/site-layout.md`` (pure; ``zips`` maps path -> (sha256, size);
+    ``repository`` is the checkout's remote as a link, used when the marketplace names none)."""
     before = {s.get("name"): s for s in (previous or {}).get("skills", []) if isinstance(s, Mapping)}
     stamp = index.format_time(now)
     skill_docs = []
@@ -276,7 +278,7 @@ def index_document(
             "name": marketplace.name,
             "owner": dict(manifest.get("owner") or {}),
             "description": meta.get("description") or manifest.get("description") or "",
-            "repository": _url(meta.get("repository")) or _url(manifest.get("repository")),
+            "repository": _url(meta.get("repository")) or _url(manifest.get("repository")) or repository,
         },
         "access": normalized_access(marketplace.access),
         "plugins": plugin_docs,

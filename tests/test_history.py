@@ -53,15 +53,21 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "README.md").write_text("unrelated\n")
     git(root, "add", "README.md")
     git(root, "commit", "-q", "-m", "Docs only", date="2026-03-01T08:00:00+00:00")
+    git(root, "remote", "add", "origin", "https://ci-bot:s3cret-token@git.acme.example/platform/skills.git")
     return root
 
 
 @pytest.fixture(scope="module")
-def doc(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def site(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("git-site") / "site"
     build(repo / "market", out, keys=KEYS, now=NOW)
+    return out
+
+
+@pytest.fixture(scope="module")
+def doc(site: Path) -> dict[str, Any]:
     return index.verify(
-        (out / "index.json").read_bytes(), (out / "index.json.sig").read_bytes(), KEYS, now=NOW
+        (site / "index.json").read_bytes(), (site / "index.json.sig").read_bytes(), KEYS, now=NOW
     )
 
 
@@ -117,3 +123,28 @@ def test_outside_git_there_is_no_commit_and_updated_at_is_kept_across_rebuilds(t
     assert doc["source"]["commit"] is None
     assert _skill(doc, "alpha")["history"] == []
     assert _skill(doc, "alpha")["updated_at"] == index.format_time(NOW)
+
+
+def test_the_remote_is_the_source_link_without_its_credentials(doc: dict[str, Any], site: Path) -> None:
+    assert doc["marketplace"]["repository"] == "https://git.acme.example/platform/skills"
+    for page in ("skills/alpha/index.html", "plugins/tools/index.html"):
+        text = (site / page).read_text()
+        assert 'href="https://git.acme.example/platform/skills"' in text and "s3cret" not in text
+    assert "s3cret" not in (site / "index.json").read_text()
+
+
+@pytest.mark.parametrize(
+    ("remote", "link"),
+    [
+        ("git@github.com:corp/skills.git", "https://github.com/corp/skills"),
+        ("ssh://git@git.corp.example:2222/corp/skills.git", "https://git.corp.example/corp/skills"),
+        ("https://x-access-token:abc@github.com/corp/skills.git\n", "https://github.com/corp/skills"),
+        ("http://git.corp.example/corp/skills/", "https://git.corp.example/corp/skills"),
+        ("/srv/git/skills.git", None),
+        ("file:///srv/git/skills.git", None),
+        ("https://github.com/corp/../etc", None),
+        ("https://github.com/", None),
+    ],
+)
+def test_browse_url_turns_remotes_into_links(remote: str, link: str | None) -> None:
+    assert history.browse_url(remote) == link
