@@ -313,7 +313,7 @@ def _surfaces(value: Any, where: str) -> tuple[str, ...]:
 
 
 def _reference_pages(
-    view: SkillView, texts: Mapping[str, str], render_body: Callable[[str, SkillView, str], Markup]
+    view: SkillView, texts: Mapping[str, str], render_body: Callable[[str, SkillView, str, str], Markup]
 ) -> tuple[ReferencePage, ...]:
     """``references/<stem>.md`` files of the skill as pages (other files stay downloads)."""
     pages = []
@@ -327,7 +327,9 @@ def _reference_pages(
         pages.append(ReferencePage(path, stem, title, Markup("")))
     # each page is rendered knowing every reference page (links between them stay pages)
     view = replace(view, references=tuple(pages))
-    return tuple(replace(p, body_html=render_body(texts[p.path], view, REFERENCE_ROOT)) for p in pages)
+    return tuple(
+        replace(p, body_html=render_body(texts[p.path], view, REFERENCE_ROOT, "references")) for p in pages
+    )
 
 
 def reference_texts(files: Iterable[Any]) -> dict[str, str]:
@@ -342,7 +344,7 @@ def reference_texts(files: Iterable[Any]) -> dict[str, str]:
 def catalog_from_index(
     index_doc: Mapping[str, Any],
     bodies: Mapping[str, str],
-    render_body: Callable[[str, SkillView, str], Markup],
+    render_body: Callable[[str, SkillView, str, str], Markup],
     references: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Catalog:
     """Check the parts of the index document the pages use, and shape them for the templates."""
@@ -449,7 +451,7 @@ def catalog_from_index(
         )
         body = bodies.get(name, "")
         view = replace(view, references=_reference_pages(view, (references or {}).get(name, {}), render_body))
-        view = replace(view, body_html=render_body(body, view, SKILL_ROOT) if body else Markup(""))
+        view = replace(view, body_html=render_body(body, view, SKILL_ROOT, "") if body else Markup(""))
         skills.append(view)
     skills.sort(key=lambda v: v.name)
 
@@ -518,8 +520,9 @@ class BodyRenderer:
         self._md.preprocessors.deregister("html_block")
         self._md.inlinePatterns.deregister("html")
 
-    def __call__(self, body: str, skill: SkillView, root: str = "../../") -> Markup:
-        """``root`` leads from the page being rendered to the site root."""
+    def __call__(self, body: str, skill: SkillView, root: str = SKILL_ROOT, folder: str = "") -> Markup:
+        """``root`` leads from the page being rendered to the site root; ``folder`` is the rendered
+        file's folder inside the skill (relative links resolve from there)."""
         self._md.reset()
         rendered = self._md.convert(body)
         files = {f.path for f in skill.files}
@@ -527,7 +530,7 @@ class BodyRenderer:
 
         def keep(element: str, attribute: str, value: str) -> str | None:
             if (element, attribute) in (("a", "href"), ("img", "src")):
-                return _safe_url(value, element, skill.name, files, root, pages)
+                return _safe_url(value, element, skill.name, files, root, pages, folder)
             return value
 
         cleaned = nh3.clean(
@@ -548,7 +551,7 @@ class CachedRenderer:
     this module and of the libraries, so a change to the sanitizer invalidates every entry; entries
     not used by a build are removed after it."""
 
-    def __init__(self, render: Callable[[str, SkillView, str], Markup], cache_dir: Path) -> None:
+    def __init__(self, render: Callable[[str, SkillView, str, str], Markup], cache_dir: Path) -> None:
         self._render = render
         self._dir = cache_dir
         self._dir.mkdir(parents=True, exist_ok=True)
@@ -557,7 +560,7 @@ class CachedRenderer:
             (hashlib.sha256(Path(__file__).read_bytes()).hexdigest(), markdown.__version__, _version("nh3"))
         )
 
-    def __call__(self, body: str, skill: SkillView, root: str = "../../") -> Markup:
+    def __call__(self, body: str, skill: SkillView, root: str = SKILL_ROOT, folder: str = "") -> Markup:
         material = json.dumps(
             [
                 self._salt,
@@ -565,6 +568,7 @@ class CachedRenderer:
                 sorted(f.path for f in skill.files),
                 [r.path for r in skill.references],
                 root,
+                folder,
                 body,
             ]
         )
@@ -575,7 +579,7 @@ class CachedRenderer:
             return Markup(path.read_text(encoding="utf-8"))  # noqa: S704 - written by us, sanitized
         except FileNotFoundError:
             pass
-        rendered = self._render(body, skill, root)
+        rendered = self._render(body, skill, root, folder)
         path.write_text(str(rendered), encoding="utf-8")
         return rendered
 
@@ -586,7 +590,13 @@ class CachedRenderer:
 
 
 def _safe_url(
-    value: str, element: str, skill: str, files: set[str], root: str, pages: Mapping[str, str]
+    value: str,
+    element: str,
+    skill: str,
+    files: set[str],
+    root: str,
+    pages: Mapping[str, str],
+    folder: str = "",
 ) -> str | None:
     """External http(s)/mailto links stay (images do not: no tracking pixels); links to the skill's
     reference files point at their pages, to its other files at their published copies under
@@ -596,7 +606,7 @@ def _safe_url(
         return value if element == "a" and parts.scheme.lower() in ("http", "https", "mailto") else None
     if parts.netloc or not parts.path:
         return value if element == "a" and not parts.netloc and value.startswith("#") else None
-    path = posixpath.normpath(unquote(parts.path))
+    path = posixpath.normpath(posixpath.join(folder, unquote(parts.path)))
     if path.startswith(("/", "../")) or path not in files:
         return None
     if element == "a" and path in pages:

@@ -557,3 +557,57 @@ def test_every_relative_link_of_the_example_build_resolves(tmp_path: Path, examp
                     broken.append((path.relative_to(out).as_posix(), value))
     assert checked > 100
     assert broken == []
+
+
+# --------------------------------------------------------------------------- reference pages
+
+HOSTILE_REFERENCE = """# Guide <script>alert("ref")</script>
+
+See [the other](other.md), [the skill's guide](guide.md) and <img src=x onerror=alert(1)>.
+
+[js](javascript:alert(3))
+"""
+
+
+@pytest.mark.threat("T46")
+def test_t46_reference_files_become_sanitized_pages_linked_from_the_skill(tmp_path: Path) -> None:
+    from builder.site import render_catalog
+
+    out = tmp_path / "site"
+    out.mkdir()
+    document, bodies = sample_index(out)
+    render_catalog(
+        document,
+        bodies,
+        out,
+        config_path=REPO_ROOT / "mkdocs.yml",
+        templates_dir=REPO_ROOT / "templates",
+        work_dir=tmp_path / "work",
+        now=NOW,
+        references={
+            "sql-style-guide": {"references/guide.md": "# The guide\n\n## Joins\n\nExplicit joins only.\n"},
+            HOSTILE: {"references/guide.md": HOSTILE_REFERENCE, "scripts/x.md": "# not a reference"},
+        },
+    )
+    skill = (out / "skills/sql-style-guide/index.html").read_text()
+    assert 'href="references/guide/"' in skill  # the body's link and the References list
+    assert (
+        '.well-known/agent-skills/sql-style-guide/references/guide.md"'
+        not in skill.split("sp-body")[1][:2000]
+    )
+    page = out / "skills/sql-style-guide/references/guide/index.html"
+    text = page.read_text()
+    assert "<h3" in text and "Explicit joins only." in text and "## Joins" not in text
+    assert 'href="../../"' in text  # back to the skill
+
+    evil = parse(out / f"skills/{HOSTILE}/references/guide/index.html")
+    for tag, attributes in evil.elements:
+        assert not [a for a in attributes if a.startswith("on")], (tag, attributes)
+        assert not attributes.get("href", "").lower().startswith("javascript:"), attributes
+    for attributes, _ in evil.scripts:
+        assert attributes.get("src", "").startswith("../") or attributes.get("type") == "application/json"
+    raw = (out / f"skills/{HOSTILE}/references/guide/index.html").read_text()
+    assert "&lt;script&gt;alert(" in raw
+    assert 'href="../../../../skills/evil-skill/references/guide/"' in raw  # relative to references/
+    assert "other.md" not in raw  # a file the skill does not have: dropped
+    assert not (out / f"skills/{HOSTILE}/references/x").exists()  # only references/*.md get pages
