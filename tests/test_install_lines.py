@@ -25,6 +25,7 @@ import hashlib
 import html
 import json
 import os
+import re
 import shlex
 import socket
 import ssl
@@ -377,3 +378,15 @@ def test_the_connector_install_action_answers_the_pages_steps(
         html.unescape(t) for t in page.texts["claude-ai"][2:]
     ]
     assert parse_qs(urlsplit(upload["download"]).query) == {} and "/d/" in upload["download"]
+
+
+def test_plugin_and_home_pages_show_only_lines_the_skill_page_runs(page: _Blocks, deployed: Deployed) -> None:
+    """The plugin page and the home page repeat lines from the skill page (run above), nothing else."""
+    ran = {text for _, _, text in page.runs}
+    with _signed_in(deployed, "alice") as browser:
+        plugin = _Blocks()
+        plugin.feed(browser.get(f"{deployed.url}plugins/{PLUGIN}/").text)
+        home = browser.get(deployed.url).text
+    assert plugin.runs and {text for _, _, text in plugin.runs} <= ran
+    commands = re.findall(r'<code class="sp-start__cmd">([^<]*)</code>', home)
+    assert commands and {html.unescape(c) for c in commands} <= ran
