@@ -210,7 +210,14 @@ def sample_index(site_dir: Path | None = None) -> tuple[dict[str, Any], dict[str
 # --------------------------------------------------------------------------- building
 
 
-def render(out: Path, work: Path, *, now: datetime = NOW, base_url: str | None = None) -> dict[str, Any]:
+def render(
+    out: Path,
+    work: Path,
+    *,
+    now: datetime = NOW,
+    base_url: str | None = None,
+    references: dict[str, dict[str, str]] | None = None,
+) -> dict[str, Any]:
     from builder.site import render_catalog
 
     out.mkdir(parents=True, exist_ok=True)
@@ -224,6 +231,7 @@ def render(out: Path, work: Path, *, now: datetime = NOW, base_url: str | None =
         templates_dir=REPO_ROOT / "templates",
         work_dir=work,
         now=now,
+        references=references,
     )
     return document
 
@@ -571,19 +579,10 @@ See [the other](other.md), [the skill's guide](guide.md) and <img src=x onerror=
 
 @pytest.mark.threat("T46")
 def test_t46_reference_files_become_sanitized_pages_linked_from_the_skill(tmp_path: Path) -> None:
-    from builder.site import render_catalog
-
     out = tmp_path / "site"
-    out.mkdir()
-    document, bodies = sample_index(out)
-    render_catalog(
-        document,
-        bodies,
+    render(
         out,
-        config_path=REPO_ROOT / "mkdocs.yml",
-        templates_dir=REPO_ROOT / "templates",
-        work_dir=tmp_path / "work",
-        now=NOW,
+        tmp_path / "work",
         references={
             "sql-style-guide": {"references/guide.md": "# The guide\n\n## Joins\n\nExplicit joins only.\n"},
             HOSTILE: {"references/guide.md": HOSTILE_REFERENCE, "scripts/x.md": "# not a reference"},
