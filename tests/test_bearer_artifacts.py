@@ -295,8 +295,8 @@ def test_claude_code_adds_the_marketplace_by_url_with_the_bearer_header(
     assert len(reads) >= 2  # the first fetch and the update both sent the header
 
 
-def _self_signed(folder: Path, address: str = "127.0.0.1") -> tuple[Path, Path]:
-    """A certificate for ``localhost`` and ``address`` (Claude Code trusts it through
+def _self_signed(folder: Path, address: str = "127.0.0.1", dns_name: str = "localhost") -> tuple[Path, Path]:
+    """A certificate for ``localhost``, ``dns_name`` and ``address`` (Claude Code trusts it through
     NODE_EXTRA_CA_CERTS)."""
     import datetime as dt
     import ipaddress
@@ -319,7 +319,10 @@ def _self_signed(folder: Path, address: str = "127.0.0.1") -> tuple[Path, Path]:
         .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(address))]
+                [
+                    *{x509.DNSName("localhost"), x509.DNSName(dns_name)},
+                    x509.IPAddress(ipaddress.ip_address(address)),
+                ]
             ),
             critical=False,
         )

@@ -1,8 +1,8 @@
 """Install instructions are executable documentation (issue 11, item 3).
 
-The example marketplace is built by the real builder for a proxy served over HTTPS on this machine's
-non-loopback address (Claude Code installs ``archive`` plugin sources only from https URLs that are not
-loopback), with ``oidc-provider-mock`` as the identity provider. A member signs in, opens a skill's page,
+The example marketplace is built by the real builder for a proxy served over HTTPS on 127.0.0.1 under
+a host name mapped in /etc/hosts (Claude Code installs ``archive`` plugin sources only from https URLs
+whose host is not a loopback name), with ``oidc-provider-mock`` as the identity provider. A member signs in, opens a skill's page,
 and this test takes every command and settings block out of the page's HTML (``.sp-run`` blocks, as
 shown to the member, copy button and all) and runs it for real:
 
@@ -56,17 +56,23 @@ MARKET = "corp-skills"
 BIN = Path(sys.executable).parent  # where `skillport` is installed
 
 
-def _host_address() -> str:
-    """This machine's non-loopback IPv4 address (the one its default route uses)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))  # no packet is sent for UDP connect
-            address = str(probe.getsockname()[0])
-        except OSError:
-            address = ""
-    if not address or address.startswith("127."):
-        pytest.skip("no non-loopback IPv4 address: Claude Code refuses archive sources on loopback")
-    return address
+HOST = "skillport-catalog.test"  # a name for 127.0.0.1, added to /etc/hosts by the test
+
+
+def _host_name() -> str:
+    """A host name that resolves to 127.0.0.1 but is not a loopback *name*: Claude Code installs
+    ``archive`` plugin sources only from https URLs whose host is not ``localhost``/``127.x``, and the
+    test must not send traffic to any address but loopback."""
+    hosts = Path("/etc/hosts")
+    try:
+        text = hosts.read_text()
+        if not any(line.split()[1:2] == [HOST] for line in text.splitlines() if line.strip()):
+            hosts.write_text(text.rstrip("\n") + f"\n127.0.0.1 {HOST}\n")
+    except OSError:
+        pytest.skip(f"cannot map {HOST} to 127.0.0.1 in /etc/hosts (needs root)")
+    if socket.gethostbyname(HOST) != "127.0.0.1":
+        pytest.skip(f"{HOST} does not resolve to 127.0.0.1")
+    return HOST
 
 
 @dataclass
@@ -86,16 +92,16 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     from proxy.app import create_app
     from proxy.settings import Settings
 
-    address = _host_address()
+    host = _host_name()
     work = tmp_path_factory.mktemp("deployed")
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((address, 0))
+    sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    public = f"https://{address}:{port}/"
+    public = f"https://{host}:{port}/"
     site = work / "site"
     build(EXAMPLES, site, keys=[SIGNING_KEY], now=datetime.now(UTC), base_url=public)
-    cert, key = _self_signed(work, address)
+    cert, key = _self_signed(work, dns_name=host)
     audit = work / "audit.jsonl"
     with oidc_provider() as issuer:
         env = proxy_env(site, issuer, port, audit)
