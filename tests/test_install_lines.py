@@ -3,8 +3,8 @@
 The example marketplace is built by the real builder for a proxy served over HTTPS on 127.0.0.1 under
 a host name mapped in /etc/hosts (Claude Code installs ``archive`` plugin sources only from https URLs
 whose host is not a loopback name), with ``oidc-provider-mock`` as the identity provider. A member
-signs in, opens a skill's page, and this test takes every command and settings block out of the page's HTML (``.sp-run`` blocks, as
-shown to the member, copy button and all) and runs it for real:
+signs in, opens a skill's page, and this test takes every command and settings block out of the
+page's HTML (``.sp-run`` blocks, as shown to the member, copy button and all) and runs it for real:
 
 - ``skillport login --server …`` (the test plays the browser the CLI sends the member to);
 - the ``extraKnownMarketplaces`` settings block in Claude Code's ``~/.claude/settings.json``, then the
