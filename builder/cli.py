@@ -195,6 +195,9 @@ def parser() -> argparse.ArgumentParser:
     from builder.member_cli import register as register_member
 
     register_member(sub)
+    from builder.apisync.run import register as register_sync_api
+
+    register_sync_api(sub)
     return p
 
 

@@ -329,6 +329,26 @@ class Api:
             return body
         raise NotSignedIn("run `skillport login`")  # pragma: no cover - loop always returns or raises
 
+    def get_bytes(self, url: str) -> bytes:
+        """A file the proxy serves (index, zip), with the bearer token; refreshed once on 401."""
+        if urlsplit(url).netloc != urlsplit(self.creds.server).netloc:
+            raise BadInput(f"{url} is not on {self.creds.server}, the server you signed in to")
+        for attempt in (1, 2):
+            headers = {"Authorization": f"Bearer {self.creds.access_token}"}
+            try:
+                r = self.http.get(url, headers=headers)
+            except httpx.HTTPError as exc:
+                raise UpstreamError(f"could not reach {self.creds.server}: {exc}") from exc
+            if r.status_code == 401 and attempt == 1:
+                self._refresh()
+                continue
+            if r.status_code == 401:
+                raise NotSignedIn(f"{self.creds.server} refused your sign-in: run `skillport login`")
+            if r.status_code != 200:
+                raise UpstreamError(f"GET {url}: HTTP {r.status_code}")
+            return r.content
+        raise NotSignedIn("run `skillport login`")  # pragma: no cover - loop always returns or raises
+
 
 @contextlib.contextmanager
 def api_for(args: argparse.Namespace) -> Iterator[Api]:

@@ -28,6 +28,7 @@ import yaml
 
 from builder.errors import BadInput
 from builder.model import SPEC_FRONTMATTER_KEYS, SkillFile
+from builder.origin import origin_or_none, with_origin
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 COMPRESS_LEVEL = 6
@@ -170,7 +171,8 @@ def split_frontmatter(text: str) -> tuple[str, str, str]:
 
 def stamp_skill_md(text: str, *, version: str, marketplace: str, plugin: str) -> str:
     """SKILL.md with a frontmatter keeping only the six spec keys (in their order) and a ``metadata``
-    that also carries ``version``, ``marketplace`` and ``plugin`` (other entries kept). The body from
+    that also carries ``version``, ``marketplace`` and ``plugin`` (other entries kept), and a description
+    ending with the origin marker (``builder.origin``: what Claude.ai and the API show). The body from
     the closing ``---`` line on is kept byte for byte; the frontmatter keeps the file's line ending.
 
     The output parses under strictyaml: block style, values needing it quoted, strings as written
@@ -197,6 +199,9 @@ def stamp_skill_md(text: str, *, version: str, marketplace: str, plugin: str) ->
     metadata: dict[str, Any] = dict(existing) if isinstance(existing, Mapping) else {}
     metadata.update({"version": version, "marketplace": marketplace, "plugin": plugin})
     front["metadata"] = metadata
+    origin = origin_or_none(marketplace, plugin, version)
+    if origin is not None and isinstance(front.get("description"), str):
+        front["description"] = with_origin(front["description"], origin)
 
     dumped = yaml.dump(
         front,

@@ -32,6 +32,7 @@ from starlette.staticfiles import StaticFiles
 from proxy.oauth import CLAUDE_CALLBACKS
 from proxy.settings import Settings
 from tests.oidc import SIGNING, free_port, proxy_env, serve
+from tests.support.anthropic_api import running as running_skills_api
 
 REPO = Path(__file__).resolve().parent.parent
 WORKFLOW = REPO / "deploy" / "github-actions" / "skillport.yml"
@@ -58,6 +59,8 @@ CI_ONLY = {
     "SKILLPORT_PREVIOUS_INDEX_URL",
     "SKILLPORT_ORIGIN_CURL_HEADERS",
     "SKILLPORT_TOOL_TOKEN",
+    "SKILLPORT_SYNC_API",
+    "SKILLPORT_SYNC_API_PRUNE",
 }
 
 
@@ -269,6 +272,30 @@ def test_the_build_step_builds_and_signs_the_example(built_site: Path, tmp_path:
     market = json.loads((built_site / "claude-code" / "marketplace.json").read_text())
     assert market["plugins"], "Claude Code marketplace is empty"
     assert f"built serial {index['serial']}" in (tmp_path / "summary.md").read_text()
+
+
+def test_the_sync_step_pushes_the_built_site_to_the_api_workspace(built_site: Path, tmp_path: Path) -> None:
+    sync = workflow()["jobs"]["sync-claude-api"]
+    assert sync["needs"] == "build" and sync["env"]["ANTHROPIC_API_KEY"] == "${{ secrets.ANTHROPIC_API_KEY }}"
+    script = step_script("sync-claude-api", "Sync", previous="")
+    key = "sk-ant-ci-" + "k" * 24
+    uploadable = [s for s in json.loads((built_site / "index.json").read_text())["skills"] if s.get("zip")]
+    with running_skills_api(key) as (api, url):
+        env = {
+            "ANTHROPIC_API_KEY": key,
+            "ANTHROPIC_BASE_URL": url,
+            "ANTHROPIC_WORKSPACE_ID": "wrkspc_ci",
+            "SYNC_PRUNE": "true",
+            "SKILLPORT_SIGNING_KEYS": SIGNING,
+            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        }
+        done = run_bash(script, tmp_path, env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert len(api.skills) == len(uploadable)
+        assert {r.workspace for r in api.requests} == {"wrkspc_ci"}
+        assert f"{len(uploadable)} create" in (tmp_path / "summary.md").read_text()
+        missing = run_bash(script, tmp_path, {**env, "ANTHROPIC_API_KEY": ""})
+        assert missing.returncode == 1 and "::error::secret ANTHROPIC_API_KEY is not set" in missing.stdout
 
 
 def test_the_build_step_refuses_to_run_without_the_signing_secret(tmp_path: Path, marketplace: Path) -> None:

@@ -12,6 +12,7 @@ import yaml
 
 from builder.errors import BadInput
 from builder.model import SkillFile
+from builder.origin import Origin, with_origin
 from builder.package import archive, plugin_zip, stamp_files, stamp_skill_md, upload_zip
 
 SKILL_MD = b"""---
@@ -166,7 +167,9 @@ def test_stamp_keeps_only_spec_keys_and_adds_origin_to_metadata() -> None:
     out = stamp_skill_md(HOSTILE_MD, version="1.2.0", marketplace="corp-skills", plugin="pdf")
     front = _front(out)
     assert list(front) == ["name", "description", "license", "compatibility", "allowed-tools", "metadata"]
-    assert front["description"] == "Extract text: tables and forms from PDFs. Use when # a PDF is mentioned"
+    assert front["description"] == (
+        "Extract text: tables and forms from PDFs. Use when # a PDF is mentioned (corp-skills/pdf 1.2.0)"
+    )  # the origin marker Claude.ai and the API show (builder.origin)
     assert front["allowed-tools"] == "Read Bash"
     assert front["metadata"] == {
         "version": "1.2.0",
@@ -258,4 +261,5 @@ def test_stamped_descriptions_parse_under_strictyaml(tmp_path: Path, description
         stamp_skill_md(source, version="2.0.0-rc.1", marketplace="m", plugin="p"), encoding="utf-8"
     )
     assert skills_ref.validate(folder) == []
-    assert skills_ref.read_properties(folder).description == description
+    expected = with_origin(description, Origin("m", "p", "2.0.0-rc.1"))
+    assert skills_ref.read_properties(folder).description == expected

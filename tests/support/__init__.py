@@ -1,0 +1,1 @@
+"""Test harness shared by the test modules: servers and stand-ins they start."""
