@@ -31,6 +31,7 @@ from proxy.errors import RangeNotSatisfiable, skillport_error_handler, wants_jso
 from proxy.identity import ACCOUNT_MARKER, Member, account_bar, client_ip, current_member, identity_routes
 from proxy.oauth import oauth_routes
 from proxy.origin import check_zip, safe_path
+from proxy.pages import LOOK_KEY, look_from_home
 from proxy.security import SecurityMiddleware
 from proxy.settings import Settings
 from proxy.state import ProxyState
@@ -56,11 +57,29 @@ class IndexRefresh:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] not in ("/healthz",):
             await self.state.index.refresh(now=_now())
+            await self._relook()
         await self.app(scope, receive, send)
+
+    async def _relook(self) -> None:
+        """The proxy's own pages copy the catalog's name and palette from its home page, re-read
+        whenever a new index is trusted (proxy/pages.py)."""
+        serial = self.state.index.serial
+        extras = self.state.extras
+        if serial is None or extras.get("look_serial") == serial:
+            return
+        extras["look_serial"] = serial
+        try:
+            home = await self.state.origin.read("index.html")
+        except UpstreamError:
+            return
+        if home is not None:
+            extras[LOOK_KEY] = look_from_home(home.decode("utf-8", "replace"))
 
 
 def unauthenticated(request: Request, settings: Settings) -> Response:
-    """Browsers: 302 to sign-in and back; API clients: 401 + ``WWW-Authenticate`` (T25)."""
+    """Browsers (they ask for ``text/html``): 302 to sign-in and back; everything else — API
+    clients, ``curl``, Claude Code, scripts — 401 + ``WWW-Authenticate``, so ``curl -f`` fails
+    loudly instead of saving a sign-in page (T25)."""
     if wants_json(request):
         meta = settings.url(".well-known/oauth-protected-resource")
         return JSONResponse(
