@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.oidc import SIGNING, RunningProxy, free_port, login_with_mock, mock_provider, run_proxy
+from tests.oidc import BROWSER, SIGNING, RunningProxy, free_port, login_with_mock, mock_provider, run_proxy
 
 USERS = [
     {"sub": "alice", "email": "alice@corp.example", "email_verified": True, "hd": "corp.example"},
@@ -115,18 +115,28 @@ def test_demo_runs_and_stops_on_ctrl_c(examples_dir: Path, repo_root: Path, tmp_
         httpx.get(idp.group(1) + ".well-known/openid-configuration", timeout=2)
 
 
-def test_pages_say_who_is_signed_in_and_sign_out_works(built: tuple[RunningProxy, Any]) -> None:
+@pytest.mark.threat("T59")
+def test_t59_pages_say_who_is_signed_in_and_only_a_post_signs_out(built: tuple[RunningProxy, Any]) -> None:
     proxy, _ = built
-    with httpx.Client() as alice:
+    with httpx.Client(headers=BROWSER) as alice:
         login_with_mock(alice, proxy.url, "alice")
         page = alice.get(proxy.url + "skills/meeting-notes/")
         assert page.status_code == 200
         bar = re.search(r'<div class="sp-account[^"]*">(.*?)</div>', page.text)
         assert bar and "Signed in as alice@corp.example" in bar.group(1)
-        logout = re.search(r'href="([^"]+)">Sign out<', bar.group(1))
-        assert logout and logout.group(1) == proxy.url + "logout"
-        assert "<!--sp-account-->" not in page.text
-        alice.get(logout.group(1))
+        form = re.search(r'<form class="sp-signout" method="post" action="([^"]+)">', bar.group(1))
+        assert form and form.group(1) == proxy.url + "logout"
+        assert "<!--sp-account-->" not in page.text and 'href="' + proxy.url + 'logout"' not in page.text
+        # a GET (a link or a cross-site top-level navigation, which carries a Lax cookie) only asks
+        asked = alice.get(form.group(1), headers={"Sec-Fetch-Site": "cross-site"})
+        assert asked.status_code == 200 and 'method="post"' in asked.text
+        assert alice.get(proxy.url + "skills/meeting-notes/").status_code == 200  # still signed in
+        # a cross-site POST is refused; the page's own form signs out
+        refused = alice.post(form.group(1), headers={"Sec-Fetch-Site": "cross-site"})
+        assert refused.status_code == 403
+        assert alice.get(proxy.url + "skills/meeting-notes/").status_code == 200
+        done = alice.post(form.group(1), headers={"Sec-Fetch-Site": "same-origin", "Origin": "null"})
+        assert done.status_code == 303 and done.headers["location"] == "/signed-out"
         after = alice.get(proxy.url + "skills/meeting-notes/", follow_redirects=False)
         assert after.status_code in (302, 303) and "/login" in after.headers["location"]
 
