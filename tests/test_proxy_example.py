@@ -146,3 +146,62 @@ def test_a_static_host_shows_no_account_line(built: tuple[RunningProxy, Any]) ->
     site = Path(proxy.app.state.skillport.settings.origin)
     page = (site / "skills" / "meeting-notes" / "index.html").read_text()
     assert "<!--sp-account-->" in page and "sp-account md-grid" not in page
+
+
+def test_demo_stops_everything_it_started_on_sigterm(
+    examples_dir: Path, repo_root: Path, tmp_path: Path
+) -> None:
+    _example(examples_dir)
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "proxy.demo", "--port", str(port), "--site", str(tmp_path / "site")],
+        cwd=repo_root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(url + "readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "demo did not start"
+            time.sleep(0.3)
+    finally:
+        proc.send_signal(signal.SIGTERM)  # only the demo process, as a service manager would
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    idp = re.search(r"Identity provider \(oidc-provider-mock\): (http://127\.0\.0\.1:\d+/)", out)
+    assert idp is not None, out
+    for target in (idp.group(1) + ".well-known/openid-configuration", url + "healthz"):
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(target, timeout=2)
+
+
+def test_make_demo_on_a_taken_port_fails_before_building(repo_root: Path, tmp_path: Path) -> None:
+    import socket
+
+    site = repo_root / "site"
+    before = site.stat().st_mtime_ns if site.exists() else None
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        done = subprocess.run(
+            ["make", "-s", "demo", f"PORT={port}"],
+            cwd=repo_root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode != 0
+    assert f"port {port} on 127.0.0.1 is not available" in done.stderr and "PORT=" in done.stderr
+    assert "built " not in done.stdout  # nothing was rebuilt
+    assert (site.stat().st_mtime_ns if site.exists() else None) == before
+    assert time.monotonic() - started < 60
