@@ -104,7 +104,8 @@ def title_for(exc: BaseException) -> str:
 
 
 NEXT_STEPS = {
-    SignInRefused: "Sign out, then sign in again with your organization account.",
+    SignInRefused: "Sign out, then pick the account your organization gave you at the sign-in page. "
+    "If you have no such account, ask your catalog's administrators for access.",
     SignInFailed: "Start again from the catalog; signing in usually works on the second try.",
     IdentityProviderUnavailable: "Your organization's sign-in service did not answer. Wait a minute and "
     "try again; if it keeps failing, tell your catalog's administrators.",

@@ -160,6 +160,11 @@ def render(
     style = _STYLE.format(primary=primary, on_primary=on_primary, accent=ACCENT[look.accent], link=link)
     name = html.escape(look.site_name)
     buttons = "".join(a.render() for a in actions)
+    home = (
+        ""
+        if any(a.href == "/" for a in actions)
+        else f'<p class="sp-home"><a href="/">Back to {name}</a></p>'
+    )
     page = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)} - {name}</title>"
@@ -168,8 +173,7 @@ def render(
         f'<header class="md-header"><div class="md-header__inner"><a href="/" title="{name}">{_LOGO}'
         f"<span>{name}</span></a></div></header>"
         f"<main><h1>{html.escape(title)}</h1>{''.join(body)}"
-        f'<div class="sp-actions">{buttons}</div>'
-        f'<p class="sp-home"><a href="/">Back to {name}</a></p></main></body></html>'
+        f'<div class="sp-actions">{buttons}</div>{home}</main></body></html>'
     )
     return HTMLResponse(
         page, status_code=status, headers={"Cache-Control": "no-store", **dict(headers or {})}

@@ -162,3 +162,48 @@ def test_signed_download_link_works_without_cookie_and_is_audited(
     actions = [e["action"] for e in proxy.audit()]
     assert "link-minted" in actions
     assert not any(link.split("/d/")[1] in line for line in proxy.audit_path.read_text().splitlines())
+
+
+@pytest.mark.threat("T25")
+def test_t25_curl_gets_401_never_a_sign_in_page(proxy: RunningProxy, tmp_path: Path) -> None:
+    """The install line ``curl -fsSL <zip> -o …`` fails loudly (exit 22) instead of saving the
+    identity provider's HTML as the "zip"; only a client asking for HTML is sent to sign in."""
+    import shutil
+    import subprocess
+
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not installed")
+    target = tmp_path / "skill.zip"
+    for path in ("skills/pdf-writer/pdf-writer-1.0.0.zip", "skills/pdf-writer/", "index.json", "nope"):
+        done = subprocess.run(
+            [curl, "-fsSL", proxy.url + path, "-o", str(target), "-D", "-"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert done.returncode == 22, (path, done.stdout, done.stderr)
+        assert " 401" in done.stdout.splitlines()[0], done.stdout
+        assert "www-authenticate: bearer" in done.stdout.lower()
+        assert not target.exists() or b"<html" not in target.read_bytes().lower()
+    as_browser = subprocess.run(
+        [
+            curl,
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{redirect_url}",
+            "-H",
+            f"Accept: {BROWSER['Accept']}",
+            proxy.url + "skills/pdf-writer/",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert as_browser.stdout.startswith("302 ") and "/login?next=" in as_browser.stdout
+    error = httpx.get(proxy.url + "login", headers={"Accept": "*/*"}, follow_redirects=False)
+    assert error.status_code == 302  # /login itself is a sign-in page: asked for by name
