@@ -179,6 +179,8 @@ def test_catalog_sign_in_and_sign_out_with_the_post_button(proxy: RunningProxy, 
     bar = page.locator(".sp-account")
     assert "Signed in as alice@corp.example" in bar.inner_text()
     shot(page, "flow-catalog-signed-in")
+    page.locator(".md-header").screenshot(path=str(SCREENSHOTS / "flow-catalog-header.png"))
+    bar.screenshot(path=str(SCREENSHOTS / "flow-account-bar.png"))
     catalog_color = str(page.evaluate(HEADER_COLOR))
     bar.get_by_role("button", name="Sign out").click()
     page.wait_for_url(proxy.url + "signed-out")
