@@ -27,7 +27,7 @@ from proxy.access import AccessRules
 from proxy.api import api_routes
 from proxy.bearer import VIA_KEY, BearerAuth
 from proxy.connector import build_mcp
-from proxy.errors import RangeNotSatisfiable, skillport_error_handler, wants_json
+from proxy.errors import RangeNotSatisfiable, skillport_error_handler, unexpected_error_handler, wants_json
 from proxy.identity import ACCOUNT_MARKER, Member, account_bar, client_ip, current_member, identity_routes
 from proxy.oauth import oauth_routes
 from proxy.origin import check_zip, safe_path
@@ -299,7 +299,7 @@ def create_app(settings: Settings, *, state: ProxyState | None = None) -> Starle
             ),
             Middleware(IndexRefresh, state=state),
         ],
-        exception_handlers={SkillportError: skillport_error_handler},
+        exception_handlers={SkillportError: skillport_error_handler, Exception: unexpected_error_handler},
         lifespan=lifespan,
     )
     app.state.skillport = state

@@ -161,6 +161,22 @@ def error_response(request: Request, exc: SkillportError) -> Response:
     return render(look_of(request), title_for(exc), body, actions=actions_for(exc), status=status)
 
 
+async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
+    """A bug (500): no details (they may hold secrets, T21); the traceback goes to the server log."""
+    if wants_json(request):
+        return JSONResponse(
+            {"error": "Server error", "detail": "something went wrong on the server; try again"},
+            status_code=500,
+            headers={"Cache-Control": "no-store"},
+        )
+    body = [
+        paragraph("Something went wrong on the server while answering this page."),
+        '<p class="sp-note">Try again in a moment. If it keeps happening, tell your catalog\'s '
+        "administrators what you were doing and when.</p>",
+    ]
+    return render(look_of(request), "Something went wrong", body, status=500)
+
+
 async def skillport_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SkillportError)
     return error_response(request, exc)

@@ -32,3 +32,24 @@ def test_pages_carry_the_palette_escape_text_and_link_home() -> None:
     assert '<a href="/" title="&lt;Corp&gt;">' in body and "Back to &lt;Corp&gt;" in body
     assert '<form method="post" action="/logout"><button class="sp-btn" type="submit">Sign out' in body
     assert "<script" not in body
+
+
+def test_an_unexpected_error_is_a_catalog_page_for_browsers_and_json_for_others() -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from proxy.errors import unexpected_error_handler
+
+    async def broken(request: Request) -> None:
+        raise RuntimeError("secret-token-123 leaked?")
+
+    app = Starlette(routes=[Route("/x", broken)], exception_handlers={Exception: unexpected_error_handler})
+    client = TestClient(app, raise_server_exceptions=False)
+    page = client.get("/x", headers={"Accept": "text/html"})
+    assert page.status_code == 500 and "<h1>Something went wrong</h1>" in page.text
+    assert "secret-token-123" not in page.text and 'href="/"' in page.text
+    api = client.get("/x", headers={"Accept": "*/*"})
+    assert api.status_code == 500 and api.json()["error"] == "Server error"
+    assert "secret-token-123" not in api.text
