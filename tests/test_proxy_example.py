@@ -205,3 +205,38 @@ def test_make_demo_on_a_taken_port_fails_before_building(repo_root: Path, tmp_pa
     assert "built " not in done.stdout  # nothing was rebuilt
     assert (site.stat().st_mtime_ns if site.exists() else None) == before
     assert time.monotonic() - started < 60
+
+
+def _children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
+    return [int(p) for p in found.stdout.split()]
+
+
+def test_demo_sigterm_while_starting_leaves_no_identity_provider_behind(
+    examples_dir: Path, repo_root: Path, tmp_path: Path
+) -> None:
+    _example(examples_dir)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "proxy.demo", "--port", str(free_port()), "--site", str(tmp_path / "site")],
+        cwd=repo_root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    children: list[int] = []
+    while not children:  # the identity provider was just started; the proxy is not up yet
+        assert proc.poll() is None and time.monotonic() < deadline, "demo never started its IdP"
+        children = _children(proc.pid)
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=30)
+    alive = []
+    for child in children:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            continue
+        alive.append(child)
+        os.kill(child, signal.SIGKILL)  # clean up what the old demo left behind
+    assert alive == [], "the identity provider outlived the demo"
+    assert code == 0
