@@ -28,7 +28,7 @@ tools: .tools/.installed
 	else echo "warning: npm registry unreachable; Claude Code and MCP Inspector checks will be skipped"; fi
 
 demo: install
-	$(PY) -m proxy.demo
+	$(PY) -m proxy.demo $(if $(PORT),--port $(PORT))
 
 build: install
 	$(VENV)/bin/skillport build examples/marketplace --out site --dev

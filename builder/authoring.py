@@ -24,7 +24,7 @@ from typing import Any, Literal
 import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from builder.errors import BadInput, NotFound
+from builder.errors import BadInput, NotFound, did_you_mean
 from builder.model import Problem, Version
 
 MARKETPLACE_JSON = ".claude-plugin/marketplace.json"
@@ -399,6 +399,9 @@ def find_skill(co: Checkout, ref: str) -> SkillLoc:
     if len(matches) > 1:
         where = ", ".join(f"{s.plugin.name}/{s.name}" for s in matches)
         raise BadInput(f"skill {skill_name!r} exists in several plugins ({where}); name it as PLUGIN/SKILL")
+    hint = did_you_mean(skill_name, (s.name for s in every))
+    if hint:
+        raise NotFound(f"no skill {ref!r} in this marketplace.{hint}")
     known = ", ".join(sorted(f"{s.plugin.name}/{s.name}" for s in every)[:30]) or "none"
     raise NotFound(f"no skill {ref!r} in this marketplace (skills: {known})")
 

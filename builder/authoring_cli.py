@@ -33,7 +33,7 @@ from builder.authoring import (
     plan_new,
     render_skill,
 )
-from builder.errors import BadInput, SkillportError, ValidationFailed
+from builder.errors import BadInput, SkillportError, UsageError, ValidationFailed
 from builder.gitrepo import GitRepo
 
 
@@ -159,12 +159,12 @@ def _carry_out(args: argparse.Namespace, plan: Plan) -> int:
 def cmd_new(args: argparse.Namespace) -> int:
     plugin, sep, skill = str(args.ref).partition("/")
     if not sep or "/" in skill:
-        raise BadInput(f"{args.ref!r}: name the new skill as PLUGIN/SKILL, e.g. team-rituals/standup-notes")
+        raise UsageError(f"{args.ref!r}: name the new skill as PLUGIN/SKILL, e.g. team-rituals/standup-notes")
     description = args.description
     if not description and _interactive(args):
         description = _ask("Description (what it does and when to use it): ")
     if not description:
-        raise BadInput("a description is required: pass --description 'What it does. Use when …'")
+        raise UsageError("a description is required: pass --description 'What it does. Use when …'")
     co = read_checkout(Path(args.marketplace))
     plugin_exists = find_plugin(co, plugin) is not None
     own_version = args.version if plugin_exists else None
@@ -259,6 +259,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationFailed as exc:
         print(f"error: the change was not made: {exc}", file=sys.stderr)
         return 1
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except BadInput as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from builder.errors import SkillportError, ValidationFailed
+from builder.errors import SkillportError, UsageError, ValidationFailed
 from builder.model import Problem
 from builder.signing import key_problems, parse_keys
 
@@ -218,6 +218,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationFailed as exc:
         _print_problems(exc.problems, as_json=bool(getattr(args, "json", False)))
         return EXIT_PROBLEMS
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except SkillportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_PROBLEMS

@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 
 from builder.model import Problem
 
@@ -17,6 +18,16 @@ class SkillportError(Exception):
 
 class BadInput(SkillportError):
     """The input is wrong; the message says what to change."""
+
+
+class UsageError(BadInput):
+    """The command line itself is wrong (a missing or malformed argument): CLI exit 2."""
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """`` Did you mean: a, b?`` for the candidates close to ``name`` (difflib), or ``""``."""
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=3, cutoff=0.6)
+    return f" Did you mean: {', '.join(close)}?" if close else ""
 
 
 class NotFound(BadInput):

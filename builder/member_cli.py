@@ -4,6 +4,8 @@ proxy's OAuth server and ``/api/v1`` with a bearer token.
 - ``login --server URL``: browser sign-in through the proxy's OAuth server (dynamic client
   registration, PKCE S256, a one-shot loopback redirect on 127.0.0.1); the tokens and the server are
   stored in ``$XDG_CONFIG_HOME/skillport/credentials.json`` (default ``~/.config``), mode 0600.
+  Over SSH or without a display it prints the address to open on any device and reads back the
+  address the browser ended on (paste); with no browser and no terminal it fails at once.
 - ``search WORDS``: the catalog's search.
 - ``install SKILL [--target claude-code|DIR]``: downloads the zip through a signed link, checks its
   sha256 against the one the proxy read from the signed index, refuses unsafe entries
@@ -45,7 +47,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 
 from builder import frontmatter
-from builder.errors import BadInput, SkillportError, UpstreamError
+from builder.errors import BadInput, NotFound, SkillportError, UpstreamError, UsageError, did_you_mean
 from builder.zipcheck import check_zip
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SIGN_IN, EXIT_INTEGRITY = 0, 1, 2, 3, 4
@@ -116,9 +118,9 @@ class Credentials:
 def normalize_server(url: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise BadInput(f"--server {url!r}: give the Skillport URL, like https://skills.corp.example/")
+        raise UsageError(f"--server {url!r}: give the Skillport URL, like https://skills.corp.example/")
     if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
-        raise BadInput(f"--server {url!r}: use https:// (plain http only for localhost)")
+        raise UsageError(f"--server {url!r}: use https:// (plain http only for localhost)")
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
 
 
@@ -157,8 +159,38 @@ def discover(http: httpx.Client, server: str) -> dict[str, str]:
     }
 
 
+def browser_available(env: Mapping[str, str]) -> bool:
+    """Whether ``webbrowser`` can show a page to the person at this terminal: ``$BROWSER`` set, or a
+    graphical session (macOS, Windows, ``$DISPLAY``/``$WAYLAND_DISPLAY``) that is not an SSH login."""
+    if env.get("BROWSER"):
+        return True
+    display = bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+    if env.get("SSH_CONNECTION") or env.get("SSH_TTY"):
+        return display  # a forwarded X display, or nothing the member can see
+    return display or sys.platform in ("darwin", "win32")
+
+
+def parse_pasted(text: str) -> dict[str, str] | None:
+    """The query of a pasted ``http://127.0.0.1:PORT/callback?code=…&state=…`` address (or of its
+    ``?…`` part); ``None`` when it holds neither a code nor an error."""
+    text = text.strip().strip("'\"<>")
+    query = urlsplit(text).query if "://" in text else text.lstrip("?")
+    found = {k: v[0] for k, v in parse_qs(query).items()}
+    return found if ("code" in found or "error" in found) and "state" in found else None
+
+
+PASTE_HELP = """No browser can be opened here (an SSH session or no display). To sign in:
+  1. Open this address in a browser on any computer or phone:
+{url}
+  2. Sign in and choose Allow. The browser then tries to open {redirect}?code=…
+     and shows an error page ("This site can't be reached") - that is expected.
+  3. Copy the whole address from the browser's address bar, paste it here and press Enter."""
+
+
 class _Callback:
-    """A one-shot HTTP server on 127.0.0.1 that receives the authorization redirect."""
+    """Where the authorization redirect arrives: a one-shot HTTP server on 127.0.0.1 (``serve``),
+    and/or the address the member pastes into the terminal (``paste``). Without ``serve`` the port
+    is only reserved (bound, not listening): the browser is elsewhere and cannot reach it."""
 
     def __init__(self) -> None:
         self.result: dict[str, str] | None = None
@@ -188,25 +220,67 @@ class _Callback:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.server = HTTPServer(("127.0.0.1", 0), Handler, bind_and_activate=False)
+        self.server.server_bind()
         self.redirect_uri = f"http://127.0.0.1:{self.server.server_address[1]}/callback"
 
-    def wait(self, timeout: float) -> dict[str, str]:
-        thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
-        )
-        thread.start()
+    def _read_pasted(self) -> None:
+        for line in sys.stdin:
+            if self.done.is_set():
+                return
+            if not line.strip():
+                continue
+            found = parse_pasted(line)
+            if found is None:
+                print(
+                    "That is not the address the browser ended on (it contains ?code=… and state=…); "
+                    "paste it again:",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                continue
+            self.result = found
+            self.done.set()
+            return
+
+    def wait(self, timeout: float, *, serve: bool, paste: bool) -> dict[str, str]:
+        if serve:
+            self.server.server_activate()
+            threading.Thread(
+                target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+            ).start()
+        if paste:
+            threading.Thread(target=self._read_pasted, daemon=True).start()
         try:
             if not self.done.wait(timeout):
                 raise UpstreamError(f"no sign-in within {int(timeout)} seconds; run `skillport login` again")
         finally:
-            self.server.shutdown()
+            if serve:
+                self.server.shutdown()
             self.server.server_close()
         assert self.result is not None
         return self.result
 
 
-def login(server: str, *, open_browser: bool, timeout: float, now: float) -> Credentials:
+def sign_in_mode(*, no_browser: bool, env: Mapping[str, str], interactive: bool) -> str:
+    """``browser`` (open it, receive the redirect on 127.0.0.1), ``print`` (--no-browser: print the
+    address, receive the redirect, accept a pasted address too), ``paste`` (no browser can open:
+    the member opens the address elsewhere and pastes where it ended). With no browser and no
+    terminal to paste into, fail at once rather than wait for a sign-in that cannot happen."""
+    if no_browser:
+        return "print"
+    if browser_available(env):
+        return "browser"
+    if interactive:
+        return "paste"
+    raise BadInput(
+        "no browser can be opened here (no display, or an SSH session) and standard input is not a "
+        "terminal to paste into: run `skillport login` in an interactive terminal, or pass --no-browser "
+        "to print the sign-in address and open it yourself on this computer"
+    )
+
+
+def login(server: str, *, mode: str, timeout: float, now: float) -> Credentials:
     callback = _Callback()
     verifier, challenge = _pkce()
     state = secrets.token_urlsafe(16)
@@ -240,10 +314,14 @@ def login(server: str, *, open_browser: bool, timeout: float, now: float) -> Cre
                 }
             )
         )
-        print(f"Sign in to Skillport in your browser:\n{url}", file=sys.stderr, flush=True)
-        if open_browser:
-            webbrowser.open(url)
-        result = callback.wait(timeout)
+        if mode == "paste":
+            print(PASTE_HELP.format(url=url, redirect=callback.redirect_uri), file=sys.stderr, flush=True)
+        else:
+            print(f"Sign in to Skillport in your browser:\n{url}", file=sys.stderr, flush=True)
+        if mode == "browser" and not webbrowser.open(url):
+            print("Could not open a browser: open the address above yourself.", file=sys.stderr, flush=True)
+        interactive = mode == "paste" or (mode == "print" and sys.stdin.isatty())
+        result = callback.wait(timeout, serve=mode != "paste", paste=interactive)
         if result.get("state") != state:
             raise BadInput("the sign-in answer did not match this login (state); run `skillport login` again")
         if "code" not in result:
@@ -324,6 +402,8 @@ class Api:
                 raise NotSignedIn(f"{self.creds.server} refused your sign-in: run `skillport login`")
             if r.status_code >= 500:
                 raise UpstreamError(str(body.get("message") or f"server error {r.status_code}"))
+            if r.status_code == 404:
+                raise NotFound(str(body.get("message") or "not found"))
             if r.status_code >= 400:
                 raise BadInput(str(body.get("message") or f"request refused ({r.status_code})"))
             return body
@@ -481,9 +561,10 @@ def cmd_login(args: argparse.Namespace) -> int:
     path = credentials_path()
     previous = Credentials.load(path)
     if not args.server and previous is None:
-        raise BadInput("the first login needs --server https://skills.your-org.example/")
+        raise UsageError("the first login needs --server https://skills.your-org.example/")
     server = normalize_server(args.server) if args.server else previous.server  # type: ignore[union-attr]
-    creds = login(server, open_browser=not args.no_browser, timeout=args.timeout, now=time.time())
+    mode = sign_in_mode(no_browser=args.no_browser, env=os.environ, interactive=sys.stdin.isatty())
+    creds = login(server, mode=mode, timeout=args.timeout, now=time.time())
     creds.save(path)
     with httpx.Client(timeout=TIMEOUT) as http:
         who = Api(creds, path, http).call("GET", "/whoami")
@@ -495,22 +576,41 @@ def cmd_login(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def skill_names(api: Api) -> list[str]:
+    """Names of the skills this member can see (the first page of an empty search)."""
+    listed = api.call("GET", "/search", params={"query": "", "limit": 50})
+    return [str(r.get("name")) for r in listed.get("results") or [] if isinstance(r, Mapping)]
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     with api_for(args) as api:
         found = api.call("GET", "/search", params={"query": " ".join(args.words), "limit": args.limit})
-    results = list(found.get("results") or [])
+        results = list(found.get("results") or [])
+        hint = ""
+        if not results and args.words:
+            names = skill_names(api)
+            hint = did_you_mean(" ".join(args.words), names) or next(
+                (h for h in (did_you_mean(w, names) for w in args.words) if h), ""
+            )
     lines = [
         f"{r['name']} {r.get('version', '')}  ({r.get('plugin', '')})  {r.get('description', '')}"
         for r in results
     ]
-    _emit(args, {"results": results}, "\n".join(lines) if lines else "No skills match.")
+    out: dict[str, Any] = {"results": results}
+    if hint:
+        out["hint"] = hint.strip()
+    _emit(args, out, "\n".join(lines) if lines else "No skills match." + hint)
     return EXIT_OK
 
 
 def cmd_install(args: argparse.Namespace) -> int:
     folder = skills_dir(args.target)
     with api_for(args) as api:
-        done = install_skill(api, args.skill, folder)
+        try:
+            done = install_skill(api, args.skill, folder)
+        except NotFound as exc:
+            hint = did_you_mean(args.skill, skill_names(api))
+            raise NotFound(f"{exc}{'.' if hint and not str(exc).endswith('.') else ''}{hint}") from exc
     _emit(
         args,
         done,
@@ -593,7 +693,11 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "login", parents=[common], help="sign in to a Skillport server (opens your browser)", epilog=EPILOG
     )
-    p.add_argument("--no-browser", action="store_true", help="only print the sign-in URL")
+    p.add_argument(
+        "--no-browser",
+        action="store_true",
+        help="do not open a browser: print the sign-in address (you may paste back where it ends)",
+    )
     p.add_argument(
         "--timeout", type=float, default=300.0, help="seconds to wait for the sign-in (default 300)"
     )

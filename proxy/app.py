@@ -27,10 +27,11 @@ from proxy.access import AccessRules
 from proxy.api import api_routes
 from proxy.bearer import VIA_KEY, BearerAuth
 from proxy.connector import build_mcp
-from proxy.errors import RangeNotSatisfiable, skillport_error_handler, wants_json
+from proxy.errors import RangeNotSatisfiable, skillport_error_handler, unexpected_error_handler, wants_json
 from proxy.identity import ACCOUNT_MARKER, Member, account_bar, client_ip, current_member, identity_routes
 from proxy.oauth import oauth_routes
 from proxy.origin import check_zip, safe_path
+from proxy.pages import LOOK_KEY, look_from_home
 from proxy.security import SecurityMiddleware
 from proxy.settings import Settings
 from proxy.state import ProxyState
@@ -56,11 +57,29 @@ class IndexRefresh:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] not in ("/healthz",):
             await self.state.index.refresh(now=_now())
+            await self._relook()
         await self.app(scope, receive, send)
+
+    async def _relook(self) -> None:
+        """The proxy's own pages copy the catalog's name and palette from its home page, re-read
+        whenever a new index is trusted (proxy/pages.py)."""
+        serial = self.state.index.serial
+        extras = self.state.extras
+        if serial is None or extras.get("look_serial") == serial:
+            return
+        extras["look_serial"] = serial
+        try:
+            home = await self.state.origin.read("index.html")
+        except UpstreamError:
+            return
+        if home is not None:
+            extras[LOOK_KEY] = look_from_home(home.decode("utf-8", "replace"))
 
 
 def unauthenticated(request: Request, settings: Settings) -> Response:
-    """Browsers: 302 to sign-in and back; API clients: 401 + ``WWW-Authenticate`` (T25)."""
+    """Browsers (they ask for ``text/html``): 302 to sign-in and back; everything else — API
+    clients, ``curl``, Claude Code, scripts — 401 + ``WWW-Authenticate``, so ``curl -f`` fails
+    loudly instead of saving a sign-in page (T25)."""
     if wants_json(request):
         meta = settings.url(".well-known/oauth-protected-resource")
         return JSONResponse(
@@ -280,7 +299,7 @@ def create_app(settings: Settings, *, state: ProxyState | None = None) -> Starle
             ),
             Middleware(IndexRefresh, state=state),
         ],
-        exception_handlers={SkillportError: skillport_error_handler},
+        exception_handlers={SkillportError: skillport_error_handler, Exception: unexpected_error_handler},
         lifespan=lifespan,
     )
     app.state.skillport = state

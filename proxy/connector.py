@@ -287,8 +287,9 @@ def _publish_files(args: ToolArgs) -> dict[str, bytes]:
             raw = base64.b64decode(args.zip, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise BadInput("zip: not base64; send the zip file's bytes base64-encoded") from exc
-        checked = zipcheck.check_zip(raw, zipcheck.ZipLimits(max_files=MAX_PUBLISH_FILES,
-                                                             max_total_bytes=MAX_PUBLISH_BYTES))
+        checked = zipcheck.check_zip(
+            raw, zipcheck.ZipLimits(max_files=MAX_PUBLISH_FILES, max_total_bytes=MAX_PUBLISH_BYTES)
+        )
         return {f.path: f.data for f in checked.files}
     if not args.files:
         raise BadInput("publish needs `files` ({path: text}) or `zip` (base64 of a zip)")

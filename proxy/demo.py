@@ -1,7 +1,8 @@
 """``make demo``: build the example marketplace, start a local identity provider and the proxy.
 
 No Google account needed: ``oidc-provider-mock`` signs you in as alice@corp.example (member, editor)
-or bob@corp.example (finance). Ctrl-C stops both.
+or bob@corp.example (finance). Ctrl-C or SIGTERM stops both. A port that is taken fails at once,
+before anything is built (``make demo PORT=8080``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -42,6 +44,29 @@ DEMO_USERS = [
 ]
 
 
+class Stop(Exception):
+    """SIGTERM arrived: unwind so every ``finally`` stops what it started."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Stop
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why the demo cannot listen on ``host:port`` (checked before anything is built), or None."""
+    if not 0 < port < 65536:
+        return f"port {port} is not a TCP port (1-65535)"
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return (
+                f"port {port} on {host} is not available ({exc.strerror}); "
+                f"choose another one: make demo PORT=8080 (or python -m proxy.demo --port 8080)"
+            )
+    return None
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -56,12 +81,17 @@ def start_provider(port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     issuer = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if httpx.get(issuer + "/.well-known/openid-configuration", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(issuer + "/.well-known/openid-configuration", timeout=1).status_code == 200:
+                    return proc
+            except httpx.HTTPError:
+                time.sleep(0.2)
+    except BaseException:  # SIGTERM or Ctrl-C while it starts: never leave it behind
+        proc.terminate()
+        proc.wait(10)
+        raise
     proc.terminate()
     raise SystemExit("oidc-provider-mock did not start (is the dev extra installed?)")
 
@@ -82,7 +112,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--marketplace", type=Path, default=REPO / "examples" / "marketplace")
     p.add_argument("--site", type=Path, default=REPO / "site")
     args = p.parse_args(list(argv) if argv is not None else None)
+    for port in (args.port, args.idp_port):
+        problem = port_problem("127.0.0.1", port) if port else None
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _run(args)
+    except (Stop, KeyboardInterrupt):
+        return 0
 
+
+def _run(args: argparse.Namespace) -> int:
     public_url = f"http://127.0.0.1:{args.port}/"
     signing_key = secrets.token_urlsafe(32)
     build_site(args.marketplace, args.site, signing_key, public_url)
@@ -112,7 +154,7 @@ Skillport demo is running:   {public_url}
   3. Browse the catalog and download a skill zip.
   MCP endpoint for Claude: {public_url}mcp      Health: {public_url}healthz
   Identity provider (oidc-provider-mock): http://127.0.0.1:{idp_port}/
-Press Ctrl-C to stop the proxy and the identity provider.
+Press Ctrl-C (or send SIGTERM) to stop the proxy and the identity provider.
 """,
             flush=True,
         )

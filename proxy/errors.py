@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from builder.errors import (
     BadInput,
@@ -22,6 +22,7 @@ from builder.errors import (
     UpstreamError,
 )
 from proxy.audit import redact
+from proxy.pages import Action, look_of, paragraph, render
 
 
 class SignInRefused(PermissionDenied):
@@ -102,29 +103,46 @@ def title_for(exc: BaseException) -> str:
     }.get(status_for(exc), "Error")
 
 
-def html_page(
-    title: str, message: str, *, status: int, action: tuple[str, str] | None = None
-) -> HTMLResponse:
-    """A small self-contained page (no scripts, no external resources)."""
-    link = f'<p><a href="{html.escape(action[0])}">{html.escape(action[1])}</a></p>' if action else ""
-    body = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)} · Skillport</title>"
-        '<meta name="viewport" content="width=device-width,initial-scale=1">'
-        "<style>body{font-family:system-ui,sans-serif;max-width:38rem;margin:4rem auto;padding:0 1rem;"
-        "color:#222}h1{font-size:1.5rem}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>{link}</body></html>"
-    )
-    return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+NEXT_STEPS = {
+    SignInRefused: "Sign out, then pick the account your organization gave you at the sign-in page. "
+    "If you have no such account, ask your catalog's administrators for access.",
+    SignInFailed: "Start again from the catalog; signing in usually works on the second try.",
+    IdentityProviderUnavailable: "Your organization's sign-in service did not answer. Wait a minute and "
+    "try again; if it keeps failing, tell your catalog's administrators.",
+}
+
+
+def next_step(exc: BaseException) -> str:
+    for cls, text in NEXT_STEPS.items():
+        if isinstance(exc, cls):
+            return text
+    return {
+        404: "Check the address, or find the skill from the catalog's home page or its search. "
+        "If someone sent you this link, the page may have moved or you may not have access to it.",
+        403: "If you think you should have access, ask your catalog's administrators.",
+        503: "This is usually temporary: try again in a minute.",
+    }.get(status_for(exc), "Go back to the catalog and try again.")
+
+
+def actions_for(exc: BaseException) -> tuple[Action, ...]:
+    if isinstance(exc, SignInFailed | IdentityProviderUnavailable):
+        return (Action("Try signing in again", "/login"),)
+    if isinstance(exc, SignInRefused):
+        return (Action("Sign out", "/logout", post=True),)
+    return (Action("Go to the catalog", "/"),)
+
+
+def wants_html(request: Request) -> bool:
+    """Only a client that asks for HTML (a browser) gets pages and sign-in redirects; ``curl``,
+    Claude Code and scripts (``Accept: */*``, JSON, or nothing) get JSON errors and 401s instead."""
+    if request.url.path.startswith(("/api/", "/mcp", "/token", "/register")):
+        return False
+    return "text/html" in request.headers.get("accept", "").lower()
 
 
 def wants_json(request: Request) -> bool:
-    """API clients (``/api/``, ``/mcp``, or asking for JSON rather than HTML) get JSON errors and 401s."""
-    path = request.url.path
-    if path.startswith(("/api/", "/mcp", "/token", "/register")):
-        return True
-    accept = request.headers.get("accept", "")
-    return "application/json" in accept and "text/html" not in accept
+    """API clients and anything that did not ask for HTML get JSON errors and 401s."""
+    return not wants_html(request)
 
 
 def error_response(request: Request, exc: SkillportError) -> Response:
@@ -136,12 +154,27 @@ def error_response(request: Request, exc: SkillportError) -> Response:
             status_code=status,
             headers={"Cache-Control": "no-store"},
         )
-    action = None
-    if isinstance(exc, SignInFailed | IdentityProviderUnavailable):
-        action = ("/login", "Try signing in again")
-    elif isinstance(exc, SignInRefused):
-        action = ("/logout", "Sign out and use your organization account")
-    return html_page(title_for(exc), message, status=status, action=action)
+    body = [
+        paragraph(message[:1].upper() + message[1:]),
+        f'<p class="sp-note">{html.escape(next_step(exc))}</p>',
+    ]
+    return render(look_of(request), title_for(exc), body, actions=actions_for(exc), status=status)
+
+
+async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
+    """A bug (500): no details (they may hold secrets, T21); the traceback goes to the server log."""
+    if wants_json(request):
+        return JSONResponse(
+            {"error": "Server error", "detail": "something went wrong on the server; try again"},
+            status_code=500,
+            headers={"Cache-Control": "no-store"},
+        )
+    body = [
+        paragraph("Something went wrong on the server while answering this page."),
+        '<p class="sp-note">Try again in a moment. If it keeps happening, tell your catalog\'s '
+        "administrators what you were doing and when.</p>",
+    ]
+    return render(look_of(request), "Something went wrong", body, status=500)
 
 
 async def skillport_error_handler(request: Request, exc: Exception) -> Response:

@@ -1,6 +1,7 @@
 """OIDC sign-in (authorization code + state + nonce + PKCE S256), organization rules, current member.
 
-Routes: ``GET /login?next=<local path>``, ``GET /auth/callback``, ``GET|POST /logout``.
+Routes: ``GET /login?next=<local path>``, ``GET /auth/callback``, ``POST /logout`` (``GET /logout``
+only asks, T59), ``GET /signed-out``.
 Nothing is kept server-side except bounded caches: discovery, JWKS (refetched once on an unknown
 ``kid``, rate-limited — T11) and a replay guard of used sign-in states and nonces (T08, T09).
 """
@@ -31,6 +32,7 @@ from starlette.routing import BaseRoute, Route
 
 from builder.signing import Purpose, serializer
 from proxy.errors import IdentityProviderUnavailable, SignInFailed, SignInRefused
+from proxy.pages import Action, look_of, paragraph, render
 from proxy.session import Member, Sessions, clear_cookie, cookie_name, set_cookie
 from proxy.settings import Settings
 
@@ -328,10 +330,14 @@ ACCOUNT_MARKER = "<!--sp-account-->"
 
 
 def account_bar(member: Member, settings: Settings) -> str:
-    """The "signed in as … · Sign out" line the proxy puts in place of the theme's marker."""
+    """The "signed in as … · Sign out" line the proxy puts in place of the theme's marker. Signing
+    out changes state, so it is a small POST form (T59), never a link a cross-site page could GET."""
     who = html.escape(member.email or member.name or member.sub)
     logout = html.escape(settings.url("logout"))
-    return f'<div class="sp-account md-grid">Signed in as {who} · <a href="{logout}">Sign out</a></div>'
+    return (
+        f'<div class="sp-account md-grid">Signed in as {who} · <form class="sp-signout" method="post" '
+        f'action="{logout}"><button type="submit">Sign out</button></form></div>'
+    )
 
 
 def current_member(request: Request) -> Member | None:
@@ -457,7 +463,19 @@ class SignIn:
         self.state.audit.record("sign-in", member=member, ip=client_ip(request), now=now)
         return response
 
+    async def confirm_logout(self, request: Request) -> Response:
+        """``GET /logout`` changes nothing (T59): it shows a button that POSTs the sign-out."""
+        if current_member(request) is None:
+            return RedirectResponse("/signed-out", status_code=303, headers={"Cache-Control": "no-store"})
+        return render(
+            look_of(request),
+            "Sign out?",
+            [paragraph("Sign out of the skills catalog on this browser.")],
+            actions=(Action("Sign out", "/logout", post=True), Action("Stay signed in", "/", primary=False)),
+        )
+
     async def logout(self, request: Request) -> Response:
+        """``POST /logout`` (the cross-site check of the security middleware applies, T16)."""
         member = current_member(request)
         response = RedirectResponse("/signed-out", status_code=303, headers={"Cache-Control": "no-store"})
         self.sessions.end(response)
@@ -467,13 +485,17 @@ class SignIn:
 
 
 async def signed_out(request: Request) -> Response:
-    from proxy.errors import html_page
-
-    return html_page(
+    return render(
+        look_of(request),
         "Signed out",
-        "You are signed out of the skills catalog.",
-        status=200,
-        action=("/login", "Sign in again"),
+        [
+            paragraph("You are signed out of the skills catalog on this browser."),
+            paragraph(
+                "Claude and the skillport command keep their own sign-in; remove the connector or "
+                "delete ~/.config/skillport/credentials.json to end those too."
+            ),
+        ],
+        actions=(Action("Sign in again", "/login"),),
     )
 
 
@@ -482,6 +504,7 @@ def identity_routes(state: Any) -> list[BaseRoute]:
     return [
         Route("/login", sign_in.login, methods=["GET"]),
         Route("/auth/callback", sign_in.callback, methods=["GET"]),
-        Route("/logout", sign_in.logout, methods=["GET", "POST"]),
+        Route("/logout", sign_in.confirm_logout, methods=["GET"]),
+        Route("/logout", sign_in.logout, methods=["POST"]),
         Route("/signed-out", signed_out, methods=["GET"]),
     ]

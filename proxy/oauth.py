@@ -50,10 +50,12 @@ from mcp.server.auth.settings import ClientRegistrationOptions, RevocationOption
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken, ProtectedResourceMetadata
 from pydantic import AnyHttpUrl, AnyUrl
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from builder.signing import Purpose, serializer
+from proxy.pages import Action, look_of, paragraph, render
+from proxy.security import cross_site
 
 SCOPE = "skillport"
 CLAUDE_CALLBACKS = frozenset(
@@ -64,6 +66,11 @@ CONSENT_PATH = "/oauth/consent"
 CONSENT_LIFETIME = 600
 REGISTRATION_LIFETIME = 365 * 86400
 MAX_REDIRECT_URIS = 10
+CONSENT_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+}
 
 
 class Clock:
@@ -260,11 +267,15 @@ class SkillportOAuthProvider:
         )
 
     @staticmethod
-    def client_label(client: OAuthClientInformationFull) -> str:
-        """How the consent page names a client: its name and where it sends the code."""
-        hosts = sorted({urlsplit(str(u)).netloc for u in client.redirect_uris or []})
-        name = client.client_name or "An unnamed application"
-        return f"{name} ({', '.join(hosts)})" if hosts else name
+    def client_hosts(client: OAuthClientInformationFull) -> list[str]:
+        """Where a client sends the code: the redirect URIs' host names only — never their userinfo
+        (``claude.ai@evil.example`` is ``evil.example``) nor the self-chosen name (T56)."""
+        return sorted({(urlsplit(str(u)).hostname or "").lower() for u in client.redirect_uris or []} - {""})
+
+    @classmethod
+    def client_label(cls, client: OAuthClientInformationFull) -> str:
+        """How the consent page names a client: by the hosts it sends the code to (T56)."""
+        return ", ".join(cls.client_hosts(client)) or "an unknown address"
 
     def client_label_from_id(self, client_id: object) -> str:
         data = _loads(self._client, str(client_id), REGISTRATION_LIFETIME) or {}
@@ -451,31 +462,47 @@ class SkillportOAuthProvider:
 
 # -- consent page ----------------------------------------------------------------------------------
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Allow access to Skillport?</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}}
-button{{font-size:1rem;padding:.5rem 1rem;margin-right:.5rem}}</style></head>
-<body><h1>Allow access to Skillport?</h1>
-<p><strong>{client}</strong> wants to use your organization's skills as <strong>{who}</strong>:
-search them, read them and get download links. It cannot see anything you cannot see.</p>
-<form method="post" action="{action}">
-<input type="hidden" name="req" value="{req}"><input type="hidden" name="csrf" value="{csrf}">
-<button type="submit" name="decision" value="allow">Allow</button>
-<button type="submit" name="decision" value="deny">Deny</button></form></body></html>
-"""
-
 
 def _member_dict(member: Any) -> dict[str, str]:
     return {k: str(getattr(member, k, "") or "") for k in ("sub", "email", "name", "hd")}
 
 
-def _page(status: int, title: str, message: str) -> HTMLResponse:
-    body = (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}'
-        f"</title></head><body><h1>{html.escape(title)}</h1><p>{html.escape(message)}</p></body></html>"
+def _host_line(host: str) -> str:
+    where = " (a program on this computer)" if host in LOOPBACK_HOSTS else ""
+    return f"<strong>{html.escape(host)}</strong>{where}"
+
+
+def consent_body(client: OAuthClientInformationFull, who: str) -> list[str]:
+    """The consent page's text. The client is named by its redirect hosts; its self-chosen name is
+    shown apart, as a claim, in quotes (T56)."""
+    hosts = SkillportOAuthProvider.client_hosts(client)
+    name = " ".join((client.client_name or "").split())[:100]
+    claimed = (
+        f"<dd>&ldquo;{html.escape(name)}&rdquo; <em>(a name the application chose; not checked)</em></dd>"
+        if name
+        else "<dd><em>no name given</em></dd>"
     )
-    return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+    return [
+        f"<p>An application asks to use your organization's skills catalog as "
+        f"<strong>{html.escape(who)}</strong>.</p>",
+        '<dl class="sp-facts"><dt>Access goes to</dt>'
+        f"<dd>{', '.join(_host_line(h) for h in hosts) or 'an unknown address'}</dd>"
+        f"<dt>It calls itself</dt>{claimed}</dl>",
+        "<p>If you allow it, it can search the skills you can see, read them and get download links "
+        "for them. It cannot see anything you cannot see.</p>",
+        '<p class="sp-note">Allow only if you just connected Claude, Claude Code or '
+        "<code>skillport login</code> to this catalog, and the address above is where you expect it "
+        "(claude.ai for Claude, 127.0.0.1 for a program on your computer). Otherwise choose Deny.</p>",
+    ]
+
+
+EXPIRED = "Connection requests are valid for 10 minutes and for the person who started them."
+
+
+def _page(request: Request, status: int, title: str, message: str, *, again: bool = True) -> Response:
+    step = "Go back to the application (Claude, Claude Code or your terminal) and connect again."
+    body = [paragraph(message), f'<p class="sp-note">{html.escape(step)}</p>' if again else ""]
+    return render(look_of(request), title, body, status=status, headers=CONSENT_HEADERS)
 
 
 def _default_member(request: Request) -> Any:
@@ -494,56 +521,52 @@ def consent_routes(
     provider: SkillportOAuthProvider, state: Any, member_of: Callable[[Request], Any] = _default_member
 ) -> list[BaseRoute]:
     config = provider.config
-    headers = {
-        "Cache-Control": "no-store",
-        "X-Frame-Options": "DENY",
-        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-    }
 
     async def show(request: Request) -> Response:
         token = request.query_params.get("req", "")
         data = provider.load_consent_request(token)
         if data is None:
-            return _page(
-                400,
-                "This sign-in link is invalid or expired",
-                "Go back to your application and connect again.",
-            )
+            return _page(request, 400, "This sign-in link is invalid or expired", EXPIRED)
         member = member_of(request)
         if member is None:
             next_path = CONSENT_PATH + "?req=" + quote(token)
             return RedirectResponse("/login?next=" + quote(next_path, safe=""), status_code=303)
         client = await provider.get_client(str(data["c"]))
         if client is None:
-            return _page(400, "Unknown application", "Register the application again.")
-        page = _PAGE.format(
-            client=html.escape(provider.client_label(client)),
-            who=html.escape(str(getattr(member, "email", "") or getattr(member, "sub", ""))),
-            action=html.escape(CONSENT_PATH),
-            req=html.escape(token),
-            csrf=html.escape(provider.csrf_token(token, str(member.sub))),
+            return _page(
+                request, 400, "Unknown application", "This application's registration is not valid here."
+            )
+        who = str(getattr(member, "email", "") or getattr(member, "sub", ""))
+        fields = (("req", token), ("csrf", provider.csrf_token(token, str(member.sub))))
+        decisions = (
+            Action("Allow", CONSENT_PATH, post=True, fields=fields, name="decision", value="allow"),
+            Action(
+                "Deny", CONSENT_PATH, post=True, fields=fields, name="decision", value="deny", primary=False
+            ),
         )
         # browsers apply form-action to the redirect after the POST: allow the client's callback too
         target = urlsplit(str(data["r"]))
         csp = f"default-src 'none'; style-src 'unsafe-inline'; form-action 'self' {target.scheme}://{target.netloc}"
-        return HTMLResponse(page, headers={**headers, "Content-Security-Policy": csp})
+        return render(
+            look_of(request),
+            "Allow access to your skills?",
+            consent_body(client, who),
+            actions=decisions,
+            headers={**CONSENT_HEADERS, "Content-Security-Policy": csp},
+        )
 
     async def decide(request: Request) -> Response:
-        origin = request.headers.get("origin")
-        if origin is not None and origin != config.origin:
-            return _page(403, "Cross-site request refused", "Use the consent page of this server.")
+        # the security middleware checks this too; repeated here so the routes are safe on their own
+        if cross_site(request.headers.get("sec-fetch-site"), request.headers.get("origin"), config.origin):
+            return _page(request, 403, "Cross-site request refused", "Use the consent page of this server.")
         form = await request.form()
         token = str(form.get("req") or "")
         data = provider.load_consent_request(token)
         member = member_of(request)
         if data is None or member is None:
-            return _page(
-                400,
-                "This sign-in link is invalid or expired",
-                "Go back to your application and connect again.",
-            )
+            return _page(request, 400, "This sign-in link is invalid or expired", EXPIRED)
         if not provider.check_csrf(str(form.get("csrf") or ""), token, str(member.sub)):
-            return _page(403, "Request refused", "The form was not sent from this consent page.")
+            return _page(request, 403, "Request refused", "The form was not sent from this consent page.")
         ip = request.client.host if request.client else None
         if form.get("decision") != "allow":
             _audit(state, "oauth.deny", member=member, ip=ip, client=provider.client_label_from_id(data["c"]))

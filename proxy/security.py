@@ -1,10 +1,13 @@
 """Security middleware (pure ASGI): headers + CSP on HTML, CSRF check, request body limit.
 
-- Every response: ``X-Content-Type-Options``, ``Referrer-Policy: no-referrer`` (signed links and
-  codes never leak through Referer), ``X-Frame-Options``; HSTS over HTTPS; a CSP with
-  ``script-src 'self'`` on HTML (T46).
-- Unsafe methods from another site are refused (``Sec-Fetch-Site`` / ``Origin``), except on
-  endpoints that use bearer or client credentials rather than cookies (T16).
+- Every response: ``X-Content-Type-Options``, ``Referrer-Policy: same-origin``, ``X-Frame-Options``;
+  HSTS over HTTPS; a CSP with ``script-src 'self'`` on HTML (T46). ``same-origin`` sends no Referer
+  to any other site (signed links, codes and consent requests never leak, not even the origin) yet
+  lets browsers send our real ``Origin`` on our own form POSTs — under ``no-referrer`` Chromium
+  sends ``Origin: null`` there, which a strict check cannot tell from a sandboxed attacker.
+- Unsafe methods from another site are refused (``Sec-Fetch-Site`` / ``Origin``, see
+  :func:`cross_site`), except on endpoints that use bearer or client credentials rather than
+  cookies (T16).
 - Bodies larger than the limit get 413, whether announced by Content-Length or streamed (T24).
 """
 
@@ -23,6 +26,27 @@ CSP = (
 )
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_EXEMPT = ("/mcp", "/token", "/register", "/revoke")
+REFERRER_POLICY = "same-origin"
+
+
+def cross_site(sec_fetch_site: str | None, origin: str | None, public_origin: str) -> bool:
+    """Whether an unsafe request must be refused as cross-site (T16).
+
+    A browser that sends ``Sec-Fetch-Site`` is believed when it says ``same-origin`` (or ``none``:
+    the member typed it), and refused for anything else (``same-site``, ``cross-site``). An
+    ``Origin`` header must then be ours — except ``null``, which Chromium sends on a same-origin
+    POST from a page whose referrer policy hides the origin; it is accepted only together with
+    ``Sec-Fetch-Site: same-origin`` (an opaque origin, e.g. a sandboxed attacker frame, is
+    ``cross-site`` there). Without ``Sec-Fetch-Site`` (older browsers, non-browser clients) a
+    present ``Origin`` must equal ours, ``null`` included; no ``Origin`` at all is a non-browser
+    client, which carries no ambient cookie of a victim."""
+    if sec_fetch_site is not None and sec_fetch_site not in ("same-origin", "none"):
+        return True
+    if origin is None:
+        return False
+    if origin == "null":
+        return sec_fetch_site != "same-origin"
+    return origin != public_origin
 
 
 class _BodyTooLarge(Exception):
@@ -51,11 +75,7 @@ class SecurityMiddleware:
             for k, v in scope["headers"]
             if k in (b"sec-fetch-site", b"origin")
         }
-        site = headers.get("sec-fetch-site")
-        if site is not None and site not in ("same-origin", "none"):
-            return True
-        origin = headers.get("origin")
-        return origin is not None and origin != self.public_origin
+        return cross_site(headers.get("sec-fetch-site"), headers.get("origin"), self.public_origin)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -93,7 +113,7 @@ class SecurityMiddleware:
                 started = True
                 headers = MutableHeaders(scope=message)
                 headers.setdefault("x-content-type-options", "nosniff")
-                headers.setdefault("referrer-policy", "no-referrer")
+                headers.setdefault("referrer-policy", REFERRER_POLICY)
                 headers.setdefault("x-frame-options", "DENY")
                 if self.https:
                     headers.setdefault("strict-transport-security", "max-age=31536000")

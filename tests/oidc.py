@@ -43,6 +43,8 @@ SECRET_2 = "t" * 40
 SIGNING = "k" * 40
 CLIENT_ID = "skillport-test"
 CLIENT_SECRET = "client-secret-value-123"
+# What Chromium sends on a navigation: only such requests are sent to sign in (others get 401).
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8"}
 
 
 # -- servers -----------------------------------------------------------------------------------

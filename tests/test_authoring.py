@@ -169,7 +169,7 @@ def test_t38_new_refuses_unsafe_or_invalid_names(market: Path, ref: str) -> None
 
 def test_new_without_description_does_not_prompt_when_stdin_is_not_a_terminal(market: Path) -> None:
     done = run_cli(market, "new", "alpha/quiet", stdin="typed description\n")
-    assert done.returncode == 1
+    assert done.returncode == 2  # a usage error: the argument is missing
     assert "--description" in done.stderr
     assert "Description" not in done.stdout
     assert not (market / "plugins/alpha/skills/quiet").exists()
@@ -435,3 +435,39 @@ def test_t38_a_plan_using_one_path_as_file_and_folder_is_refused() -> None:
             changes=(FileChange("b", None), FileChange("b/a", b"")),
             message="conflicting change",
         )
+
+
+def _skillport(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The installed ``skillport`` entry point (builder.cli), as a member types it."""
+    return subprocess.run(
+        [sys.executable, "-m", "builder.cli", *args, "--marketplace", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_usage_errors_exit_2_and_near_miss_names_get_a_suggestion(market: Path) -> None:
+    before = snapshot(market)
+    for args in (
+        ["new", "no-plugin-part", "-d", "x"],
+        ["new", "alpha/quiet"],
+        ["bump", "one"],
+        ["frobnicate"],
+    ):
+        done = _skillport(market, *args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stderr.strip(), args  # says what is wrong
+    for command in (
+        ["bump", "sollo", "patch"],
+        ["delete", "soloo", "--yes"],
+        ["edit", "slo"],
+    ):
+        done = _skillport(market, *command)
+        assert done.returncode == 1, (command, done.stderr)
+        assert "Did you mean: solo?" in done.stderr, done.stderr
+    far = _skillport(market, "bump", "zzzzzz", "patch")
+    assert far.returncode == 1 and "Did you mean" not in far.stderr and "beta/solo" in far.stderr
+    assert snapshot(market) == before

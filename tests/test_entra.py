@@ -21,7 +21,7 @@ from proxy.errors import SignInRefused
 from proxy.identity import OidcClient, is_entra_issuer, member_from_claims
 from proxy.settings import Settings
 from proxy.state import ProxyState
-from tests.oidc import FakeIdP, free_socket, proxy_env, serve, write_site
+from tests.oidc import BROWSER, FakeIdP, free_socket, proxy_env, serve, write_site
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 ENTRA = f"https://login.microsoftonline.com/{TENANT}/v2.0"
@@ -191,7 +191,7 @@ def test_entra_sign_in_end_to_end_with_xms_edov(entra: Entra) -> None:
 @pytest.mark.threat("T06")
 def test_t06_entra_sign_in_without_xms_edov_is_refused_end_to_end(entra: Entra) -> None:
     entra.idp.override = {"xms_edov": None}
-    with httpx.Client(follow_redirects=False, timeout=10) as browser:
+    with httpx.Client(follow_redirects=False, timeout=10, headers=BROWSER) as browser:
         done = sign_in(entra, browser)
         assert done.status_code == 403 and "not verified" in done.text
         assert browser.get(entra.proxy + "plugins/").status_code == 302  # still signed out

@@ -9,6 +9,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -130,4 +131,41 @@ def test_commands_without_login_exit_3_and_say_how_to_sign_in(tmp_path: Path) ->
         done = skillport(env, *args)
         assert done.returncode == EXIT_SIGN_IN, (args, done.stderr)
         assert "skillport login" in done.stderr
-    assert skillport(env, "login").returncode == 1  # the first login needs --server
+    assert skillport(env, "login").returncode == 2  # usage error: the first login needs --server
+
+
+def test_near_miss_skill_names_get_a_suggestion(proxy: Proxy, tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    assert login(env, proxy.url + "/", "alice").returncode == 0
+    wrong = skillport(env, "install", "tow", "--target", str(tmp_path / "skills"))
+    assert wrong.returncode == 1
+    assert "Did you mean: two?" in wrong.stderr, wrong.stderr
+    assert not (tmp_path / "skills" / "tow").exists()
+    found = skillport(env, "search", "soloo")
+    assert found.returncode == 0 and found.stdout.strip() == "No skills match. Did you mean: solo?"
+    assert json.loads(skillport(env, "search", "soloo", "--json").stdout)["hint"] == "Did you mean: solo?"
+
+
+def _headless_env(tmp_path: Path) -> dict[str, str]:
+    """An SSH login on a server: no display, no $BROWSER."""
+    env = {k: v for k, v in cli_env(tmp_path).items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "BROWSER")}
+    env["SSH_CONNECTION"] = "192.0.2.10 50000 192.0.2.20 22"
+    return env
+
+
+def test_login_with_no_browser_and_no_terminal_fails_at_once(proxy: Proxy, tmp_path: Path) -> None:
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "builder.cli", "login", "--server", proxy.url + "/"],
+        cwd=REPO_ROOT,
+        env=_headless_env(tmp_path),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=30,  # before the fix it waited 300 s for a browser that could not open
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "no browser can be opened here" in done.stderr and "interactive terminal" in done.stderr
+    assert time.monotonic() - started < 20
+    assert not credentials_path(_headless_env(tmp_path)).exists()

@@ -178,3 +178,55 @@ def test_t36_replay_guard_is_single_use_and_bounded() -> None:
     for i in range(1000):
         guard.first_use(f"k{i}", 10.0, 0.0)
     assert len(guard) <= 100
+
+
+@pytest.mark.threat("T56")
+def test_t56_consent_names_a_client_by_redirect_host_apart_from_its_chosen_name() -> None:
+    from proxy.oauth import consent_body
+
+    client = OAuthClientInformationFull(
+        client_id="c",
+        client_name="Claude (claude.ai)",
+        redirect_uris=[AnyUrl("https://claude.ai@evil.example:8443/api/mcp/auth_callback")],
+        token_endpoint_auth_method="none",
+    )
+    assert SkillportOAuthProvider.client_hosts(client) == ["evil.example"]
+    assert SkillportOAuthProvider.client_label(client) == "evil.example"
+    page = "".join(consent_body(client, "alice@corp.example"))
+    assert "<dt>Access goes to</dt><dd><strong>evil.example</strong></dd>" in page
+    assert "claude.ai@" not in page and "8443" not in page
+    # the self-chosen name only as a quoted claim, in its own row
+    assert "<dt>It calls itself</dt><dd>&ldquo;Claude (claude.ai)&rdquo; <em>(a name the application" in page
+    spoof = OAuthClientInformationFull(
+        client_id="c",
+        client_name="<b>Claude</b>\n\n  by Anthropic",
+        redirect_uris=[AnyUrl("http://127.0.0.1:9/cb")],
+        token_endpoint_auth_method="none",
+    )
+    shown = "".join(consent_body(spoof, "alice@corp.example"))
+    assert "&lt;b&gt;Claude&lt;/b&gt; by Anthropic" in shown and "<b>" not in shown
+    assert "<strong>127.0.0.1</strong> (a program on this computer)" in shown
+
+
+@pytest.mark.threat("T16")
+@pytest.mark.parametrize(
+    ("site", "origin", "refused"),
+    [
+        ("same-origin", "https://skills.corp.example", False),
+        ("same-origin", "null", False),  # Chromium on our own form under a hiding referrer policy
+        ("same-origin", None, False),
+        (None, None, False),  # not a browser: no ambient cookie of a victim
+        (None, "https://skills.corp.example", False),
+        (None, "null", True),  # a browser without Fetch Metadata: cannot tell a sandboxed frame
+        (None, "https://evil.example", True),
+        ("cross-site", "null", True),  # a sandboxed attacker frame
+        ("cross-site", None, True),
+        ("same-site", "https://other.corp.example", True),
+        ("same-origin", "https://evil.example", True),
+        ("none", "https://evil.example", True),
+    ],
+)
+def test_t16_cross_site_check(site: str | None, origin: str | None, refused: bool) -> None:
+    from proxy.security import cross_site
+
+    assert cross_site(site, origin, "https://skills.corp.example") is refused

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.oidc import SIGNING, RunningProxy, free_port, login_with_mock, mock_provider, run_proxy
+from tests.oidc import BROWSER, SIGNING, RunningProxy, free_port, login_with_mock, mock_provider, run_proxy
 
 USERS = [
     {"sub": "alice", "email": "alice@corp.example", "email_verified": True, "hd": "corp.example"},
@@ -115,18 +115,28 @@ def test_demo_runs_and_stops_on_ctrl_c(examples_dir: Path, repo_root: Path, tmp_
         httpx.get(idp.group(1) + ".well-known/openid-configuration", timeout=2)
 
 
-def test_pages_say_who_is_signed_in_and_sign_out_works(built: tuple[RunningProxy, Any]) -> None:
+@pytest.mark.threat("T59")
+def test_t59_pages_say_who_is_signed_in_and_only_a_post_signs_out(built: tuple[RunningProxy, Any]) -> None:
     proxy, _ = built
-    with httpx.Client() as alice:
+    with httpx.Client(headers=BROWSER) as alice:
         login_with_mock(alice, proxy.url, "alice")
         page = alice.get(proxy.url + "skills/meeting-notes/")
         assert page.status_code == 200
         bar = re.search(r'<div class="sp-account[^"]*">(.*?)</div>', page.text)
         assert bar and "Signed in as alice@corp.example" in bar.group(1)
-        logout = re.search(r'href="([^"]+)">Sign out<', bar.group(1))
-        assert logout and logout.group(1) == proxy.url + "logout"
-        assert "<!--sp-account-->" not in page.text
-        alice.get(logout.group(1))
+        form = re.search(r'<form class="sp-signout" method="post" action="([^"]+)">', bar.group(1))
+        assert form and form.group(1) == proxy.url + "logout"
+        assert "<!--sp-account-->" not in page.text and 'href="' + proxy.url + 'logout"' not in page.text
+        # a GET (a link or a cross-site top-level navigation, which carries a Lax cookie) only asks
+        asked = alice.get(form.group(1), headers={"Sec-Fetch-Site": "cross-site"})
+        assert asked.status_code == 200 and 'method="post"' in asked.text
+        assert alice.get(proxy.url + "skills/meeting-notes/").status_code == 200  # still signed in
+        # a cross-site POST is refused; the page's own form signs out
+        refused = alice.post(form.group(1), headers={"Sec-Fetch-Site": "cross-site"})
+        assert refused.status_code == 403
+        assert alice.get(proxy.url + "skills/meeting-notes/").status_code == 200
+        done = alice.post(form.group(1), headers={"Sec-Fetch-Site": "same-origin", "Origin": "null"})
+        assert done.status_code == 303 and done.headers["location"] == "/signed-out"
         after = alice.get(proxy.url + "skills/meeting-notes/", follow_redirects=False)
         assert after.status_code in (302, 303) and "/login" in after.headers["location"]
 
@@ -136,3 +146,97 @@ def test_a_static_host_shows_no_account_line(built: tuple[RunningProxy, Any]) ->
     site = Path(proxy.app.state.skillport.settings.origin)
     page = (site / "skills" / "meeting-notes" / "index.html").read_text()
     assert "<!--sp-account-->" in page and "sp-account md-grid" not in page
+
+
+def test_demo_stops_everything_it_started_on_sigterm(
+    examples_dir: Path, repo_root: Path, tmp_path: Path
+) -> None:
+    _example(examples_dir)
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "proxy.demo", "--port", str(port), "--site", str(tmp_path / "site")],
+        cwd=repo_root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(url + "readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "demo did not start"
+            time.sleep(0.3)
+    finally:
+        proc.send_signal(signal.SIGTERM)  # only the demo process, as a service manager would
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    idp = re.search(r"Identity provider \(oidc-provider-mock\): (http://127\.0\.0\.1:\d+/)", out)
+    assert idp is not None, out
+    for target in (idp.group(1) + ".well-known/openid-configuration", url + "healthz"):
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(target, timeout=2)
+
+
+def test_make_demo_on_a_taken_port_fails_before_building(repo_root: Path, tmp_path: Path) -> None:
+    import socket
+
+    site = repo_root / "site"
+    before = site.stat().st_mtime_ns if site.exists() else None
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        done = subprocess.run(
+            ["make", "-s", "demo", f"PORT={port}"],
+            cwd=repo_root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode != 0
+    assert f"port {port} on 127.0.0.1 is not available" in done.stderr and "PORT=" in done.stderr
+    assert "built " not in done.stdout  # nothing was rebuilt
+    assert (site.stat().st_mtime_ns if site.exists() else None) == before
+    assert time.monotonic() - started < 60
+
+
+def _children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
+    return [int(p) for p in found.stdout.split()]
+
+
+def test_demo_sigterm_while_starting_leaves_no_identity_provider_behind(
+    examples_dir: Path, repo_root: Path, tmp_path: Path
+) -> None:
+    _example(examples_dir)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "proxy.demo", "--port", str(free_port()), "--site", str(tmp_path / "site")],
+        cwd=repo_root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    children: list[int] = []
+    while not children:  # the identity provider was just started; the proxy is not up yet
+        assert proc.poll() is None and time.monotonic() < deadline, "demo never started its IdP"
+        children = _children(proc.pid)
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=30)
+    alive = []
+    for child in children:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            continue
+        alive.append(child)
+        os.kill(child, signal.SIGKILL)  # clean up what the old demo left behind
+    assert alive == [], "the identity provider outlived the demo"
+    assert code == 0

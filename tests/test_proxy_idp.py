@@ -271,7 +271,7 @@ def test_t17_fresh_session_at_sign_in(idp: FakeIdP, proxy: RunningProxy) -> None
         login_with_fake(client, proxy.url)
         assert client.cookies.get("skillport") not in (None, "attacker-chosen-value")
         first = client.cookies.get("skillport")
-        client.get(proxy.url + "logout")
+        client.post(proxy.url + "logout")  # sign-out is POST-only (T59)
         login_with_fake(client, proxy.url)
         assert client.cookies.get("skillport") != first
 

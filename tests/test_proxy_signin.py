@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.oidc import RunningProxy, login_with_mock, mock_provider, run_proxy, write_site
+from tests.oidc import BROWSER, RunningProxy, login_with_mock, mock_provider, run_proxy, write_site
 
 USERS = [
     {
@@ -40,7 +40,7 @@ def proxy(issuer: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run
 
 
 def test_alice_signs_in_and_returns_to_where_she_was_going(proxy: RunningProxy) -> None:
-    with httpx.Client() as client:
+    with httpx.Client(headers=BROWSER) as client:
         first = client.get(proxy.url + "skills/pdf-writer/")
         assert first.status_code == 302
         assert first.headers["location"].startswith("/login?next=")
@@ -95,7 +95,7 @@ def test_bob_in_finance_sees_and_downloads_ledger(proxy: RunningProxy) -> None:
 
 @pytest.mark.threat("T05")
 def test_t05_personal_account_gets_a_friendly_403(proxy: RunningProxy) -> None:
-    with httpx.Client() as client:
+    with httpx.Client(headers=BROWSER) as client:
         page = login_with_mock(client, proxy.url, "eve")
         assert page.status_code == 403
         assert "Not in your organization" in page.text and "eve@gmail.com" in page.text
@@ -117,7 +117,7 @@ def test_t25_api_clients_get_401_with_www_authenticate(proxy: RunningProxy) -> N
         headers={"Accept": "application/json, text/event-stream"},
     )
     assert mcp.status_code == 401 and mcp.headers["www-authenticate"].startswith("Bearer")
-    r = httpx.get(proxy.url + "skills/pdf-writer/pdf-writer-1.0.0.zip")
+    r = httpx.get(proxy.url + "skills/pdf-writer/pdf-writer-1.0.0.zip", headers=BROWSER)
     assert r.status_code == 302 and "next=%2Fskills%2Fpdf-writer" in r.headers["location"]
 
 
@@ -137,7 +137,7 @@ def test_healthz_and_readyz(proxy: RunningProxy) -> None:
 
 @pytest.mark.threat("T18")
 def test_t18_sign_out_ends_the_session(proxy: RunningProxy) -> None:
-    with httpx.Client() as client:
+    with httpx.Client(headers=BROWSER) as client:
         login_with_mock(client, proxy.url, "alice")
         assert client.get(proxy.url).status_code == 200
         out = client.post(proxy.url + "logout", headers={"Origin": proxy.url.rstrip("/")})
@@ -162,3 +162,48 @@ def test_signed_download_link_works_without_cookie_and_is_audited(
     actions = [e["action"] for e in proxy.audit()]
     assert "link-minted" in actions
     assert not any(link.split("/d/")[1] in line for line in proxy.audit_path.read_text().splitlines())
+
+
+@pytest.mark.threat("T25")
+def test_t25_curl_gets_401_never_a_sign_in_page(proxy: RunningProxy, tmp_path: Path) -> None:
+    """The install line ``curl -fsSL <zip> -o …`` fails loudly (exit 22) instead of saving the
+    identity provider's HTML as the "zip"; only a client asking for HTML is sent to sign in."""
+    import shutil
+    import subprocess
+
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not installed")
+    target = tmp_path / "skill.zip"
+    for path in ("skills/pdf-writer/pdf-writer-1.0.0.zip", "skills/pdf-writer/", "index.json", "nope"):
+        done = subprocess.run(
+            [curl, "-fsSL", proxy.url + path, "-o", str(target), "-D", "-"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert done.returncode == 22, (path, done.stdout, done.stderr)
+        assert " 401" in done.stdout.splitlines()[0], done.stdout
+        assert "www-authenticate: bearer" in done.stdout.lower()
+        assert not target.exists() or b"<html" not in target.read_bytes().lower()
+    as_browser = subprocess.run(
+        [
+            curl,
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{redirect_url}",
+            "-H",
+            f"Accept: {BROWSER['Accept']}",
+            proxy.url + "skills/pdf-writer/",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert as_browser.stdout.startswith("302 ") and "/login?next=" in as_browser.stdout
+    error = httpx.get(proxy.url + "login", headers={"Accept": "*/*"}, follow_redirects=False)
+    assert error.status_code == 302  # /login itself is a sign-in page: asked for by name

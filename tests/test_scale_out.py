@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.oidc import BROWSER
 from tests.test_mcp_support import (
     Proxy,
     _wait_http,
@@ -108,8 +109,9 @@ def test_t09_sign_in_started_on_b_finishes_on_a_and_the_session_works_on_both(
         r = replica.get("/index.json", cookies=session)
         assert r.status_code == 200, (replica.url, r.status_code)
         assert {s["name"] for s in r.json()["skills"]} == {"pdf-forms", "brand-voice", "skillport"}
-    # and without the cookie B sends the browser to sign in
-    assert b.get("/index.json").status_code == 302
+    # and without the cookie B sends the browser to sign in (and anything else gets 401)
+    assert b.get("/index.json", headers=BROWSER).status_code == 302
+    assert b.get("/index.json").status_code == 401
 
 
 def test_client_registered_on_a_authorizes_on_b_and_its_token_works_on_both(
