@@ -18,20 +18,20 @@ from typing import Any, Protocol
 
 from mcp.server import MCPServer
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware, get_access_token
-from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
-from mcp.server.auth.routes import build_resource_metadata_url
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser, BearerAuthBackend
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import AnyHttpUrl
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.types import ASGIApp
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from builder import package, rules, zipcheck
 from builder.errors import BadInput, NotConfigured, NotFound, PermissionDenied, SkillportError
 from proxy import catalog
-from proxy.oauth import OAuthConfig, SkillportOAuthProvider
+from proxy.oauth import OAuthConfig, SkillportOAuthProvider, www_authenticate
 from proxy.tool_spec import (
     MAX_PUBLISH_BYTES,
     MAX_PUBLISH_FILES,
@@ -406,7 +406,38 @@ def make_server(state: Any, clock: Callable[[], datetime] | None = None) -> MCPS
     assert tool is not None
     tool.parameters = TOOL_SCHEMA
     tool.fn_metadata = _WholeArguments(arg_model=tool.fn_metadata.arg_model, wrap_output=False)
+    # One tool, nothing else: no prompts or resources are advertised (capabilities follow handlers).
+    handlers = server._lowlevel_server._request_handlers
+    for method in [m for m in handlers if m.startswith(("prompts/", "resources/", "subscriptions/"))]:
+        del handlers[method]
     return server
+
+
+class _RequireToken:
+    """``/mcp`` for signed-in callers only: no token is a 401 naming the metadata and the scope (no
+    ``error``, RFC 6750 section 3.1); a refused token adds ``error="invalid_token"``. With a token,
+    GET (a server-sent event stream this stateless server does not offer) is 405."""
+
+    def __init__(self, app: ASGIApp, config: OAuthConfig) -> None:
+        self.app = app
+        self.config = config
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response: Response | None = None
+        if not isinstance(scope.get("user"), AuthenticatedUser):
+            sent = any(name == b"authorization" for name, _ in scope.get("headers", ()))
+            error = "invalid_token" if sent else None
+            response = JSONResponse(
+                {"error": error or "unauthorized", "error_description": "sign in: an OAuth access token"},
+                status_code=401,
+                headers={"WWW-Authenticate": www_authenticate(self.config, error, "token refused")},
+            )
+        elif scope.get("method") == "GET":
+            response = Response(status_code=405, headers={"Allow": "POST"})
+        if response is not None:
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def build_mcp(state: Any) -> tuple[ASGIApp, Callable[[], AbstractAsyncContextManager[None]]]:
@@ -426,11 +457,8 @@ def build_mcp(state: Any) -> tuple[ASGIApp, Callable[[], AbstractAsyncContextMan
     )
     manager = server.session_manager
     resource = AnyHttpUrl(config.resource)
-    inner: ASGIApp = RequireAuthMiddleware(
-        StreamableHTTPASGIApp(manager), [], build_resource_metadata_url(resource)
-    )
     app: ASGIApp = AuthenticationMiddleware(
-        AuthContextMiddleware(inner),
+        AuthContextMiddleware(_RequireToken(StreamableHTTPASGIApp(manager), config)),
         backend=BearerAuthBackend(verifier, resource_server_url=resource),  # type: ignore[arg-type]
     )
 
