@@ -19,6 +19,7 @@ from builder.errors import BadInput, SkillportError
 from proxy.connector import TokenMember, run_action
 from proxy.errors import error_code, status_for
 from proxy.oauth import OAuthConfig, SkillportOAuthProvider, www_authenticate
+from proxy.tool_spec import TOOL_SCHEMA
 
 PREFIX = "/api/v1"
 MAX_JSON_BYTES = 40 * 1024 * 1024
@@ -61,7 +62,7 @@ class Api:
         sent = "authorization" in request.headers
         return _error(
             401,
-            "invalid_token" if sent else "unauthorized",
+            "unauthorized",
             "send Authorization: Bearer <token> (sign in with `skillport login` "
             "or the OAuth flow described at the resource metadata)",
             {"WWW-Authenticate": www_authenticate(self.verifier.config, "invalid_token" if sent else None)},
@@ -248,14 +249,7 @@ def openapi(public_url: str) -> dict[str, Any]:
             },
             "/updates": {"post": op("Which installed skills have newer versions", body=installed)},
             "/actions": {
-                "post": op(
-                    "Any action, with the tool's arguments",
-                    body={
-                        "type": "object",
-                        "required": ["action"],
-                        "properties": {"action": {"type": "string"}},
-                    },
-                )
+                "post": op("Any action with the tool's arguments (unknown ones refused)", body=TOOL_SCHEMA)
             },
         },
     }

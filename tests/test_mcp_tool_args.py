@@ -12,12 +12,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import httpx2
 import jsonschema
 import pytest
 
 from builder.errors import BadInput
 from proxy.tool_spec import FIELDS, TOOL_SCHEMA, ToolArgs, actions_markdown, parse_args
+from tests.test_api import bearer
 from tests.test_authoring_support import git
 from tests.test_mcp_flow import _session
 from tests.test_mcp_support import Proxy, sample_proxy
@@ -180,3 +182,15 @@ def test_type_errors_read_as_one_sentence_each() -> None:
     # lists sent as JSON text (as some clients do) are read, not refused
     parsed = parse_args({"action": "updates", "installed": '[{"name": "a", "version": "1.0.0"}]'})
     assert parsed.installed[0].name == "a"
+
+
+def test_the_json_api_reads_the_same_arguments_and_refuses_the_same(proxy: Proxy) -> None:
+    headers = bearer(proxy, "bob")
+    url = proxy.url + "/api/v1/actions"
+    r = httpx.post(url, json={"action": "search", "tag": "finance"}, headers=headers)
+    assert r.status_code == 200 and [s["name"] for s in r.json()["results"]] == ["ledger-close"]
+    r = httpx.post(url, json={"action": "search", "more": {"tag": "finance"}}, headers=headers)
+    assert r.status_code == 400 and "`more` is not an argument of this tool" in r.json()["message"]
+    doc = httpx.get(proxy.url + "/api/v1/openapi.json").json()
+    body = doc["paths"]["/actions"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == TOOL_SCHEMA
