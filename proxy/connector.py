@@ -406,7 +406,8 @@ def make_server(state: Any, clock: Callable[[], datetime] | None = None) -> MCPS
     assert tool is not None
     tool.parameters = TOOL_SCHEMA
     tool.fn_metadata = _WholeArguments(arg_model=tool.fn_metadata.arg_model, wrap_output=False)
-    # One tool, nothing else: no prompts or resources are advertised (capabilities follow handlers).
+    # One tool, nothing else: no prompts, resources or list-change subscriptions (the tool list never
+    # changes) are served or advertised; the SDK derives capabilities from the handlers present.
     handlers = server._lowlevel_server._request_handlers
     for method in [m for m in handlers if m.startswith(("prompts/", "resources/", "subscriptions/"))]:
         del handlers[method]

@@ -42,8 +42,9 @@ def _json(text: str) -> Any:
     return json.loads(text)
 
 
+@pytest.mark.threat("T38")
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
-def test_an_argument_outside_the_schema_is_refused_naming_the_fields(proxy: Proxy, mode: str) -> None:
+def test_t38_an_argument_outside_the_schema_is_refused_naming_the_fields(proxy: Proxy, mode: str) -> None:
     calls: list[dict[str, Any]] = [
         {"action": "search", "query": "pdf", "tags": "finance"},
         {"action": "bump", "skill": "pdf-forms", "more": {"part": "minor"}},
