@@ -88,7 +88,9 @@ ACTIONS: Mapping[str, ActionDoc] = {
         ("skill",),
     ),
     "updates": ActionDoc(
-        ("installed",), "`updates` (name, installed, latest, changes), `current`, `unknown`", ("installed",)
+        ("installed",),
+        "`updates` (name, installed, latest, changes), `current`, `unknown`, `invalid_version`",
+        ("installed",),
     ),
     "whoami": ActionDoc((), "sub, email, name, readable `plugins`, `can_edit`"),
     "bump": ActionDoc(("skill", "part"), "editors only: the new version", ("skill",)),
