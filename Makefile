@@ -4,6 +4,8 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 CLAUDE_CODE_VERSION ?= 2.1.332
 INSPECTOR_VERSION ?= 2.12.0
+CONFORMANCE_VERSION ?= 0.2.0-alpha.12
+NODE22_VERSION ?= 22
 export NO_MKDOCS_2_WARNING := 1
 
 .PHONY: demo test lint bench install tools build clean
@@ -16,16 +18,18 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -q -e ".[dev]"
 	touch $@
 
-# External checkers run by the tests (Claude Code, MCP Inspector). When the npm registry cannot be
-# reached the tests that need them skip with a message saying so.
+# External checkers run by the tests (Claude Code, MCP Inspector, the MCP conformance suite and the
+# Node 22 it needs). When the npm registry cannot be reached the tests that need them skip with a
+# message saying so.
 tools: .tools/.installed
 
-.tools/.installed:
+.tools/.installed: Makefile
 	@mkdir -p .tools
 	@if npm install --prefix .tools --no-audit --no-fund --silent \
-	    @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION) @modelcontextprotocol/inspector@$(INSPECTOR_VERSION); then \
+	    @anthropic-ai/claude-code@$(CLAUDE_CODE_VERSION) @modelcontextprotocol/inspector@$(INSPECTOR_VERSION) \
+	    @modelcontextprotocol/conformance@$(CONFORMANCE_VERSION) node@$(NODE22_VERSION); then \
 	  touch $@; \
-	else echo "warning: npm registry unreachable; Claude Code and MCP Inspector checks will be skipped"; fi
+	else echo "warning: npm registry unreachable; Claude Code, MCP Inspector and MCP conformance checks will be skipped"; fi
 
 demo: install
 	$(PY) -m proxy.demo $(if $(PORT),--port $(PORT))

@@ -141,16 +141,35 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
 
 
-async def tools_list_bytes() -> int:
-    from mcp import Client
+async def tools_list_bytes(version: str) -> int:
+    """Bytes of the JSON-RPC ``result`` of ``tools/list`` as sent on the wire for ``version``."""
+    import httpx2
 
-    async with Client(make_server(object())) as client:
-        listed = await client.list_tools()
-    return len(
-        json.dumps(
-            listed.model_dump(mode="json", by_alias=True, exclude_none=True), separators=(",", ":")
-        ).encode()
+    from proxy.connector import transport_security
+
+    server = make_server(object())
+    app = server.streamable_http_app(
+        streamable_http_path="/mcp",
+        stateless_http=True,
+        json_response=True,
+        transport_security=transport_security("http://127.0.0.1/"),
     )
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": version,
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    request = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": meta}}
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": version,
+        "Mcp-Method": "tools/list",
+    }
+    async with (
+        server.session_manager.run(),
+        httpx2.AsyncClient(transport=httpx2.ASGITransport(app), base_url="http://127.0.0.1") as http,
+    ):
+        r = await http.post("/mcp", json=request, headers=headers)
+    return len(json.dumps(r.json()["result"], separators=(",", ":")).encode())
 
 
 def main() -> None:
@@ -159,7 +178,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=300)
     args = parser.parse_args()
 
-    print(f"tools/list result: {asyncio.run(tools_list_bytes())} bytes of JSON (limit 600)")
+    for version in ("2025-11-25", "2026-07-28"):
+        size = asyncio.run(tools_list_bytes(version))
+        print(f"tools/list result ({version}): {size} bytes of JSON (target 600; full typed schema)")
 
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]

@@ -18,7 +18,8 @@ from starlette.routing import BaseRoute, Route
 from builder.errors import BadInput, SkillportError
 from proxy.connector import TokenMember, run_action
 from proxy.errors import error_code, status_for
-from proxy.oauth import OAuthConfig, SkillportOAuthProvider
+from proxy.oauth import OAuthConfig, SkillportOAuthProvider, www_authenticate
+from proxy.tool_spec import TOOL_SCHEMA
 
 PREFIX = "/api/v1"
 MAX_JSON_BYTES = 40 * 1024 * 1024
@@ -43,7 +44,6 @@ class Api:
     def __init__(self, state: Any, verifier: SkillportOAuthProvider) -> None:
         self.state = state
         self.verifier = verifier
-        self.metadata_url = verifier.config.url(".well-known/oauth-protected-resource/mcp")
 
     async def _member(self, request: Request) -> Any:
         header = request.headers.get("authorization", "")
@@ -58,13 +58,14 @@ class Api:
             return current_member(request)
         return None
 
-    def _unauthorized(self) -> JSONResponse:
+    def _unauthorized(self, request: Request) -> JSONResponse:
+        sent = "authorization" in request.headers
         return _error(
             401,
             "unauthorized",
             "send Authorization: Bearer <token> (sign in with `skillport login` "
             "or the OAuth flow described at the resource metadata)",
-            {"WWW-Authenticate": f'Bearer resource_metadata="{self.metadata_url}"'},
+            {"WWW-Authenticate": www_authenticate(self.verifier.config, "invalid_token" if sent else None)},
         )
 
     async def _body(self, request: Request) -> dict[str, Any]:
@@ -89,7 +90,7 @@ class Api:
         async def handle(request: Request) -> Response:
             member = await self._member(request)
             if member is None:
-                return self._unauthorized()
+                return self._unauthorized(request)
             try:
                 body = await self._body(request)
                 args = {**body, **fields(request)}
@@ -248,14 +249,7 @@ def openapi(public_url: str) -> dict[str, Any]:
             },
             "/updates": {"post": op("Which installed skills have newer versions", body=installed)},
             "/actions": {
-                "post": op(
-                    "Any action, with the tool's arguments",
-                    body={
-                        "type": "object",
-                        "required": ["action"],
-                        "properties": {"action": {"type": "string"}},
-                    },
-                )
+                "post": op("Any action with the tool's arguments (unknown ones refused)", body=TOOL_SCHEMA)
             },
         },
     }

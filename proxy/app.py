@@ -29,7 +29,7 @@ from proxy.bearer import VIA_KEY, BearerAuth
 from proxy.connector import build_mcp
 from proxy.errors import RangeNotSatisfiable, skillport_error_handler, unexpected_error_handler, wants_json
 from proxy.identity import ACCOUNT_MARKER, Member, account_bar, client_ip, current_member, identity_routes
-from proxy.oauth import oauth_routes
+from proxy.oauth import OAuthConfig, oauth_routes, www_authenticate
 from proxy.origin import check_zip, safe_path
 from proxy.pages import LOOK_KEY, look_from_home
 from proxy.security import SecurityMiddleware
@@ -37,6 +37,7 @@ from proxy.settings import Settings
 from proxy.state import ProxyState
 
 PRIVATE = "private, no-cache"
+SERVED_WELL_KNOWN = ".well-known/agent-skills/"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 FILTERED_JSON = frozenset(
     {"claude-code/marketplace.json", ".well-known/agent-skills/index.json", "search/search_index.json"}
@@ -81,12 +82,11 @@ def unauthenticated(request: Request, settings: Settings) -> Response:
     clients, ``curl``, Claude Code, scripts — 401 + ``WWW-Authenticate``, so ``curl -f`` fails
     loudly instead of saving a sign-in page (T25)."""
     if wants_json(request):
-        meta = settings.url(".well-known/oauth-protected-resource")
         return JSONResponse(
             {"error": "unauthorized", "detail": "sign in first"},
             status_code=401,
             headers={
-                "WWW-Authenticate": f'Bearer realm="skillport", resource_metadata="{meta}"',
+                "WWW-Authenticate": www_authenticate(OAuthConfig.from_settings(settings)),
                 "Cache-Control": "no-store",
             },
         )
@@ -133,6 +133,13 @@ class Site:
     async def page(self, request: Request) -> Response:
         raw = request.path_params.get("path", "")
         path = safe_path(raw)
+        if path.startswith(".well-known/") and not path.startswith(SERVED_WELL_KNOWN):
+            # discovery probes (OAuth, OpenID, ...) get a plain 404, never the sign-in redirect
+            return JSONResponse(
+                {"error": "not_found", "detail": "no such document"},
+                status_code=404,
+                headers={"Cache-Control": "no-store"},
+            )
         # -- bearer tokens (proxy/bearer.py): Claude Code's marketplace by URL with a header --------
         refused = await self.bearer.authenticate(request, path)
         if refused is not None:

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from proxy.identity import client_ip
-from proxy.oauth import OAuthConfig, SkillportOAuthProvider
+from proxy.oauth import OAuthConfig, SkillportOAuthProvider, www_authenticate
 from proxy.session import Member
 from proxy.settings import Settings
 
@@ -47,7 +47,6 @@ class BearerAuth:
         config = OAuthConfig.from_settings(settings)
         self.provider = SkillportOAuthProvider(config)
         self.resource = config.resource
-        self.metadata_url = config.url(".well-known/oauth-protected-resource/mcp")
         self.state = state
 
     async def member(self, token: str) -> Member | None:
@@ -93,8 +92,7 @@ class BearerAuth:
             },
             status_code=401,
             headers={
-                "WWW-Authenticate": f'Bearer realm="skillport", error="invalid_token", '
-                f'resource_metadata="{self.metadata_url}"',
+                "WWW-Authenticate": www_authenticate(self.provider.config, "invalid_token"),
                 "Cache-Control": "no-store",
             },
         )

@@ -14,76 +14,36 @@ import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from mcp.server import MCPServer
 from mcp.server.auth.middleware.auth_context import AuthContextMiddleware, get_access_token
-from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
-from mcp.server.auth.routes import build_resource_metadata_url
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser, BearerAuthBackend
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AnyHttpUrl
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.types import ASGIApp
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from builder import install_guide, package, rules, zipcheck
 from builder.errors import BadInput, NotConfigured, NotFound, PermissionDenied, SkillportError
 from proxy import catalog
-from proxy.oauth import OAuthConfig, SkillportOAuthProvider
+from proxy.oauth import OAuthConfig, SkillportOAuthProvider, www_authenticate
+from proxy.tool_spec import (
+    MAX_PUBLISH_BYTES,
+    MAX_PUBLISH_FILES,
+    TOOL_DESCRIPTION,
+    TOOL_SCHEMA,
+    ToolArgs,
+    help_actions,
+    help_fields,
+    parse_args,
+)
 
-Action = Literal["help", "search", "get", "install", "updates", "whoami", "bump", "delete", "publish"]
-EDITOR_ACTIONS = frozenset({"bump", "delete", "publish"})
-Surface = Literal["claude-ai", "desktop", "claude-code", "api"]
-NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 MAX_INLINE_SKILL_MD = 24_000
-MAX_PUBLISH_FILES = 200
-MAX_PUBLISH_BYTES = 30 * 1024 * 1024
-TOOL_DESCRIPTION = "Your organization's private Claude Skills: find, install, update. Start with action=help."
-# Hand-written so that the whole tools/list result stays far under 600 bytes of JSON; the
-# ``skillport`` skill documents every field (progressive disclosure).
-TOOL_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "action": {
-            "type": "string",
-            "description": "help|search|get|install|updates|whoami|bump|delete|publish",
-        },
-        "query": {"type": "string"},
-        "skill": {"type": "string"},
-        "surface": {"type": "string"},
-        "installed": {"type": "array"},
-        "more": {"type": "object"},
-    },
-    "required": ["action"],
-}
-
-
-class Installed(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    name: str = Field(max_length=64)
-    version: str = Field(max_length=64)
-
-
-class ToolArgs(BaseModel):
-    """The tool's arguments, as checked at the trust boundary."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    action: Action
-    query: str = Field("", max_length=200)
-    tag: str | None = Field(None, max_length=64)
-    skill: str | None = Field(None, pattern=NAME_PATTERN)
-    plugin: str | None = Field(None, pattern=NAME_PATTERN)
-    version: str | None = Field(None, max_length=64)
-    surface: Surface = "claude-ai"
-    installed: tuple[Installed, ...] = Field((), max_length=catalog.MAX_INSTALLED)
-    part: Literal["patch", "minor", "major"] = "patch"
-    confirm: bool = False
-    files: dict[str, str] | None = Field(None, max_length=MAX_PUBLISH_FILES)
-    zip: str | None = Field(None, max_length=MAX_PUBLISH_BYTES * 2)
-    limit: int = Field(20, ge=1, le=catalog.MAX_RESULTS)
 
 
 class Publisher(Protocol):
@@ -96,23 +56,6 @@ class Publisher(Protocol):
     async def publish(
         self, member: Any, plugin: str, skill: str, files: dict[str, bytes], *, now: datetime
     ) -> dict[str, Any]: ...
-
-
-def parse_args(raw: Mapping[str, Any]) -> ToolArgs:
-    """Validated arguments, or ``BadInput`` naming each bad field and the fix."""
-    clean = {k: v for k, v in raw.items() if v is not None and v != ""}
-    try:
-        return ToolArgs.model_validate(clean)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors()[:5]:
-            field = ".".join(str(x) for x in err["loc"]) or "arguments"
-            problems.append(f"{field}: {err['msg']}")
-        raise BadInput(
-            "bad arguments: "
-            + "; ".join(problems)
-            + " (see action=help; skill names are lowercase letters, digits and hyphens)"
-        ) from None
 
 
 class Member(Protocol):
@@ -163,14 +106,8 @@ def _help(state: Any, member: Any, doc: Mapping[str, Any], now: datetime) -> dic
     out: dict[str, Any] = {
         "about": "Skillport shares your organization's private Claude Skills. One tool, `skillport`, "
         "with an `action`.",
-        "actions": {
-            "search": "query, tag? -> skills (name, plugin, version, description)",
-            "get": "skill -> metadata, files, SKILL.md",
-            "install": "skill, surface (claude-ai|desktop|claude-code|api) -> link + steps",
-            "updates": "installed=[{name, version}] -> newer versions and what changed",
-            "whoami": "-> who you are, which plugins you may edit",
-            "bump/delete/publish": "editors only: skill, part | confirm | files or zip",
-        },
+        "actions": help_actions(),
+        "arguments": help_fields(),
     }
     entry = catalog.get(doc, "skillport", _readable(state, member))
     if entry is not None:
@@ -437,36 +374,68 @@ def transport_security(public_url: str) -> TransportSecuritySettings:
     )
 
 
+class _WholeArguments(FuncMetadata):
+    """Hands the tool its raw ``arguments`` object (validated by ``parse_args``, not here)."""
+
+    def validate_arguments(self, arguments_to_validate: dict[str, Any]) -> dict[str, Any]:
+        return {"arguments": dict(arguments_to_validate)}
+
+
 def make_server(state: Any, clock: Callable[[], datetime] | None = None) -> MCPServer[Any]:
     server: MCPServer[Any] = MCPServer("skillport", version="1", log_level="WARNING")
     now = clock or (lambda: datetime.now(UTC))
 
     @server.tool(name="skillport", description=TOOL_DESCRIPTION, structured_output=False)
-    async def skillport(
-        action: str,
-        query: str = "",
-        skill: str = "",
-        surface: str = "",
-        installed: list[dict[str, Any]] | None = None,
-        more: dict[str, Any] | None = None,
-    ) -> str:
+    async def skillport(arguments: dict[str, Any]) -> str:
         token = get_access_token()
         if token is None or not token.subject:
             raise ToolError("not signed in")
         member = TokenMember(token.claims or {})
-        raw: dict[str, Any] = dict(more or {})
-        raw.update(
-            {"action": action, "query": query, "skill": skill, "surface": surface, "installed": installed}
-        )
         try:
-            return compact(await run_action(state, member, raw, now=now(), via="mcp"))
+            return compact(await run_action(state, member, arguments, now=now(), via="mcp"))
         except SkillportError as exc:
             raise ToolError(str(exc)) from None
 
-    tool = server._tool_manager.get_tool("skillport")  # the SDK has no public setter for the schema
+    # The SDK would check the call against a model of the function's parameters and silently drop
+    # anything else; the tool reads the caller's arguments whole instead, so ``parse_args`` refuses
+    # unknown ones, and it publishes the schema generated from ``ToolArgs`` (the SDK has no setter).
+    tool = server._tool_manager.get_tool("skillport")
     assert tool is not None
     tool.parameters = TOOL_SCHEMA
+    tool.fn_metadata = _WholeArguments(arg_model=tool.fn_metadata.arg_model, wrap_output=False)
+    # One tool, nothing else: no prompts, resources or list-change subscriptions (the tool list never
+    # changes) are served or advertised; the SDK derives capabilities from the handlers present.
+    handlers = server._lowlevel_server._request_handlers
+    for method in [m for m in handlers if m.startswith(("prompts/", "resources/", "subscriptions/"))]:
+        del handlers[method]
     return server
+
+
+class _RequireToken:
+    """``/mcp`` for signed-in callers only: no token is a 401 naming the metadata and the scope (no
+    ``error``, RFC 6750 section 3.1); a refused token adds ``error="invalid_token"``. With a token,
+    GET (a server-sent event stream this stateless server does not offer) is 405."""
+
+    def __init__(self, app: ASGIApp, config: OAuthConfig) -> None:
+        self.app = app
+        self.config = config
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response: Response | None = None
+        if not isinstance(scope.get("user"), AuthenticatedUser):
+            sent = any(name == b"authorization" for name, _ in scope.get("headers", ()))
+            error = "invalid_token" if sent else None
+            response = JSONResponse(
+                {"error": error or "unauthorized", "error_description": "sign in: an OAuth access token"},
+                status_code=401,
+                headers={"WWW-Authenticate": www_authenticate(self.config, error, "token refused")},
+            )
+        elif scope.get("method") == "GET":
+            response = Response(status_code=405, headers={"Allow": "POST"})
+        if response is not None:
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def build_mcp(state: Any) -> tuple[ASGIApp, Callable[[], AbstractAsyncContextManager[None]]]:
@@ -486,11 +455,8 @@ def build_mcp(state: Any) -> tuple[ASGIApp, Callable[[], AbstractAsyncContextMan
     )
     manager = server.session_manager
     resource = AnyHttpUrl(config.resource)
-    inner: ASGIApp = RequireAuthMiddleware(
-        StreamableHTTPASGIApp(manager), [], build_resource_metadata_url(resource)
-    )
     app: ASGIApp = AuthenticationMiddleware(
-        AuthContextMiddleware(inner),
+        AuthContextMiddleware(_RequireToken(StreamableHTTPASGIApp(manager), config)),
         backend=BearerAuthBackend(verifier, resource_server_url=resource),  # type: ignore[arg-type]
     )
 

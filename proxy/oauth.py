@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from mcp.server.auth.handlers.metadata import ProtectedResourceMetadataHandler
+from mcp.server.auth.handlers.metadata import MetadataHandler
 from mcp.server.auth.provider import (
     AccessToken,
     AuthorizationCode,
@@ -45,9 +45,14 @@ from mcp.server.auth.provider import (
     TokenError,
     construct_redirect_uri,
 )
-from mcp.server.auth.routes import cors_middleware, create_auth_routes, create_protected_resource_routes
+from mcp.server.auth.routes import (
+    build_metadata,
+    cors_middleware,
+    create_auth_routes,
+    create_protected_resource_routes,
+)
 from mcp.server.auth.settings import ClientRegistrationOptions, RevocationOptions
-from mcp.shared.auth import OAuthClientInformationFull, OAuthToken, ProtectedResourceMetadata
+from mcp.shared.auth import OAuthClientInformationFull, OAuthMetadata, OAuthToken, ProtectedResourceMetadata
 from pydantic import AnyHttpUrl, AnyUrl
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -63,6 +68,7 @@ CLAUDE_CALLBACKS = frozenset(
 )
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 CONSENT_PATH = "/oauth/consent"
+AS_METADATA_PATH = "/.well-known/oauth-authorization-server"
 CONSENT_LIFETIME = 600
 REGISTRATION_LIFETIME = 365 * 86400
 MAX_REDIRECT_URIS = 10
@@ -590,11 +596,42 @@ def consent_routes(
 
 
 def protected_resource_metadata(config: OAuthConfig) -> ProtectedResourceMetadata:
+    """RFC 9728 metadata of ``/mcp``, served at ``/.well-known/oauth-protected-resource/mcp`` (the
+    one URL whose ``resource`` it names; there is no root document, as no other resource exists)."""
     return ProtectedResourceMetadata(
         resource=AnyHttpUrl(config.resource),
         authorization_servers=[AnyHttpUrl(config.issuer)],
         scopes_supported=[SCOPE],
         resource_name="Skillport",
+    )
+
+
+def resource_metadata_url(config: OAuthConfig) -> str:
+    return config.url(".well-known/oauth-protected-resource/mcp")
+
+
+def www_authenticate(config: OAuthConfig, error: str | None = None, description: str | None = None) -> str:
+    """The ``WWW-Authenticate`` challenge of a 401 (RFC 6750 section 3, MCP authorization): where the
+    metadata is and which scope to ask for; ``error`` only when a token was sent and refused."""
+    parts = [f'resource_metadata="{resource_metadata_url(config)}"', f'scope="{SCOPE}"']
+    if error:
+        parts.append(f'error="{error}"')
+        if description:
+            parts.append(f'error_description="{description}"')
+    return "Bearer " + ", ".join(parts)
+
+
+def authorization_server_metadata(
+    config: OAuthConfig, registration: ClientRegistrationOptions
+) -> OAuthMetadata:
+    """RFC 8414 metadata: the SDK's, plus public PKCE clients (``none``) and RFC 9207 ``iss``."""
+    base = build_metadata(AnyHttpUrl(config.issuer), None, registration, RevocationOptions(enabled=False))
+    methods = list(base.token_endpoint_auth_methods_supported or [])
+    return base.model_copy(
+        update={
+            "token_endpoint_auth_methods_supported": ["none", *[m for m in methods if m != "none"]],
+            "authorization_response_iss_parameter_supported": True,
+        }
     )
 
 
@@ -615,16 +652,25 @@ def build_oauth_routes(
     provider: SkillportOAuthProvider, state: Any = None, member_of: Callable[[Request], Any] = _default_member
 ) -> list[BaseRoute]:
     config = provider.config
-    routes: list[BaseRoute] = []
+    registration = ClientRegistrationOptions(enabled=True, valid_scopes=[SCOPE], default_scopes=[SCOPE])
+    as_metadata = authorization_server_metadata(config, registration)
+    routes: list[BaseRoute] = [
+        # ours first, so it answers instead of the SDK's copy (which omits `none` and `iss`)
+        Route(
+            AS_METADATA_PATH,
+            endpoint=cors_middleware(MetadataHandler(as_metadata).handle, ["GET", "OPTIONS"]),
+            methods=["GET", "OPTIONS"],
+        )
+    ]
     routes.extend(
-        create_auth_routes(
+        route
+        for route in create_auth_routes(
             provider=provider,  # type: ignore[arg-type]
             issuer_url=AnyHttpUrl(config.issuer),
-            client_registration_options=ClientRegistrationOptions(
-                enabled=True, valid_scopes=[SCOPE], default_scopes=[SCOPE]
-            ),
+            client_registration_options=registration,
             revocation_options=RevocationOptions(enabled=False),
         )
+        if getattr(route, "path", None) != AS_METADATA_PATH
     )
     metadata = protected_resource_metadata(config)
     routes.extend(
@@ -635,18 +681,11 @@ def build_oauth_routes(
             resource_name="Skillport",
         )
     )
-    routes.append(
-        Route(
-            "/.well-known/oauth-protected-resource",
-            endpoint=cors_middleware(ProtectedResourceMetadataHandler(metadata).handle, ["GET", "OPTIONS"]),
-            methods=["GET", "OPTIONS"],
-        )
-    )
     routes.extend(consent_routes(provider, state, member_of))
     return routes
 
 
 def oauth_routes(state: Any) -> list[BaseRoute]:
     """Routes of the authorization server (RFC 8414 metadata, RFC 7591 registration, /authorize,
-    /token, the consent page) and the RFC 9728 protected-resource metadata (root and /mcp)."""
+    /token, the consent page) and the RFC 9728 protected-resource metadata of /mcp."""
     return build_oauth_routes(provider_for(state), state)

@@ -23,6 +23,7 @@ from mcp.shared.auth import (
     OAuthToken,
 )
 
+from proxy.tool_spec import TOOL_SCHEMA
 from tests.test_mcp_support import (
     Proxy,
     oidc_provider,
@@ -31,8 +32,6 @@ from tests.test_mcp_support import (
     sign_in_and_consent,
     write_site,
 )
-
-MAX_TOOLS_LIST_BYTES = 600
 
 
 class MemoryStorage(TokenStorage):
@@ -118,7 +117,7 @@ ALL_ACTIONS = [
         "installed": [{"name": "pdf-forms", "version": "1.0.0"}, {"name": "brand-voice", "version": "2.0.0"}],
     },
     {"action": "whoami"},
-    {"action": "bump", "skill": "pdf-forms", "more": {"part": "minor"}},
+    {"action": "bump", "skill": "pdf-forms", "part": "minor"},
 ]
 
 
@@ -177,8 +176,8 @@ def test_t26_member_never_sees_plugins_they_cannot_read(proxy: Proxy) -> None:
 @pytest.mark.threat("T39")
 def test_t39_editor_actions_by_a_non_editor_are_refused_and_audited(proxy: Proxy) -> None:
     calls = [
-        {"action": "delete", "skill": "pdf-forms", "more": {"confirm": True}},
-        {"action": "publish", "skill": "pdf-forms", "more": {"files": {"SKILL.md": "x"}}},
+        {"action": "delete", "skill": "pdf-forms", "confirm": True},
+        {"action": "publish", "skill": "pdf-forms", "files": {"SKILL.md": "x"}},
     ]
     results = asyncio.run(_session(proxy, "alice", "legacy", calls))["results"]
     assert all(is_error and "may not edit plugin 'office'" in text for is_error, text in results)
@@ -205,7 +204,7 @@ def test_t38_traversal_unknown_skill_and_huge_inputs_are_tool_errors(proxy: Prox
         {"action": "search", "query": "x" * 5000},
         {"action": "install", "skill": "pdf-forms/../../etc"},
         {"action": "nope"},
-        {"action": "publish", "skill": "pdf-forms", "more": {"files": {"../evil": "x"}}},
+        {"action": "publish", "skill": "pdf-forms", "files": {"../evil": "x"}},
     ]
     results = asyncio.run(_session(proxy, "bob", "legacy", calls))["results"]
     assert all(is_error for is_error, _ in results), results
@@ -213,13 +212,12 @@ def test_t38_traversal_unknown_skill_and_huge_inputs_are_tool_errors(proxy: Prox
     assert "safe relative path" in results[5][1]
 
 
-def test_tools_list_is_one_small_tool(proxy: Proxy) -> None:
+def test_tools_list_is_one_tool_with_the_generated_schema(proxy: Proxy) -> None:
+    # its size on the wire: tests/test_mcp_tool_args.py
     for mode in ("legacy", "auto"):
         listed = asyncio.run(_session(proxy, "alice", mode, []))["tools"]
-        raw = json.dumps(
-            listed.model_dump(mode="json", by_alias=True, exclude_none=True), separators=(",", ":")
-        )
-        assert len(listed.tools) == 1 and len(raw.encode()) < MAX_TOOLS_LIST_BYTES, (mode, len(raw), raw)
+        (tool,) = listed.tools
+        assert tool.input_schema["properties"] == TOOL_SCHEMA["properties"], mode
 
 
 def test_unauthenticated_mcp_gets_401_pointing_at_resource_metadata(proxy: Proxy) -> None:

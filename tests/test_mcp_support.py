@@ -215,23 +215,49 @@ def proxy_env(site: Path, issuer: str, port: int, audit: Path, **extra: str) -> 
     return env
 
 
+class BearerInjector:
+    """A small ASGI layer for clients that cannot send headers (the MCP conformance suite): once
+    ``token`` is set, requests to ``/mcp`` without an ``Authorization`` header get ``Bearer token``."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.token = ""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        headers = scope.get("headers", [])
+        if (
+            scope["type"] == "http"
+            and self.token
+            and scope["path"] == "/mcp"
+            and not any(k == b"authorization" for k, _ in headers)
+        ):
+            scope = {**scope, "headers": [*headers, (b"authorization", f"Bearer {self.token}".encode())]}
+        await self.app(scope, receive, send)
+
+
 @contextlib.contextmanager
-def run_proxy(site: Path, issuer: str, audit: Path, **extra: str) -> Iterator[Proxy]:
-    """The real proxy (``create_app``) under uvicorn in a thread on a free 127.0.0.1 port."""
+def run_proxy(
+    site: Path, issuer: str, audit: Path, *, wrap: Any = None, **extra: str
+) -> Iterator[Proxy]:
+    """The real proxy (``create_app``) under uvicorn in a thread on a free 127.0.0.1 port; ``wrap``
+    (an ASGI layer class) goes in front of it, reachable as ``Proxy.extra["wrap"]``."""
     from proxy.app import create_app
     from proxy.settings import Settings
 
     port = free_port()
     settings = Settings.from_env(proxy_env(site, issuer, port, audit, **extra))
     app = create_app(settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    front = wrap(app) if wrap is not None else app
+    config = uvicorn.Config(front, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_http(url + "/healthz")
-        yield Proxy(url=url, issuer=issuer, audit_path=audit, state=app.state.skillport)
+        yield Proxy(
+            url=url, issuer=issuer, audit_path=audit, state=app.state.skillport, extra={"wrap": front}
+        )
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -105,10 +105,9 @@ def test_metadata_documents_discovery(proxy: Proxy) -> None:
     asm = httpx.get(proxy.url + "/.well-known/oauth-authorization-server").json()
     assert asm["code_challenge_methods_supported"] == ["S256"]
     assert asm["registration_endpoint"] == proxy.url + "/register"
-    for path in ("/.well-known/oauth-protected-resource", "/.well-known/oauth-protected-resource/mcp"):
-        prm = httpx.get(proxy.url + path).json()
-        assert prm["resource"] == proxy.url + "/mcp"
-        assert prm["authorization_servers"] == [asm["issuer"]]
+    prm = httpx.get(proxy.url + "/.well-known/oauth-protected-resource/mcp").json()
+    assert prm["resource"] == proxy.url + "/mcp"
+    assert prm["authorization_servers"] == [asm["issuer"]]
 
 
 def test_full_flow_gives_a_token_that_lists_one_tool(proxy: Proxy) -> None:
