@@ -15,12 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from builder.apisync.catalog import Catalog, Reader, catalog_from_index, parse_index
 from builder.apisync.plan import CatalogSkill, Kind, Step, plan_sync
-from builder.apisync.workspace import ApiFailure, Workspace
 from builder.errors import BadInput, SkillportError
+
+if TYPE_CHECKING:  # the SDK is imported only when a sync runs: every other command starts faster
+    from builder.apisync.workspace import Workspace
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -87,6 +89,8 @@ class Summary:
 
 def apply(steps: Sequence[Step], catalog: Catalog, workspace: Workspace) -> tuple[Outcome, ...]:
     """Carry out ``steps`` in order; a failed step is recorded and the others still run."""
+    from builder.apisync.workspace import ApiFailure
+
     by_key: dict[str, CatalogSkill] = {s.key: s for s in catalog.skills}
     outcomes = []
     for step in steps:
@@ -171,6 +175,8 @@ def _verified(read: Reader, where: str) -> dict[str, Any]:
 
 def cmd_sync_api(args: argparse.Namespace) -> int:
     import anthropic
+
+    from builder.apisync.workspace import ApiFailure, Workspace
 
     if bool(args.site) == bool(args.index):
         print("error: give a built SITE folder or --index URL (one of them)", file=sys.stderr)
