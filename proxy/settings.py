@@ -113,6 +113,23 @@ class Settings(BaseModel):
     trusted_proxies: tuple[str, ...] = Field(
         (), description="Comma-separated peer IPs whose X-Forwarded-* headers are believed (empty: none)."
     )
+    http_header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="`skillport serve`: close a connection whose request line and headers have not "
+        "all arrived this many seconds after it opened (or after its previous response): slowloris.",
+    )
+    http_keep_alive_seconds: int = Field(
+        5, ge=1, le=300, description="`skillport serve`: close an idle kept-alive connection after this long."
+    )
+    max_connections: int = Field(
+        1000,
+        ge=10,
+        le=100_000,
+        description="`skillport serve`: most open connections (and requests in progress); beyond it "
+        "new requests get 503. Keep it under the process's file-descriptor limit (`ulimit -n`).",
+    )
     audit_log: str = Field("-", description="Audit log file (JSON lines); `-` means standard error.")
     # -- editing through the proxy (issue 7): connector/API bump, delete, publish -----------------
     marketplace_git: str = Field(
