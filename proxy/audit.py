@@ -11,9 +11,9 @@ import logging
 import re
 import sys
 import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from collections.abc import Mapping
 from typing import IO, Any, Protocol
 
 SECRET_FIELD = re.compile(

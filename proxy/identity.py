@@ -232,7 +232,7 @@ def _unverified_header(token: str) -> dict[str, Any]:
     try:
         head = token.split(".")[0]
         header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
-    except (ValueError, IndexError) as exc:
+    except (ValueError, IndexError, RecursionError) as exc:
         raise SignInFailed("the ID token is malformed") from exc
     if not isinstance(header, dict):
         raise SignInFailed("the ID token is malformed")

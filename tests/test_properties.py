@@ -38,7 +38,6 @@ from builder.zipcheck import CheckedZip, check_zip
 from proxy.origin import LocalOrigin, safe_path
 from tests.oidc import fake_idp, login_with_fake, run_proxy, write_site
 
-
 # CI=true selects a derandomized profile: the same examples every run, so a failure found once is
 # found again (and a red CI run can be reproduced locally with CI=true).
 settings.register_profile("ci", derandomize=True, print_blob=True)
