@@ -88,6 +88,30 @@ class Settings(BaseModel):
     refresh_token_lifetime: int = Field(
         30 * 86400, ge=300, le=365 * 86400, description="MCP OAuth refresh token lifetime, seconds."
     )
+    grant_max_lifetime: int = Field(
+        90 * 86400,
+        ge=3600,
+        le=365 * 86400,
+        description="Longest life of one MCP OAuth grant, seconds: refreshing never extends it past "
+        "its start plus this; then the member signs in again.",
+    )
+    revocation_file: str = Field(
+        "",
+        description="File of `<sub or email> <UTC time>` lines: that person's sessions and grants that "
+        "started before the time are refused (see docs/admin/revocation.md). Empty: none.",
+    )
+    oauth_redirect_hosts: tuple[str, ...] = Field(
+        ("claude.ai", "claude.com", "127.0.0.1", "localhost", "::1"),
+        description="Comma-separated hosts MCP clients may register OAuth redirect URIs on "
+        "(exact host names; `*` allows any https host).",
+    )
+    oauth_replay_max_entries: int = Field(
+        200_000,
+        ge=1000,
+        le=10_000_000,
+        description="Per process: most authorization codes and grants remembered for single use; "
+        "when full, new sign-ins are refused until entries expire.",
+    )
     max_body_bytes: int = Field(
         1024 * 1024, ge=1024, le=512 * 1024 * 1024, description="Largest request body accepted (413 above)."
     )
@@ -200,6 +224,27 @@ class Settings(BaseModel):
         if problems:
             raise ValueError("; ".join(problems))
         return value
+
+    @field_validator("revocation_file")
+    @classmethod
+    def _revocation_file(cls, value: str) -> str:
+        if value.strip():
+            from proxy.revocation import load_revocations
+
+            try:
+                load_revocations(value.strip())
+            except BadInput as exc:
+                raise ValueError(str(exc)) from exc
+        return value.strip()
+
+    @field_validator("oauth_redirect_hosts")
+    @classmethod
+    def _redirect_hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        out = tuple(h.strip().lower().strip("[]") for h in value if h.strip())
+        for h in out:
+            if h != "*" and (not h.isascii() or (any(c in h for c in "/@:?#") and h != "::1")):
+                raise ValueError(f"{h!r} is not a host name like claude.ai")
+        return out
 
     @field_validator("oidc_client_id")
     @classmethod

@@ -11,6 +11,7 @@ from proxy.audit import AuditLog
 from proxy.identity import OidcClient
 from proxy.links import Links
 from proxy.origin import IndexStore, Origin, open_origin
+from proxy.revocation import revocations_for
 from proxy.session import Sessions
 from proxy.settings import Settings
 
@@ -99,7 +100,12 @@ class ProxyState:
             access=AccessPolicy(index),
             links=AuditedLinks(Links(settings.secrets, settings.public_url, settings.link_lifetime), audit),
             audit=audit,
-            sessions=Sessions(settings.secrets, lifetime=settings.session_lifetime, https=settings.is_https),
+            sessions=Sessions(
+                settings.secrets,
+                lifetime=settings.session_lifetime,
+                https=settings.is_https,
+                revocations=revocations_for(settings.revocation_file),
+            ),
             oidc=OidcClient(settings),
         )
         # editing through the proxy (issue 7): None unless SKILLPORT_MARKETPLACE_GIT is set

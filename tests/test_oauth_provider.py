@@ -12,6 +12,7 @@ from mcp.shared.auth import OAuthClientInformationFull
 from pydantic import AnyUrl
 
 from proxy.oauth import Clock, OAuthConfig, ReplayGuard, SkillportOAuthProvider, redirect_uri_problem
+from proxy.replay import GuardFull
 
 KEY_A = "a" * 40
 KEY_B = "b" * 40
@@ -175,6 +176,12 @@ def test_t15_key_rotation_keeps_old_tokens_during_the_overlap_only() -> None:
 def test_t36_replay_guard_is_single_use_and_bounded() -> None:
     guard = ReplayGuard(max_entries=100)
     assert guard.first_use("x", 10.0, 0.0) and not guard.first_use("x", 10.0, 0.0)
+    full = 0
     for i in range(1000):
-        guard.first_use(f"k{i}", 10.0, 0.0)
-    assert len(guard) <= 100
+        try:
+            guard.first_use(f"k{i}", 10.0, 0.0)
+        except GuardFull:
+            full += 1
+    assert len(guard) <= 100 and full == 901
+    assert not guard.first_use("x", 10.0, 5.0)  # still remembered: nothing unexpired was dropped
+    assert guard.first_use("k999", 20.0, 12.0) and len(guard) == 1  # expired entries make room
