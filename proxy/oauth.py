@@ -199,7 +199,7 @@ class SkillportOAuthProvider:
     def __init__(self, config: OAuthConfig, *, clock: Clock | None = None, guard: ReplayGuard | None = None):
         self.config = config
         self.clock = clock or Clock()
-        self.guard = guard or ReplayGuard(config.replay_entries)
+        self.guard = guard if guard is not None else ReplayGuard(config.replay_entries)
         keys = list(config.keys)
         self._client = serializer(keys, Purpose.OAUTH_CLIENT)
         self._code = serializer(keys, Purpose.OAUTH_CODE)
