@@ -264,3 +264,28 @@ def test_t34_host_origin_content_type_and_size_are_checked(proxy: Proxy) -> None
         proxy.url + "/mcp", content=big, headers={**MCP_HEADERS, "Authorization": f"Bearer {access}"}
     )
     assert r.status_code == 413
+
+
+@pytest.mark.threat("T50")
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"response_type": "token"},
+        {"code_challenge_method": "plain"},
+        {"resource": "https://elsewhere.example/mcp"},
+        {"scope": "admin"},
+    ],
+)
+def test_t50_authorize_never_redirects_to_the_client_before_consent(proxy: Proxy, extra: dict[str, str]) -> None:
+    """A self-registered client cannot turn ``/authorize`` into an open redirect: a bad request from
+    it is an error page on the proxy, not a redirect to its (unverified) URI."""
+    client_id = register(proxy).json()["client_id"]
+    _, challenge = pkce()
+    r = httpx.get(authorize_url(proxy, client_id, challenge, **extra))
+    assert r.status_code == 400, (r.status_code, r.headers.get("location"))
+    assert "location" not in r.headers
+    assert r.headers["content-type"].startswith("text/html") and "refused" in r.text
+    assert LOOPBACK not in r.text
+    # a good request still goes to the consent page (through sign-in)
+    good = httpx.get(authorize_url(proxy, client_id, challenge))
+    assert good.status_code == 302 and good.headers["location"].startswith(proxy.url + "/oauth/consent?")
