@@ -276,7 +276,9 @@ def test_t34_host_origin_content_type_and_size_are_checked(proxy: Proxy) -> None
         {"scope": "admin"},
     ],
 )
-def test_t50_authorize_never_redirects_to_the_client_before_consent(proxy: Proxy, extra: dict[str, str]) -> None:
+def test_t50_authorize_never_redirects_to_the_client_before_consent(
+    proxy: Proxy, extra: dict[str, str]
+) -> None:
     """A self-registered client cannot turn ``/authorize`` into an open redirect: a bad request from
     it is an error page on the proxy, not a redirect to its (unverified) URI."""
     client_id = register(proxy).json()["client_id"]
