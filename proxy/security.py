@@ -2,7 +2,8 @@
 
 - Every response: ``X-Content-Type-Options``, ``Referrer-Policy: no-referrer`` (signed links and
   codes never leak through Referer), ``X-Frame-Options``; HSTS over HTTPS; a CSP with
-  ``script-src 'self'`` on HTML (T46).
+  ``script-src 'self'`` on HTML (T46); ``sandbox; default-src 'none'`` on everything else but the
+  site's own scripts, so no file opened directly can run in this origin (T49).
 - Unsafe methods from another site are refused (``Sec-Fetch-Site`` / ``Origin``), except on
   endpoints that use bearer or client credentials rather than cookies (T16).
 - Bodies larger than the limit get 413, whether announced by Content-Length or streamed (T24).
@@ -21,6 +22,9 @@ CSP = (
     "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
     "frame-ancestors 'none'; form-action 'self'"
 )
+NON_PAGE_CSP = "sandbox; default-src 'none'"
+# the site's own scripts (theme, search worker) are subresources of its pages, never skill files
+SCRIPT_TYPES = ("text/javascript", "application/javascript")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_EXEMPT = ("/mcp", "/token", "/register", "/revoke")
 
@@ -97,8 +101,12 @@ class SecurityMiddleware:
                 headers.setdefault("x-frame-options", "DENY")
                 if self.https:
                     headers.setdefault("strict-transport-security", "max-age=31536000")
-                if headers.get("content-type", "").startswith("text/html"):
+                content_type = headers.get("content-type", "")
+                if content_type.startswith("text/html"):
                     headers.setdefault("content-security-policy", CSP)
+                elif not content_type.startswith(SCRIPT_TYPES):
+                    # anything that is not a page: if a browser opens it, it runs nothing (T49)
+                    headers.setdefault("content-security-policy", NON_PAGE_CSP)
             await send(message)
 
         try:
