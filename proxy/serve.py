@@ -77,9 +77,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"skillport serve: {exc}", file=sys.stderr)
         return 2
     install_log_redaction()
-    server = uvicorn.Server(
-        uvicorn_config(settings, host=args.host, port=args.port, log_level=args.log_level)
-    )
+    try:
+        config = uvicorn_config(settings, host=args.host, port=args.port, log_level=args.log_level)
+    except BadInput as exc:  # e.g. an unreadable SKILLPORT_STATE_DIR record
+        print(f"skillport serve: {exc}", file=sys.stderr)
+        return 2
+    server = uvicorn.Server(config)
     server.run()
     return 0
 

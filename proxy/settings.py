@@ -123,6 +123,17 @@ class Settings(BaseModel):
     index_refresh_seconds: int = Field(
         30, ge=1, le=86400, description="Check the origin for a new index at most this often."
     )
+    index_serial_floor: int = Field(
+        0,
+        ge=0,
+        description="Refuse any index whose serial is below this (rollback protection that survives "
+        "restarts; raise it after each release, or rely on SKILLPORT_STATE_DIR).",
+    )
+    state_dir: str = Field(
+        "",
+        description="Folder where the proxy keeps the highest index serial it accepted, so a restart "
+        "still refuses older signed indexes (empty: not kept; use a persistent volume per replica).",
+    )
     origin_timeout_seconds: float = Field(10.0, gt=0, le=120, description="Timeout for each origin request.")
     max_origin_bytes: int = Field(
         256 * 1024 * 1024, ge=1024, description="Largest file fetched from the origin."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from proxy.access import AccessRules, MemberLike
@@ -91,6 +92,9 @@ class ProxyState:
             settings.index_keys,
             refresh_seconds=settings.index_refresh_seconds,
             expiry=settings.index_expiry,
+            serial_floor=settings.index_serial_floor,
+            serial_file=Path(settings.state_dir) / "index-serial.json" if settings.state_dir else None,
+            origin_name=settings.origin,
         )
         audit = audit or AuditLog(settings.audit_log)
         state = cls(
