@@ -493,6 +493,7 @@ def check_skill(skill: Skill, plugin: Plugin, limits: BuildLimits = DEFAULT_LIMI
             )
         )
     out += check_file_names(skill)
+    out += check_active_content(skill)
     for f in skill.files:
         if f.path.lower().endswith(ARCHIVE_SUFFIXES):
             out.append(
@@ -502,6 +503,53 @@ def check_skill(skill: Skill, plugin: Plugin, limits: BuildLimits = DEFAULT_LIMI
                     "skill-nested-archive",
                     "archives inside a skill are refused (Claude.ai upload rejects nested archives)",
                     "unpack the files into the skill folder instead",
+                )
+            )
+    return out
+
+
+ACTIVE_SUFFIXES = (
+    *(".svg", ".svgz", ".html", ".htm", ".xhtml", ".xht", ".shtml"),
+    *(".xml", ".xsl", ".xslt", ".mht", ".mhtml"),
+)
+_ACTIVE = re.compile(
+    r"<\s*(script|iframe|frame|object|embed|foreignobject|handler|base)\b"
+    r"|[\s\"'/]on[a-z]+\s*="
+    r"|(javascript|vbscript)\s*:"
+    r"|data\s*:\s*text/html"
+    r"|<\s*meta\b[^>]*http-equiv"
+    r"|<\?xml-stylesheet",
+    re.IGNORECASE,
+)
+
+
+def active_content_problem(path: str, data: bytes) -> str | None:
+    """Why a file would run as a page if a browser opened it (SVG/HTML/XHTML/XML with scripts, event
+    handlers, ``javascript:`` links, frames), else None (T49)."""
+    if not path.lower().endswith(ACTIVE_SUFFIXES):
+        return None
+    text = data.decode("utf-8", errors="replace")
+    found = _ACTIVE.search(text)
+    if found is None:
+        return None
+    return f"contains {found.group(0).strip()[:40]!r}, which a browser would run"
+
+
+def check_active_content(skill: Skill) -> list[Problem]:
+    """SVG, HTML, XHTML and XML files with scripts are refused: shared with colleagues, they would run
+    as whoever opens them (T49)."""
+    out: list[Problem] = []
+    for f in skill.files:
+        problem = active_content_problem(f.path, f.data)
+        if problem:
+            out.append(
+                _p(
+                    f"{skill.folder}/{f.path}",
+                    None,
+                    "skill-active-content",
+                    f"{f.path!r} {problem}",
+                    "remove the script, event handlers and javascript: links (an SVG or HTML file a "
+                    "skill ships must be static), or rename the file to .txt if it is a template",
                 )
             )
     return out

@@ -28,6 +28,7 @@ import io
 import stat
 import struct
 import zipfile
+import zlib
 from dataclasses import dataclass
 
 from builder.errors import BadInput
@@ -199,7 +200,7 @@ def _read(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> bytes:
                     )
                     raise _reject(info.orig_filename, rule, "re-create the zip")
                 parts.append(chunk)
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError, zlib.error) as exc:
         raise _reject(info.orig_filename, f"its data is corrupt ({exc})", "re-create the zip") from exc
     if got != info.file_size:
         raise _reject(info.orig_filename, "its data is shorter than declared", "re-create the zip")

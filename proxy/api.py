@@ -82,6 +82,8 @@ class Api:
             body = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise BadInput(f"request body is not valid JSON: {exc}") from exc
+        except RecursionError as exc:  # e.g. 200,000 nested "[" (T58)
+            raise BadInput("request body is nested too deeply; send a flat JSON object") from exc
         if not isinstance(body, dict):
             raise BadInput("request body must be a JSON object")
         return body

@@ -29,6 +29,7 @@ from proxy.bearer import VIA_KEY, BearerAuth
 from proxy.connector import build_mcp
 from proxy.errors import RangeNotSatisfiable, skillport_error_handler, unexpected_error_handler, wants_json
 from proxy.identity import ACCOUNT_MARKER, Member, account_bar, client_ip, current_member, identity_routes
+from proxy.inert import inert_file, is_skill_file
 from proxy.oauth import OAuthConfig, oauth_routes, www_authenticate
 from proxy.origin import check_zip, safe_path
 from proxy.pages import LOOK_KEY, look_from_home
@@ -164,8 +165,11 @@ class Site:
             if "." not in path.rsplit("/", 1)[-1] and await self.state.origin.read(path + "/index.html"):
                 return RedirectResponse("/" + quote(path) + "/", status_code=301)
             raise NotFound("no such page")
-        media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
         headers = {"Cache-Control": PRIVATE}
+        if is_skill_file(path):  # editors' files: shown or downloaded, never run here (T49)
+            media_type, extra = inert_file(path, data)
+            return ranged(request, data, media_type, {**headers, **extra})
+        media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
         if path in FILTERED_JSON:
             filters = {
                 "claude-code/marketplace.json": rules.filter_marketplace,

@@ -11,6 +11,7 @@ import logging
 import re
 import sys
 import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -44,13 +45,25 @@ class RedactingFilter(logging.Filter):
     """A logging filter that redacts every record's rendered message (install on uvicorn loggers)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the format string and each argument in place, keeping the arguments' shape:
+        formatters such as uvicorn's access formatter unpack ``record.args`` (T54)."""
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact_value(a) for a in record.args)
+        elif isinstance(record.args, Mapping):
+            record.args = {k: _redact_value(v) for k, v in record.args.items()}
         try:
             message = record.getMessage()
         except Exception:  # pragma: no cover - a broken record is still logged, as-is
             return True
-        record.msg = redact(message)
-        record.args = None
+        if redact(message) != message:  # a secret split between the format and an argument
+            record.msg, record.args = redact(message), ()
         return True
+
+
+def _redact_value(value: object) -> object:
+    return redact(value) if isinstance(value, str) else value
 
 
 def install_log_redaction(names: tuple[str, ...] = ("uvicorn", "uvicorn.access", "uvicorn.error")) -> None:
@@ -58,6 +71,20 @@ def install_log_redaction(names: tuple[str, ...] = ("uvicorn", "uvicorn.access",
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactingFilter) for f in logger.filters):
             logger.addFilter(RedactingFilter())
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe copy of a field value: scalars as they are, text redacted, containers walked,
+    anything else as its (redacted) text."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): REDACTED if SECRET_FIELD.search(str(k)) else _plain(v) for k, v in value.items()}
+    return redact(str(value))
 
 
 class AuditLog:
@@ -86,13 +113,10 @@ class AuditLog:
             "ip": ip,
         }
         for key, value in fields.items():
-            if SECRET_FIELD.search(key):
-                entry[key] = REDACTED
-            elif isinstance(value, str):
-                entry[key] = redact(value)
-            else:
-                entry[key] = value
-        line = json.dumps(entry, sort_keys=False, ensure_ascii=False, default=str) + "\n"
+            entry[str(key)] = REDACTED if SECRET_FIELD.search(str(key)) else _plain(value)
+        # ASCII-only: U+2028/U+2029/U+0085 and control characters are escaped, so no reader using
+        # splitlines() (or a terminal) sees one record as two (T57)
+        line = json.dumps(entry, sort_keys=False, ensure_ascii=True, default=str) + "\n"
         with self._lock:
             if self._stream is not None:
                 self._stream.write(line)

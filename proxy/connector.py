@@ -249,12 +249,17 @@ def _publish_files(args: ToolArgs) -> dict[str, bytes]:
 async def _editor(
     state: Any, member: Any, doc: Mapping[str, Any], args: ToolArgs, now: datetime, ip: str | None
 ) -> dict[str, Any]:
-    if args.action == "publish" and args.skill and catalog.get(doc, args.skill) is None:
+    # a name the member may not read is looked up like a missing one: same answers for both (T53)
+    readable = catalog.get(doc, args.skill, _readable(state, member)) if args.skill else None
+    if args.action == "publish" and args.skill and readable is None:
         if not args.plugin:
             raise BadInput("publishing a new skill needs `plugin`: the plugin to add it to")
         plugin = args.plugin
         if not state.access.can_read(member, plugin):
             raise NotFound(f"no plugin named {plugin!r} (or you may not read it)")
+        if catalog.get(doc, args.skill) is not None and state.access.can_edit(member, plugin):
+            # names are unique in the marketplace: an editor can learn that one is taken, never where
+            raise BadInput(f"the skill name {args.skill!r} is not available: choose another name")
     else:
         plugin = str(_skill(state, member, doc, args.skill)["plugin"])
     if not state.access.can_edit(member, plugin):

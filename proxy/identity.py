@@ -234,7 +234,7 @@ def _unverified_header(token: str) -> dict[str, Any]:
     try:
         head = token.split(".")[0]
         header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
-    except (ValueError, IndexError) as exc:
+    except (ValueError, IndexError, RecursionError) as exc:
         raise SignInFailed("the ID token is malformed") from exc
     if not isinstance(header, dict):
         raise SignInFailed("the ID token is malformed")
@@ -295,6 +295,22 @@ def email_is_verified(claims: dict[str, Any], settings: Settings) -> bool:
     )
 
 
+def org_allows(email: str, hd: object, settings: Settings) -> bool:
+    """The organization rules (allowed emails and domains, ``hd``) for a verified email; also
+    re-checked on every OAuth refresh and access token, so removing a domain or email takes effect."""
+    email = email.lower()
+    if "@" not in email:
+        return False
+    domain = email.rsplit("@", 1)[1]
+    if email in settings.allowed_emails:
+        return True
+    if not settings.allowed_domains:
+        return False
+    if settings.require_hd:
+        return isinstance(hd, str) and hd.lower() in settings.allowed_domains and domain == hd.lower()
+    return domain in settings.allowed_domains and (hd is None or str(hd).lower() == domain)
+
+
 def member_from_claims(claims: dict[str, Any], settings: Settings) -> Member:
     """The member, if the organization rules let them in; ``SignInRefused`` otherwise (T05–T07)."""
     if not email_is_verified(claims, settings):
@@ -306,14 +322,7 @@ def member_from_claims(claims: dict[str, Any], settings: Settings) -> Member:
     if email is None:
         raise SignInRefused("your account's email address is not one this catalog accepts.")
     hd = claims.get("hd")
-    domain = email.rsplit("@", 1)[1]
-    allowed = email in settings.allowed_emails
-    if not allowed and settings.allowed_domains:
-        if settings.require_hd:
-            allowed = isinstance(hd, str) and hd.lower() in settings.allowed_domains and domain == hd.lower()
-        else:
-            allowed = domain in settings.allowed_domains and (hd is None or str(hd).lower() == domain)
-    if not allowed:
+    if not org_allows(email, hd, settings):
         raise SignInRefused(
             f"You signed in as {email}, which is not an account of this organization. "
             "Sign out and sign in with your organization account."

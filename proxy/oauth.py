@@ -12,11 +12,17 @@ handlers with PKCE S256 checks) and supplies a provider whose every record is si
 - authorization codes (short-lived) and access tokens carry the member and are bound to the
   ``/mcp`` resource (``aud``, T33); refresh tokens rotate on every use.
 
-Single use of codes and refresh tokens is enforced by a bounded, per-process ``ReplayGuard``.
-**Multi-replica deployments:** each replica has its own guard, so a code or refresh token replayed
-against a *different* replica within its short lifetime is not caught there; PKCE still binds a
-code to its client's verifier, and lifetimes bound the window. Route ``/token`` to one replica
-(sticky) to get strict single use everywhere.
+Single use of codes and refresh tokens is enforced by a per-process ``ReplayGuard``
+(``proxy.replay``): every unexpired entry is kept, one per grant for refresh tokens, and new
+sign-ins are refused when it is full (T51). **Multi-replica deployments:** each replica has its own
+guard, so a code or refresh token replayed against a *different* replica is not caught there; PKCE
+still binds a code to its client's verifier, and lifetimes bound the window. Route ``/token`` to
+one replica (sticky) to get strict single use everywhere (docs/admin/revocation.md).
+
+A grant (the chain of refresh tokens from one consent) lives at most ``grant_lifetime`` from its
+start; each refresh and each access token re-checks the organization rules and the revocation
+list (T52). ``/authorize`` never redirects to a client's URI before the member has seen the consent
+page: errors are shown as a page (T50).
 """
 
 from __future__ import annotations
@@ -25,13 +31,11 @@ import hashlib
 import hmac
 import html
 import secrets
-import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from mcp.server.auth.handlers.metadata import MetadataHandler
@@ -57,16 +61,22 @@ from pydantic import AnyHttpUrl, AnyUrl
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from builder.signing import Purpose, serializer
 from proxy.pages import Action, look_of, paragraph, render
+from proxy.replay import GuardFull, ReplayGuard
+from proxy.revocation import RevocationList, revocations_for
 from proxy.security import cross_site
 
 SCOPE = "skillport"
+BUSY = "this server is at its limit of active sign-ins; try again later"
+WITHDRAWN = "your access to this catalog was withdrawn; sign in again"
 CLAUDE_CALLBACKS = frozenset(
     {"https://claude.ai/api/mcp/auth_callback", "https://claude.com/api/mcp/auth_callback"}
 )
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+DEFAULT_REDIRECT_HOSTS = ("claude.ai", "claude.com", *sorted(LOOPBACK_HOSTS))
 CONSENT_PATH = "/oauth/consent"
 AS_METADATA_PATH = "/.well-known/oauth-authorization-server"
 CONSENT_LIFETIME = 600
@@ -86,50 +96,26 @@ class Clock:
         self.now = now
 
 
-class ReplayGuard:
-    """Remembers used one-time ids (codes, refresh tokens) until they expire; bounded in size.
-
-    When full, the entries closest to expiry are dropped first; the guard never grows past
-    ``max_entries``."""
-
-    def __init__(self, max_entries: int = 100_000) -> None:
-        self._used: OrderedDict[str, float] = OrderedDict()
-        self._max = max_entries
-        self._lock = threading.Lock()
-
-    def first_use(self, jti: str, expires_at: float, now: float) -> bool:
-        """True the first time ``jti`` is seen (and records it), False on any later use."""
-        with self._lock:
-            for key in [k for k, exp in list(self._used.items())[:64] if exp < now]:
-                del self._used[key]
-            if jti in self._used:
-                return False
-            self._used[jti] = expires_at
-            while len(self._used) > self._max:
-                self._used.popitem(last=False)
-            return True
-
-    def seen(self, jti: str, now: float) -> bool:
-        with self._lock:
-            exp = self._used.get(jti)
-            return exp is not None and exp >= now
-
-    def __len__(self) -> int:
-        return len(self._used)
-
-
-def redirect_uri_problem(uri: str) -> str | None:
-    """Why ``uri`` may not be a redirect URI (None when fine): HTTPS anywhere, plain HTTP only on
-    loopback (Claude Code), no fragments, no other schemes (T35)."""
+def redirect_uri_problem(uri: str, hosts: tuple[str, ...] = DEFAULT_REDIRECT_HOSTS) -> str | None:
+    """Why ``uri`` may not be a redirect URI (None when fine): HTTPS on an allowed host, plain HTTP
+    only on loopback (Claude Code), no user@ part, no fragments, no other schemes (T35, T50)."""
     try:
         parts = urlsplit(uri)
+        host = parts.hostname
     except ValueError:
         return f"{uri!r} is not a URL"
     if parts.fragment:
         return f"{uri!r} must not contain a fragment"
-    if parts.scheme == "https" and parts.hostname:
+    if "@" in parts.netloc:
+        return f"{uri!r} must not contain a user name (user@host): use https://host/…"
+    if parts.scheme in ("https", "http") and host and host not in hosts and "*" not in hosts:
+        return (
+            f"{uri!r} is refused: {host} is not an allowed redirect host "
+            f"(the administrator's SKILLPORT_OAUTH_REDIRECT_HOSTS: {', '.join(hosts)})"
+        )
+    if parts.scheme == "https" and host:
         return None
-    if parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+    if parts.scheme == "http" and host in LOOPBACK_HOSTS:
         return None
     return (
         f"{uri!r} is refused: use an https:// redirect URI (Claude.ai: "
@@ -146,6 +132,12 @@ class OAuthConfig:
     code_lifetime: int = 300
     access_lifetime: int = 3600
     refresh_lifetime: int = 30 * 86400
+    grant_lifetime: int = 90 * 86400
+    redirect_hosts: tuple[str, ...] = DEFAULT_REDIRECT_HOSTS
+    replay_entries: int = 200_000
+    # the organization rules for a member record ({"email", "hd", …}); None: not re-checked
+    member_allowed: Callable[[Mapping[str, str]], bool] | None = None
+    revocations: RevocationList | None = None
 
     def __post_init__(self) -> None:
         if not self.keys:
@@ -155,12 +147,22 @@ class OAuthConfig:
 
     @classmethod
     def from_settings(cls, settings: Any) -> OAuthConfig:
+        from proxy.identity import org_allows
+
+        def member_allowed(member: Mapping[str, str]) -> bool:
+            return org_allows(str(member.get("email") or ""), member.get("hd") or None, settings)
+
         return cls(
             public_url=str(settings.public_url),
             keys=tuple(settings.secrets),
             code_lifetime=int(settings.oauth_code_lifetime),
             access_lifetime=int(settings.access_token_lifetime),
             refresh_lifetime=int(settings.refresh_token_lifetime),
+            grant_lifetime=int(settings.grant_max_lifetime),
+            redirect_hosts=tuple(settings.oauth_redirect_hosts),
+            replay_entries=int(settings.oauth_replay_max_entries),
+            member_allowed=member_allowed,
+            revocations=revocations_for(settings.revocation_file),
         )
 
     @property
@@ -189,6 +191,9 @@ class SkillportCode(AuthorizationCode):
 class SkillportRefresh(RefreshToken):
     jti: str
     member: dict[str, str]
+    family: str = ""
+    generation: int = 0
+    started: float = 0.0
 
 
 def _loads(s: URLSafeTimedSerializer, token: str, max_age: int) -> dict[str, Any] | None:
@@ -207,7 +212,7 @@ class SkillportOAuthProvider:
     def __init__(self, config: OAuthConfig, *, clock: Clock | None = None, guard: ReplayGuard | None = None):
         self.config = config
         self.clock = clock or Clock()
-        self.guard = guard or ReplayGuard()
+        self.guard = guard if guard is not None else ReplayGuard(config.replay_entries)
         keys = list(config.keys)
         self._client = serializer(keys, Purpose.OAUTH_CLIENT)
         self._code = serializer(keys, Purpose.OAUTH_CODE)
@@ -230,7 +235,7 @@ class SkillportOAuthProvider:
                 "invalid_redirect_uri", f"register 1 to {MAX_REDIRECT_URIS} redirect_uris"
             )
         for uri in uris:
-            problem = redirect_uri_problem(uri)
+            problem = redirect_uri_problem(uri, self.config.redirect_hosts)
             if problem:
                 raise RegistrationError("invalid_redirect_uri", problem)
         method = client_info.token_endpoint_auth_method or "none"
@@ -255,6 +260,9 @@ class SkillportOAuthProvider:
         data = _loads(self._client, client_id, REGISTRATION_LIFETIME)
         if data is None:
             return None
+        uris = [str(u) for u in data.get("r") or []]
+        if any(redirect_uri_problem(u, self.config.redirect_hosts) for u in uris):
+            return None  # registered before the allow-list changed: register again (T50)
         method = str(data.get("m") or "none")
         secret = None
         if method != "none":
@@ -371,22 +379,53 @@ class SkillportOAuthProvider:
         now = self.clock.now()
         if authorization_code.expires_at < now:
             raise TokenError("invalid_grant", "authorization code has expired")
-        if not self.guard.first_use("code:" + authorization_code.jti, authorization_code.expires_at, now):
+        try:
+            fresh = self.guard.first_use("code:" + authorization_code.jti, authorization_code.expires_at, now)
+        except GuardFull:
+            raise TokenError("invalid_grant", BUSY) from None
+        if not fresh:
             raise TokenError("invalid_grant", "authorization code was already used")
+        member = authorization_code.member
+        if not self._member_ok(member, now, now):
+            raise TokenError("invalid_grant", WITHDRAWN)
         return self._tokens(
-            client.client_id, authorization_code.member, authorization_code.scopes, secrets.token_urlsafe(12)
+            client.client_id, member, authorization_code.scopes, secrets.token_urlsafe(12), started=now
         )
 
     # -- tokens -----------------------------------------------------------------------------------
 
-    def _tokens(self, client_id: str, member: dict[str, str], scopes: list[str], family: str) -> OAuthToken:
+    def _member_ok(self, member: Mapping[str, str], started: float, now: float) -> bool:
+        """Organization rules and the revocation list still let this grant's member in (T52)."""
+        if self.config.member_allowed is not None and not self.config.member_allowed(member):
+            return False
+        revocations = self.config.revocations
+        return not (
+            revocations is not None
+            and revocations.revoked(str(member.get("sub") or ""), str(member.get("email") or ""), started)
+        )
+
+    def _tokens(
+        self,
+        client_id: str,
+        member: dict[str, str],
+        scopes: list[str],
+        family: str,
+        *,
+        started: float | None = None,
+        generation: int = 0,
+    ) -> OAuthToken:
+        """An access token and the next refresh token of a grant; neither outlives the grant (T52)."""
         now = self.clock.now()
+        started = now if started is None else started
+        end = started + self.config.grant_lifetime
+        access_exp = int(min(now + self.config.access_lifetime, end))
         access = {
             "c": client_id,
             "m": member,
             "sc": scopes,
             "aud": self.config.resource,
-            "exp": int(now + self.config.access_lifetime),
+            "st": started,
+            "exp": access_exp,
         }
         refresh = {
             "c": client_id,
@@ -394,12 +433,14 @@ class SkillportOAuthProvider:
             "sc": scopes,
             "aud": self.config.resource,
             "f": family,
+            "g": generation,
+            "st": started,
             "jti": secrets.token_urlsafe(16),
-            "exp": int(now + self.config.refresh_lifetime),
+            "exp": int(min(now + self.config.refresh_lifetime, end)),
         }
         return OAuthToken(
             access_token=str(self._access.dumps(access)),
-            expires_in=self.config.access_lifetime,
+            expires_in=max(access_exp - int(now), 0),
             scope=" ".join(scopes),
             refresh_token=str(self._refresh.dumps(refresh)),
         )
@@ -418,7 +459,11 @@ class SkillportOAuthProvider:
             resource=str(data["aud"]),
             subject=str(data["m"].get("sub")),
             jti=str(data["jti"]),
-            member=dict(data["m"]) | {"f": str(data.get("f", ""))},
+            member=dict(data["m"]),
+            family=str(data.get("f", "")),
+            generation=int(data.get("g", 0)),
+            # tokens minted before grants had a start: their grant starts at their own issue time
+            started=float(data.get("st", int(data["exp"]) - self.config.refresh_lifetime)),
         )
 
     async def exchange_refresh_token(
@@ -428,21 +473,42 @@ class SkillportOAuthProvider:
         expires = float(refresh_token.expires_at or now)
         if expires < now:
             raise TokenError("invalid_grant", "refresh token has expired")
+        started = refresh_token.started
+        end = started + self.config.grant_lifetime
+        if now >= end:
+            raise TokenError("invalid_grant", "this sign-in reached its maximum age; sign in again")
         member = dict(refresh_token.member)
-        family = "family:" + member.pop("f", "")
-        if self.guard.seen(family, now):
+        if not self._member_ok(member, started, now):
+            raise TokenError("invalid_grant", WITHDRAWN)
+        family = refresh_token.family
+        if self.guard.seen("revoked:" + family, now):
             raise TokenError("invalid_grant", "this sign-in was revoked after a refresh token was reused")
-        if not self.guard.first_use("refresh:" + refresh_token.jti, expires, now):
-            # a rotated token came back: someone holds a copy. Refuse it and its whole family.
-            self.guard.first_use(family, now + self.config.refresh_lifetime, now)
+        try:
+            fresh = self.guard.advance("grant:" + family, refresh_token.generation, expires, now)
+        except GuardFull:
+            raise TokenError("invalid_grant", BUSY) from None
+        if not fresh:
+            # a rotated token came back: someone holds a copy. Refuse it and its whole grant.
+            self.guard.mark("revoked:" + family, end, now)
             raise TokenError("invalid_grant", "refresh token was already used; sign in again")
-        return self._tokens(client.client_id, member, scopes or refresh_token.scopes, family[7:])
+        return self._tokens(
+            client.client_id,
+            member,
+            scopes or refresh_token.scopes,
+            family,
+            started=started,
+            generation=refresh_token.generation + 1,
+        )
 
     async def load_access_token(self, token: str) -> AccessToken | None:
         data = _loads(self._access, token, self.config.access_lifetime)
-        if data is None or data.get("exp", 0) < self.clock.now():
+        now = self.clock.now()
+        if data is None or data.get("exp", 0) < now:
             return None
         member = dict(data.get("m") or {})
+        started = float(data.get("st", int(data["exp"]) - self.config.access_lifetime))
+        if not self._member_ok(member, started, now):
+            return None
         return AccessToken(
             token=token,
             client_id=str(data.get("c")),
@@ -635,6 +701,43 @@ def authorization_server_metadata(
     )
 
 
+def no_redirect_before_consent(app: ASGIApp, consent_url: str) -> ASGIApp:
+    """``/authorize`` may only redirect to the consent page. The SDK's handler answers a bad request
+    from a known client with a redirect to the client's URI; before the member has approved that
+    client the URI is unverified (an open redirect, RFC 9700 §4.11.2), so show the error instead (T50)."""
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        refused: str | None = None
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal refused
+            if message["type"] == "http.response.start" and 300 <= int(message["status"]) < 400:
+                location = dict(message.get("headers") or []).get(b"location", b"").decode("latin-1")
+                if not location.startswith(consent_url + "?"):
+                    refused = location
+                    return
+            if refused is None:
+                await send(message)
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                await _authorize_error_page(Request(scope), refused)(scope, receive, send)
+
+        await app(scope, receive, guarded_send)
+
+    return guarded
+
+
+def _authorize_error_page(request: Request, location: str) -> Response:
+    query = parse_qs(urlsplit(location).query)
+    error = (query.get("error") or ["invalid_request"])[0][:100]
+    detail = (query.get("error_description") or [""])[0][:300]
+    return _page(
+        request,
+        400,
+        "This application's sign-in request was refused",
+        f"{error}: {detail}. Nothing was shared." if detail else f"{error}. Nothing was shared.",
+    )
+
+
 _providers: dict[int, SkillportOAuthProvider] = {}
 
 
@@ -662,7 +765,7 @@ def build_oauth_routes(
             methods=["GET", "OPTIONS"],
         )
     ]
-    routes.extend(
+    auth_routes = [
         route
         for route in create_auth_routes(
             provider=provider,  # type: ignore[arg-type]
@@ -671,7 +774,11 @@ def build_oauth_routes(
             revocation_options=RevocationOptions(enabled=False),
         )
         if getattr(route, "path", None) != AS_METADATA_PATH
-    )
+    ]
+    for route in auth_routes:
+        if isinstance(route, Route) and route.path == "/authorize":
+            route.app = no_redirect_before_consent(route.app, config.url(CONSENT_PATH))
+    routes.extend(auth_routes)
     metadata = protected_resource_metadata(config)
     routes.extend(
         create_protected_resource_routes(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import os
 import stat
@@ -23,7 +24,7 @@ from urllib.parse import quote
 
 import httpx
 
-from builder.errors import IndexExpired, IndexRejected, NotFound, UpstreamError
+from builder.errors import BadInput, IndexExpired, IndexRejected, NotFound, UpstreamError
 from builder.index import parse_time, verify
 
 logger = logging.getLogger("skillport.origin")
@@ -152,13 +153,49 @@ def open_origin(origin: str, headers: Mapping[str, str], timeout: float, max_byt
     return LocalOrigin(Path(origin).resolve(), max_bytes)
 
 
+def read_serial(path: Path, origin_name: str) -> int:
+    """The highest index serial accepted before from ``origin_name`` (0: none recorded)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return 0
+    except (OSError, ValueError) as exc:
+        raise BadInput(
+            f"{path}: cannot read the trusted index serial ({exc}); fix or delete the file"
+        ) from exc
+    if not isinstance(record, dict) or not isinstance(record.get("serial"), int):
+        raise BadInput(f"{path}: not a trusted index serial record; fix or delete the file")
+    return int(record["serial"]) if record.get("origin") == origin_name else 0
+
+
+def write_serial(path: Path, origin_name: str, serial: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps({"origin": origin_name, "serial": serial}) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
 class IndexStore:
     """The verified index currently trusted, refreshed from the origin at most every N seconds."""
 
     def __init__(
-        self, origin: Origin, keys: Sequence[str], *, refresh_seconds: int, expiry: str = "refuse"
+        self,
+        origin: Origin,
+        keys: Sequence[str],
+        *,
+        refresh_seconds: int,
+        expiry: str = "refuse",
+        serial_floor: int = 0,
+        serial_file: Path | None = None,
+        origin_name: str = "",
     ) -> None:
         self._origin = origin
+        # rollback protection across restarts: never accept a serial below the administrator's floor
+        # or the highest one this proxy accepted before (kept in ``serial_file``)
+        self._serial_file = serial_file
+        self._origin_name = origin_name
+        self._floor = max(serial_floor, read_serial(serial_file, origin_name) if serial_file else 0)
+        self._persisted = self._floor
         self._keys = list(keys)
         self._refresh_seconds = refresh_seconds
         self._expiry = expiry
@@ -200,7 +237,7 @@ class IndexStore:
                 signature,
                 self._keys,
                 now=now,
-                trusted_serial=self.serial,
+                trusted_serial=max(self.serial or 0, self._floor) or None,
                 allow_expired=self._expiry == "warn",
             )
         except (IndexRejected, UpstreamError) as exc:
@@ -210,6 +247,9 @@ class IndexStore:
             return
         self._doc = doc
         self.serial = int(doc["serial"])
+        if self._serial_file is not None and self.serial > self._persisted:
+            await asyncio.to_thread(write_serial, self._serial_file, self._origin_name, self.serial)
+            self._persisted = self.serial
         self._expire_held(now)
         if self._doc is not None:
             self.problem = (

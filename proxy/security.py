@@ -1,10 +1,12 @@
 """Security middleware (pure ASGI): headers + CSP on HTML, CSRF check, request body limit.
 
 - Every response: ``X-Content-Type-Options``, ``Referrer-Policy: same-origin``, ``X-Frame-Options``;
-  HSTS over HTTPS; a CSP with ``script-src 'self'`` on HTML (T46). ``same-origin`` sends no Referer
-  to any other site (signed links, codes and consent requests never leak, not even the origin) yet
-  lets browsers send our real ``Origin`` on our own form POSTs — under ``no-referrer`` Chromium
-  sends ``Origin: null`` there, which a strict check cannot tell from a sandboxed attacker.
+  HSTS over HTTPS; a CSP with ``script-src 'self'`` on HTML (T46); ``sandbox; default-src 'none'`` on
+  everything else but the site's own scripts, so no file opened directly can run in this origin (T49).
+  ``same-origin`` sends no Referer to any other site (signed links, codes and consent requests never
+  leak, not even the origin) yet lets browsers send our real ``Origin`` on our own form POSTs — under
+  ``no-referrer`` Chromium sends ``Origin: null`` there, which a strict check cannot tell from a
+  sandboxed attacker.
 - Unsafe methods from another site are refused (``Sec-Fetch-Site`` / ``Origin``, see
   :func:`cross_site`), except on endpoints that use bearer or client credentials rather than
   cookies (T16).
@@ -24,6 +26,9 @@ CSP = (
     "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
     "frame-ancestors 'none'; form-action 'self'"
 )
+NON_PAGE_CSP = "sandbox; default-src 'none'"
+# the site's own scripts (theme, search worker) are subresources of its pages, never skill files
+SCRIPT_TYPES = ("text/javascript", "application/javascript")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSRF_EXEMPT = ("/mcp", "/token", "/register", "/revoke")
 REFERRER_POLICY = "same-origin"
@@ -117,8 +122,12 @@ class SecurityMiddleware:
                 headers.setdefault("x-frame-options", "DENY")
                 if self.https:
                     headers.setdefault("strict-transport-security", "max-age=31536000")
-                if headers.get("content-type", "").startswith("text/html"):
+                content_type = headers.get("content-type", "")
+                if content_type.startswith("text/html"):
                     headers.setdefault("content-security-policy", CSP)
+                elif not content_type.startswith(SCRIPT_TYPES):
+                    # anything that is not a page: if a browser opens it, it runs nothing (T49)
+                    headers.setdefault("content-security-policy", NON_PAGE_CSP)
             await send(message)
 
         try:

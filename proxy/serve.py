@@ -11,7 +11,10 @@ import uvicorn
 
 from builder.errors import BadInput
 from proxy.audit import install_log_redaction
+from proxy.connections import head_timeout_protocol
 from proxy.settings import Settings
+
+MAX_REQUEST_HEAD_BYTES = 64 * 1024  # request line + headers; larger heads get 400
 
 
 def settings_help() -> str:
@@ -42,7 +45,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def uvicorn_config(settings: Settings, *, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
-    """Forwarded headers are believed only from ``SKILLPORT_TRUSTED_PROXIES`` (T20)."""
+    """Forwarded headers are believed only from ``SKILLPORT_TRUSTED_PROXIES`` (T20); slow or idle
+    connections are bounded: request head timeout, keep-alive timeout, connection limit (T55)."""
     from proxy.app import create_app
 
     trusted = list(settings.trusted_proxies)
@@ -55,6 +59,10 @@ def uvicorn_config(settings: Settings, *, host: str, port: int, log_level: str =
         forwarded_allow_ips=trusted or [],
         server_header=False,
         lifespan="on",
+        http=head_timeout_protocol(settings.http_header_timeout_seconds),
+        timeout_keep_alive=settings.http_keep_alive_seconds,
+        limit_concurrency=settings.max_connections,
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
     )
 
 
@@ -69,9 +77,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"skillport serve: {exc}", file=sys.stderr)
         return 2
     install_log_redaction()
-    server = uvicorn.Server(
-        uvicorn_config(settings, host=args.host, port=args.port, log_level=args.log_level)
-    )
+    try:
+        config = uvicorn_config(settings, host=args.host, port=args.port, log_level=args.log_level)
+    except BadInput as exc:  # e.g. an unreadable SKILLPORT_STATE_DIR record
+        print(f"skillport serve: {exc}", file=sys.stderr)
+        return 2
+    server = uvicorn.Server(config)
     server.run()
     return 0
 

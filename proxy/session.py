@@ -17,6 +17,7 @@ from itsdangerous import BadData
 from starlette.responses import Response
 
 from builder.signing import Purpose, serializer
+from proxy.revocation import RevocationList
 
 MAX_COOKIE_CHARS = 4000
 
@@ -50,8 +51,11 @@ def clear_cookie(response: Response, name: str, *, https: bool) -> None:
 class Sessions:
     """Encode and decode session cookies."""
 
-    def __init__(self, keys: Sequence[str], *, lifetime: int, https: bool) -> None:
+    def __init__(
+        self, keys: Sequence[str], *, lifetime: int, https: bool, revocations: RevocationList | None = None
+    ) -> None:
         self._serializer = serializer(keys, Purpose.SESSION)
+        self.revocations = revocations
         self.lifetime = lifetime
         self.https = https
         self.name = cookie_name("skillport", https)
@@ -85,6 +89,8 @@ class Sessions:
         age = now.timestamp() - issued
         if age < -60 or age > self.lifetime:
             return None
+        if self.revocations is not None and self.revocations.revoked(member.sub, member.email, issued):
+            return None  # the administrator revoked this person's sign-ins before this one (T52)
         return member
 
     def start(self, response: Response, member: Member, *, now: datetime) -> None:

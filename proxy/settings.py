@@ -88,6 +88,30 @@ class Settings(BaseModel):
     refresh_token_lifetime: int = Field(
         30 * 86400, ge=300, le=365 * 86400, description="MCP OAuth refresh token lifetime, seconds."
     )
+    grant_max_lifetime: int = Field(
+        90 * 86400,
+        ge=3600,
+        le=365 * 86400,
+        description="Longest life of one MCP OAuth grant, seconds: refreshing never extends it past "
+        "its start plus this; then the member signs in again.",
+    )
+    revocation_file: str = Field(
+        "",
+        description="File of `<sub or email> <UTC time>` lines: that person's sessions and grants that "
+        "started before the time are refused (see docs/admin/revocation.md). Empty: none.",
+    )
+    oauth_redirect_hosts: tuple[str, ...] = Field(
+        ("claude.ai", "claude.com", "127.0.0.1", "localhost", "::1"),
+        description="Comma-separated hosts MCP clients may register OAuth redirect URIs on "
+        "(exact host names; `*` allows any https host).",
+    )
+    oauth_replay_max_entries: int = Field(
+        200_000,
+        ge=1000,
+        le=10_000_000,
+        description="Per process: most authorization codes and grants remembered for single use; "
+        "when full, new sign-ins are refused until entries expire.",
+    )
     max_body_bytes: int = Field(
         1024 * 1024, ge=1024, le=512 * 1024 * 1024, description="Largest request body accepted (413 above)."
     )
@@ -98,6 +122,17 @@ class Settings(BaseModel):
     )
     index_refresh_seconds: int = Field(
         30, ge=1, le=86400, description="Check the origin for a new index at most this often."
+    )
+    index_serial_floor: int = Field(
+        0,
+        ge=0,
+        description="Refuse any index whose serial is below this (rollback protection that survives "
+        "restarts; raise it after each release, or rely on SKILLPORT_STATE_DIR).",
+    )
+    state_dir: str = Field(
+        "",
+        description="Folder where the proxy keeps the highest index serial it accepted, so a restart "
+        "still refuses older signed indexes (empty: not kept; use a persistent volume per replica).",
     )
     origin_timeout_seconds: float = Field(10.0, gt=0, le=120, description="Timeout for each origin request.")
     max_origin_bytes: int = Field(
@@ -112,6 +147,23 @@ class Settings(BaseModel):
     )
     trusted_proxies: tuple[str, ...] = Field(
         (), description="Comma-separated peer IPs whose X-Forwarded-* headers are believed (empty: none)."
+    )
+    http_header_timeout_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="`skillport serve`: close a connection whose request line and headers have not "
+        "all arrived this many seconds after it opened (or after its previous response): slowloris.",
+    )
+    http_keep_alive_seconds: int = Field(
+        5, ge=1, le=300, description="`skillport serve`: close an idle kept-alive connection after this long."
+    )
+    max_connections: int = Field(
+        1000,
+        ge=10,
+        le=100_000,
+        description="`skillport serve`: most open connections (and requests in progress); beyond it "
+        "new requests get 503. Keep it under the process's file-descriptor limit (`ulimit -n`).",
     )
     audit_log: str = Field("-", description="Audit log file (JSON lines); `-` means standard error.")
     # -- editing through the proxy (issue 7): connector/API bump, delete, publish -----------------
@@ -183,6 +235,27 @@ class Settings(BaseModel):
         if problems:
             raise ValueError("; ".join(problems))
         return value
+
+    @field_validator("revocation_file")
+    @classmethod
+    def _revocation_file(cls, value: str) -> str:
+        if value.strip():
+            from proxy.revocation import load_revocations
+
+            try:
+                load_revocations(value.strip())
+            except BadInput as exc:
+                raise ValueError(str(exc)) from exc
+        return value.strip()
+
+    @field_validator("oauth_redirect_hosts")
+    @classmethod
+    def _redirect_hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        out = tuple(h.strip().lower().strip("[]") for h in value if h.strip())
+        for h in out:
+            if h != "*" and (not h.isascii() or (any(c in h for c in "/@:?#") and h != "::1")):
+                raise ValueError(f"{h!r} is not a host name like claude.ai")
+        return out
 
     @field_validator("oidc_client_id")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from proxy.access import AccessRules, MemberLike
@@ -11,6 +12,7 @@ from proxy.audit import AuditLog
 from proxy.identity import OidcClient
 from proxy.links import Links
 from proxy.origin import IndexStore, Origin, open_origin
+from proxy.revocation import revocations_for
 from proxy.session import Sessions
 from proxy.settings import Settings
 
@@ -90,6 +92,9 @@ class ProxyState:
             settings.index_keys,
             refresh_seconds=settings.index_refresh_seconds,
             expiry=settings.index_expiry,
+            serial_floor=settings.index_serial_floor,
+            serial_file=Path(settings.state_dir) / "index-serial.json" if settings.state_dir else None,
+            origin_name=settings.origin,
         )
         audit = audit or AuditLog(settings.audit_log)
         state = cls(
@@ -99,7 +104,12 @@ class ProxyState:
             access=AccessPolicy(index),
             links=AuditedLinks(Links(settings.secrets, settings.public_url, settings.link_lifetime), audit),
             audit=audit,
-            sessions=Sessions(settings.secrets, lifetime=settings.session_lifetime, https=settings.is_https),
+            sessions=Sessions(
+                settings.secrets,
+                lifetime=settings.session_lifetime,
+                https=settings.is_https,
+                revocations=revocations_for(settings.revocation_file),
+            ),
             oidc=OidcClient(settings),
         )
         # editing through the proxy (issue 7): None unless SKILLPORT_MARKETPLACE_GIT is set

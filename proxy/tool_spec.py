@@ -84,7 +84,8 @@ ACTIONS: Mapping[str, ActionDoc] = {
     ),
     "install": ActionDoc(
         ("skill", "surface", "version"),
-        "`download` link, `expires_in` seconds, `steps`; Claude Code also gets `settings`, `on_the_web` and a `direct` shell line",
+        "`download` link, `expires_in` seconds, `steps`; Claude Code also gets `settings`, `on_the_web` "
+        "and a `direct` shell line",
         ("skill",),
     ),
     "updates": ActionDoc(

@@ -129,3 +129,45 @@ def test_asking_for_a_version_that_is_not_published_says_which_is(
         headers=alice,
     )
     assert r.status_code == 404 and "current version is 1.2.0" in r.json()["message"]
+
+
+@pytest.mark.threat("T53")
+def test_t53_publish_answers_alike_for_hidden_and_missing_names(proxy: Proxy, alice: dict[str, str]) -> None:
+    """``ledger-close`` exists in finance-tools, which alice may not read; ``no-such-skill`` does not
+    exist at all. Whatever she sends, the two names get the same status and message."""
+
+    def answer(name: str, body: dict[str, object]) -> tuple[int, str]:
+        r = httpx.post(api(proxy) + f"/skills/{name}/publish", json=body, headers=alice)
+        return r.status_code, r.json()["message"].replace(name, "NAME")
+
+    files = {"SKILL.md": "---\nname: x\ndescription: d\n---\n"}
+    for body in (
+        {"files": files},
+        {"plugin": "office", "files": files},
+        {"plugin": "finance-tools", "files": files},
+        {"plugin": "no-such-plugin", "files": files},
+    ):
+        hidden, missing = answer("ledger-close", body), answer("no-such-skill", body)
+        assert hidden == missing, body
+        assert hidden[0] in (400, 403, 404)
+
+
+@pytest.mark.threat("T58")
+@pytest.mark.parametrize("path", ["/actions", "/updates", "/skills/pdf-forms/publish", "/skills/x/bump"])
+def test_t58_deeply_nested_json_is_400_not_500(proxy: Proxy, alice: dict[str, str], path: str) -> None:
+    body = b"[" * 200_000 + b"]" * 200_000
+    headers = {**alice, "Content-Type": "application/json"}
+    r = httpx.post(api(proxy) + path, content=body, headers=headers, timeout=30)
+    assert r.status_code in (400, 413), r.text[:300]
+    assert r.json()["error"] in ("bad_request", "payload_too_large", "too_large")
+    deep_object = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
+    r = httpx.post(api(proxy) + path, content=deep_object[:900_000], headers=headers, timeout=30)
+    assert r.status_code == 400, r.text[:300]
+
+
+@pytest.mark.threat("T58")
+@pytest.mark.parametrize("path", ["/register", "/mcp"])
+def test_t58_deeply_nested_json_on_oauth_and_mcp_endpoints_is_4xx_not_500(proxy: Proxy, path: str) -> None:
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+    r = httpx.post(proxy.url + path, content=b"[" * 200_000, headers=headers, timeout=30)
+    assert 400 <= r.status_code < 500, (r.status_code, r.text[:300])

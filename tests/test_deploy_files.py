@@ -41,6 +41,7 @@ DOCKERFILE = REPO / "Dockerfile"
 ADMIN = REPO / "docs" / "admin"
 ADMIN_PAGES = [
     "README.md",
+    "revocation.md",
     "keys.md",
     "publishing.md",
     "identity-providers.md",

@@ -7,7 +7,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -263,3 +266,64 @@ def test_t34_host_origin_content_type_and_size_are_checked(proxy: Proxy) -> None
         proxy.url + "/mcp", content=big, headers={**MCP_HEADERS, "Authorization": f"Bearer {access}"}
     )
     assert r.status_code == 413
+
+
+@pytest.mark.threat("T50")
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"response_type": "token"},
+        {"code_challenge_method": "plain"},
+        {"resource": "https://elsewhere.example/mcp"},
+        {"scope": "admin"},
+    ],
+)
+def test_t50_authorize_never_redirects_to_the_client_before_consent(
+    proxy: Proxy, extra: dict[str, str]
+) -> None:
+    """A self-registered client cannot turn ``/authorize`` into an open redirect: a bad request from
+    it is an error page on the proxy, not a redirect to its (unverified) URI."""
+    client_id = register(proxy).json()["client_id"]
+    _, challenge = pkce()
+    r = httpx.get(authorize_url(proxy, client_id, challenge, **extra))
+    assert r.status_code == 400, (r.status_code, r.headers.get("location"))
+    assert "location" not in r.headers
+    assert r.headers["content-type"].startswith("text/html") and "refused" in r.text
+    assert LOOPBACK not in r.text
+    # a good request still goes to the consent page (through sign-in)
+    good = httpx.get(authorize_url(proxy, client_id, challenge))
+    assert good.status_code == 302 and good.headers["location"].startswith(proxy.url + "/oauth/consent?")
+
+
+@pytest.mark.threat("T52")
+def test_t52_revocation_file_cuts_one_members_mcp_access_at_once(tmp_path: Path) -> None:
+    from tests.test_mcp_support import oidc_provider, run_proxy, write_site
+
+    site, revocations = tmp_path / "site", tmp_path / "revoked.txt"
+    write_site(site)
+    revocations.write_text("")
+    with (
+        oidc_provider() as issuer,
+        run_proxy(
+            site, issuer, tmp_path / "audit.jsonl", SKILLPORT_REVOCATION_FILE=str(revocations)
+        ) as proxy,
+    ):
+        grants = {}
+        for user in ("alice", "bob"):
+            client_id, code, verifier = get_code(proxy, user)
+            grants[user] = (client_id, exchange(proxy, client_id, code, verifier).json())
+            assert mcp(proxy, grants[user][1]["access_token"]).status_code == 200
+        not_before = datetime.now(UTC) + timedelta(seconds=1)
+        time.sleep(1.1)  # the file is looked at at most once a second
+        revocations.write_text(f"alice@corp.example {not_before.strftime('%Y-%m-%dT%H:%M:%SZ')}\n")
+        time.sleep(1.1)
+        client_id, tokens = grants["alice"]
+        assert mcp(proxy, tokens["access_token"]).status_code == 401
+        refreshed = token(
+            proxy, grant_type="refresh_token", client_id=client_id, refresh_token=tokens["refresh_token"]
+        )
+        assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
+        assert mcp(proxy, grants["bob"][1]["access_token"]).status_code == 200  # nobody else
+        client_id, code, verifier = get_code(proxy, "alice")  # signing in again after the time works
+        again = exchange(proxy, client_id, code, verifier).json()
+        assert mcp(proxy, again["access_token"]).status_code == 200

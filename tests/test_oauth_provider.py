@@ -4,6 +4,9 @@ do not verify across purposes, the bounded replay guard, redirect URI rules, key
 from __future__ import annotations
 
 import asyncio
+import time
+from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
@@ -11,7 +14,12 @@ from mcp.server.auth.provider import AuthorizationParams, AuthorizeError, Regist
 from mcp.shared.auth import OAuthClientInformationFull
 from pydantic import AnyUrl
 
+from builder.errors import BadInput
 from proxy.oauth import Clock, OAuthConfig, ReplayGuard, SkillportOAuthProvider, redirect_uri_problem
+from proxy.replay import GuardFull
+from proxy.revocation import revocations_for
+from proxy.session import Member, Sessions
+from proxy.settings import Settings
 
 KEY_A = "a" * 40
 KEY_B = "b" * 40
@@ -175,9 +183,186 @@ def test_t15_key_rotation_keeps_old_tokens_during_the_overlap_only() -> None:
 def test_t36_replay_guard_is_single_use_and_bounded() -> None:
     guard = ReplayGuard(max_entries=100)
     assert guard.first_use("x", 10.0, 0.0) and not guard.first_use("x", 10.0, 0.0)
+    full = 0
     for i in range(1000):
-        guard.first_use(f"k{i}", 10.0, 0.0)
-    assert len(guard) <= 100
+        try:
+            guard.first_use(f"k{i}", 10.0, 0.0)
+        except GuardFull:
+            full += 1
+    assert len(guard) <= 100 and full == 901
+    assert not guard.first_use("x", 10.0, 5.0)  # still remembered: nothing unexpired was dropped
+    assert guard.first_use("k999", 20.0, 12.0) and len(guard) == 1  # expired entries make room
+
+
+# -- T51: the replay guard never forgets a rotated refresh token ------------------------------------
+
+
+def _grant(p: SkillportOAuthProvider, client: OAuthClientInformationFull) -> tuple[str, str]:
+    """A fresh grant: (access token, refresh token)."""
+    code = asyncio.run(p.load_authorization_code(client, code_for(p, client)))
+    assert code is not None
+    tokens = asyncio.run(p.exchange_authorization_code(client, code))
+    assert tokens.refresh_token
+    return tokens.access_token, tokens.refresh_token
+
+
+def _refresh(p: SkillportOAuthProvider, client: OAuthClientInformationFull, refresh: str) -> str:
+    loaded = asyncio.run(p.load_refresh_token(client, refresh))
+    assert loaded is not None
+    out = asyncio.run(p.exchange_refresh_token(client, loaded, []))
+    assert out.refresh_token
+    return out.refresh_token
+
+
+@pytest.mark.threat("T51")
+def test_t51_rotated_refresh_token_stays_refused_after_many_unrelated_refreshes() -> None:
+    guard = ReplayGuard(max_entries=50)
+    p = SkillportOAuthProvider(make().config, clock=Moving(), guard=guard)
+    client = registered(p)
+    _, stolen = _grant(p, client)
+    current = _refresh(p, client, stolen)  # `stolen` is rotated out
+    refused = 0
+    for _ in range(200):  # other members' sign-ins and refreshes fill the guard
+        try:
+            _, other = _grant(p, client)
+            _refresh(p, client, other)
+        except TokenError:
+            refused += 1  # fail closed: the guard is full, nothing it holds is forgotten
+    assert refused > 0
+    with pytest.raises(TokenError, match="already used"):
+        _refresh(p, client, stolen)
+    with pytest.raises(TokenError, match="revoked"):  # and the thief's replay ended the whole grant
+        _refresh(p, client, current)
+
+
+@pytest.mark.threat("T51")
+def test_t51_one_guard_entry_per_grant_however_often_it_refreshes() -> None:
+    p = make(clock=Moving())
+    client = registered(p)
+    _, refresh = _grant(p, client)
+    for _ in range(25):
+        refresh = _refresh(p, client, refresh)
+    assert len(p.guard) == 2  # the code, and the grant's newest generation
+
+
+# -- T52: grants end -----------------------------------------------------------------------------
+
+
+@pytest.mark.threat("T52")
+def test_t52_refresh_never_extends_a_grant_past_its_maximum_life() -> None:
+    clock = Moving()
+    start = clock.t
+    config = OAuthConfig(
+        "https://skills.corp.example/",
+        (KEY_A,),
+        access_lifetime=300,
+        refresh_lifetime=3600,
+        grant_lifetime=7200,
+    )
+    p = SkillportOAuthProvider(config, clock=clock)
+    client = registered(p)
+    _, refresh = _grant(p, client)
+    for _ in range(2):
+        clock.t += 3000
+        refresh = _refresh(p, client, refresh)
+    loaded = asyncio.run(p.load_refresh_token(client, refresh))
+    assert loaded is not None and loaded.expires_at is not None and loaded.expires_at <= start + 7200
+    clock.t = start + 7200
+    with pytest.raises(TokenError):
+        _refresh(p, client, refresh)
+
+
+def _settings(tmp_path: Path, **extra: str) -> Settings:
+    from tests.oidc import proxy_env
+
+    return Settings.from_env(
+        proxy_env("https://skills.corp.example/", "https://accounts.google.com", tmp_path, **extra)
+    )
+
+
+@pytest.mark.threat("T52")
+def test_t52_refresh_and_access_recheck_the_organization_rules(tmp_path: Path) -> None:
+    before = _settings(tmp_path, allowed_domains="corp.example", oidc_require_hd="false")
+    p = SkillportOAuthProvider(OAuthConfig.from_settings(before), clock=Moving())
+    client = registered(p)
+    access, refresh = _grant(p, client)
+    assert asyncio.run(p.verify_token(access)) is not None
+    # the administrator drops the domain (a merger undone, a contractor domain removed) and restarts
+    after = _settings(tmp_path, allowed_domains="other.example", oidc_require_hd="false")
+    q = SkillportOAuthProvider(OAuthConfig.from_settings(after), clock=Moving())
+    assert asyncio.run(q.verify_token(access)) is None
+    loaded = asyncio.run(q.load_refresh_token(client, refresh))
+    assert loaded is not None
+    with pytest.raises(TokenError, match="withdrawn"):
+        asyncio.run(q.exchange_refresh_token(client, loaded, []))
+
+
+@pytest.mark.threat("T52")
+def test_t52_revocation_file_ends_one_persons_grants_and_sessions_without_new_keys(tmp_path: Path) -> None:
+    revocations = tmp_path / "revoked.txt"
+    revocations.write_text("# nobody yet\n")
+    settings = _settings(tmp_path, revocation_file=str(revocations))
+    clock = Moving(time.time())
+    p = SkillportOAuthProvider(OAuthConfig.from_settings(settings), clock=clock)
+    client = registered(p)
+    access, refresh = _grant(p, client)
+    sessions = Sessions(
+        settings.secrets, lifetime=3600, https=True, revocations=revocations_for(str(revocations))
+    )
+    now = datetime.now(UTC)
+    cookie = sessions.encode(Member("alice", "alice@corp.example"), now=now)
+    bob_cookie = sessions.encode(Member("bob", "bob@corp.example"), now=now)
+    assert asyncio.run(p.verify_token(access)) is not None and sessions.decode(cookie, now=now) is not None
+    time.sleep(1.1)  # the file is looked at at most once a second
+    stamp = datetime.fromtimestamp(clock.t + 1, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    revocations.write_text(f"ALICE@corp.example   {stamp}   # offboarded\n")
+    assert asyncio.run(p.verify_token(access)) is None
+    assert sessions.decode(cookie, now=now) is None
+    assert sessions.decode(bob_cookie, now=now) is not None  # everyone else is untouched
+    loaded = asyncio.run(p.load_refresh_token(client, refresh))
+    assert loaded is not None
+    with pytest.raises(TokenError, match="withdrawn"):
+        asyncio.run(p.exchange_refresh_token(client, loaded, []))
+    clock.t += 60  # signing in again after the not-before time works
+    fresh, _ = _grant(p, client)
+    assert asyncio.run(p.verify_token(fresh)) is not None
+
+
+def test_a_bad_revocation_file_stops_start_up_naming_the_line(tmp_path: Path) -> None:
+    revocations = tmp_path / "revoked.txt"
+    revocations.write_text("alice@corp.example yesterday\n")
+    with pytest.raises(BadInput, match=r"SKILLPORT_REVOCATION_FILE.*revoked.txt:1"):
+        _settings(tmp_path, revocation_file=str(revocations))
+
+
+# -- T50: redirect URIs --------------------------------------------------------------------------
+
+
+@pytest.mark.threat("T50")
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://evil.example/cb",
+        "https://claude.ai@evil.example/api/mcp/auth_callback",
+        "https://user:pw@claude.ai/api/mcp/auth_callback",
+        "http://x@127.0.0.1:5555/cb",
+    ],
+)
+def test_t50_redirect_uris_outside_the_allow_list_or_with_userinfo_are_refused(uri: str) -> None:
+    assert redirect_uri_problem(uri) is not None
+    with pytest.raises(RegistrationError):
+        registered(make(), uri)
+
+
+@pytest.mark.threat("T50")
+def test_t50_admin_allow_list_admits_hosts_and_clients_outside_it_stop_working(tmp_path: Path) -> None:
+    wide = SkillportOAuthProvider(
+        OAuthConfig.from_settings(_settings(tmp_path, oauth_redirect_hosts="claude.ai,agents.corp.example"))
+    )
+    client = registered(wide, "https://agents.corp.example/cb")
+    assert asyncio.run(wide.get_client(client.client_id)) is not None
+    narrow = SkillportOAuthProvider(OAuthConfig.from_settings(_settings(tmp_path)))
+    assert asyncio.run(narrow.get_client(client.client_id)) is None
 
 
 @pytest.mark.threat("T56")

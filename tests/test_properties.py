@@ -38,6 +38,12 @@ from builder.zipcheck import CheckedZip, check_zip
 from proxy.origin import LocalOrigin, safe_path
 from tests.oidc import fake_idp, login_with_fake, run_proxy, write_site
 
+# CI=true selects a derandomized profile: the same examples every run, so a failure found once is
+# found again (and a red CI run can be reproduced locally with CI=true).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    settings.load_profile("ci")
+
 
 def budget(n: int) -> settings:
     return settings(
@@ -276,11 +282,19 @@ def assert_clean(result: CheckedZip) -> None:
     assert sum(len(f.data) for f in result.files) <= 30 * 1024 * 1024
 
 
+# a corrupt deflate stream (first byte of the compressed data zeroed): zlib.error, not BadInput, once
+CORRUPT_DEFLATE = (
+    [("s/SKILL.md", b"---\nname: s\ndescription: d\n---\nbody\n", 0o100644, zipfile.ZIP_DEFLATED)],
+    [(30 + len("s/SKILL.md"), 0)],
+)
+
+
 @pytest.mark.threat("T45")
 @budget(1200)
 @given(
     st.lists(ENTRY, max_size=8), st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), max_size=4)
 )
+@example(*CORRUPT_DEFLATE)
 def test_t45_generated_and_corrupted_zips_pass_clean_or_fail_with_bad_input(
     entries: list[tuple[str, bytes, int, int]], flips: list[tuple[int, int]]
 ) -> None:

@@ -54,3 +54,28 @@ def test_t21_audit_entries_never_carry_secrets() -> None:
 
 def test_redact_leaves_ordinary_text_alone() -> None:
     assert redact("GET /skills/pdf-writer/ HTTP/1.1") == "GET /skills/pdf-writer/ HTTP/1.1"
+
+
+@pytest.mark.threat("T57")
+def test_t57_line_separators_and_control_characters_never_split_an_audit_record() -> None:
+    stream = io.StringIO()
+    log = AuditLog(stream=stream)
+    hostile = 'pdf\u2028{"action": "forged"}\u2029x\x85y\r\nz\x1b[31m\x00\x7f'
+    log.record(
+        "publish",
+        member=Member("u1\u2028", "alice@corp.example"),
+        ip="127.0.0.1",
+        skill=hostile,
+        files=[hostile],
+        meta={"note": hostile},
+        other=object(),
+    )
+    log.record("download", member=Member("u2", "bob@corp.example"), skill="ok")
+    text = stream.getvalue()
+    assert text.isascii()
+    lines = text.splitlines()  # splits on U+2028/U+2029/U+0085 and every control line break
+    assert len(lines) == 2
+    first, second = (json.loads(line) for line in lines)
+    assert first["skill"] == hostile and first["files"] == [hostile] and first["meta"] == {"note": hostile}
+    assert first["user"] == "u1\u2028" and isinstance(first["other"], str)
+    assert second["action"] == "download"

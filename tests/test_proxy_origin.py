@@ -93,6 +93,41 @@ def test_t29_rollback_to_a_lower_serial_is_refused(site: tuple[Path, dict[str, A
     assert store.current() is not None and store.current()["serial"] == 300
 
 
+@pytest.mark.threat("T29")
+def test_t29_a_restarted_proxy_refuses_an_older_signed_index(tmp_path: Path) -> None:
+    """Whoever controls the origin swaps in an older (validly signed) index while the proxy restarts."""
+    site_dir, state = tmp_path / "site", tmp_path / "state"
+    doc = write_site(site_dir, serial=300)
+    with run_proxy(site_dir, "http://127.0.0.1:9", tmp_path, state_dir=str(state)) as proxy:
+        assert httpx.get(proxy.url + "readyz").json() == {"status": "ready", "serial": 300}
+    assert (state / "index-serial.json").exists()
+    publish_index(site_dir, dict(doc, serial=299))
+    with run_proxy(site_dir, "http://127.0.0.1:9", tmp_path, state_dir=str(state)) as proxy:
+        r = httpx.get(proxy.url + "readyz")
+        assert r.status_code == 503 and "IndexRollback" in r.json()["reason"]
+    # without a state folder the administrator's floor does the same
+    with run_proxy(site_dir, "http://127.0.0.1:9", tmp_path, index_serial_floor="300") as proxy:
+        r = httpx.get(proxy.url + "readyz")
+        assert r.status_code == 503 and "older than the trusted serial 300" in r.json()["reason"]
+    publish_index(site_dir, dict(doc, serial=301))  # a newer index is accepted and remembered
+    with run_proxy(site_dir, "http://127.0.0.1:9", tmp_path, state_dir=str(state)) as proxy:
+        assert httpx.get(proxy.url + "readyz").json()["serial"] == 301
+    assert '"serial": 301' in (state / "index-serial.json").read_text()
+
+
+def test_a_corrupt_serial_record_is_a_clear_start_up_error(tmp_path: Path) -> None:
+    from builder.errors import BadInput
+
+    (tmp_path / "index-serial.json").write_text("{not json")
+    with pytest.raises(BadInput, match=r"index-serial\.json.*fix or delete the file"):
+        IndexStore(
+            LocalOrigin(tmp_path, 1000),
+            [SIGNING],
+            refresh_seconds=30,
+            serial_file=tmp_path / "index-serial.json",
+        )
+
+
 @pytest.mark.threat("T30")
 def test_t30_expired_index_is_refused_or_warned(site: tuple[Path, dict[str, Any]]) -> None:
     root, _ = site

@@ -152,6 +152,24 @@ def test_t40_publish_that_fails_validation_leaves_the_remote_untouched(setup: Se
     assert r.status_code == 200 and r.json()["version"] == "0.9.1"
 
 
+@pytest.mark.threat("T49")
+def test_t49_publish_of_an_svg_with_a_script_is_refused_naming_the_file(setup: Setup) -> None:
+    before = heads(setup.remote)
+    svg = '<svg xmlns="http://www.w3.org/2000/svg" onload="fetch(\'/index.json\')"><rect/></svg>'
+    for body in (
+        {"plugin": "alpha", "files": {"SKILL.md": NEW_SKILL.decode(), "assets/x.svg": svg}},
+        {
+            "plugin": "alpha",
+            "zip": _zip({"notes/SKILL.md": NEW_SKILL, "notes/page.html": b"<script>x()</script>"}),
+        },
+    ):
+        r = httpx.post(setup.api("/skills/notes/publish"), json=body, headers=setup.bob, timeout=60)
+        assert r.status_code == 400, r.text
+        message = r.json()["message"]
+        assert ("x.svg" in message or "page.html" in message) and "browser would run" in message, message
+    assert heads(setup.remote) == before
+
+
 def _zip(entries: dict[str, bytes]) -> str:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:

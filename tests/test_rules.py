@@ -521,3 +521,35 @@ def test_an_access_rule_for_an_unknown_plugin_is_a_warning(mp: Path) -> None:
 
 def test_a_missing_marketplace_folder_is_one_clear_problem(tmp_path: Path) -> None:
     assert errors(tmp_path / "nope") == {"marketplace-missing"}
+
+
+@pytest.mark.threat("T49")
+@pytest.mark.parametrize(
+    "name,data",
+    [
+        ("assets/x.svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'),
+        ("assets/y.SVG", b'<svg xmlns="http://www.w3.org/2000/svg" onload="fetch(\'/index.json\')"/>'),
+        ("page.html", b'<!doctype html><script src="x.js"></script>'),
+        ("doc.xhtml", b'<html xmlns="http://www.w3.org/1999/xhtml"><a href="javascript:go()">x</a></html>'),
+        ("feed.xml", b'<?xml-stylesheet type="text/xsl" href="x.xsl"?><r/>'),
+        ("frame.htm", b"<iframe src='https://evil.example'></iframe>"),
+    ],
+)
+def test_t49_svg_html_xhtml_and_xml_with_scripts_are_refused_naming_the_file(
+    mp: Path, name: str, data: bytes
+) -> None:
+    target = mp / "plugins/tools/skills/alpha" / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    found = [p for p in problems(mp) if p.is_error]
+    assert [p.rule for p in found] == ["skill-active-content"]
+    assert found[0].file.endswith(f"alpha/{name}") and "static" in found[0].fix
+
+
+@pytest.mark.threat("T49")
+def test_t49_static_svg_and_html_are_fine(mp: Path) -> None:
+    folder = mp / "plugins/tools/skills/alpha"
+    (folder / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"><rect width="1"/></svg>')
+    (folder / "report.html").write_text("<!doctype html><h1>Report</h1><p>Done: yes</p>")
+    (folder / "notes.md").write_text("Use <script> tags carefully; javascript: links too.\n")
+    assert errors(mp) == set()

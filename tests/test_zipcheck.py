@@ -148,6 +148,14 @@ def test_t45_entry_lying_about_its_size_is_caught_while_inflating() -> None:
 
 
 @pytest.mark.threat("T45")
+def test_t45_corrupt_deflate_stream_is_bad_input_not_zlib_error() -> None:
+    data = bytearray(make_zip([("demo/SKILL.md", SKILL_MD)]))
+    data[30 + len("demo/SKILL.md")] = 0  # first byte of the compressed data: an invalid block
+    with pytest.raises(BadInput, match=r"'demo/SKILL.md'.*corrupt.*re-create the zip"):
+        check_zip(bytes(data))
+
+
+@pytest.mark.threat("T45")
 def test_t45_overlapping_entries_bomb_is_refused() -> None:
     data = bytearray(good(("demo/b.txt", b"B" * 100)))
     # Point the last central-directory entry at the first local header (David Fifield's trick).
