@@ -20,6 +20,8 @@ class BuildLimits:
     max_compatibility_chars: int = 500
     max_name_chars: int = 64
     max_plugins: int = 5000
+    max_plugin_files: int = 5000
+    max_plugin_bytes: int = 100 * 1024 * 1024
     max_skills: int = 20000
     index_lifetime_days: int = 30
     history_entries: int = 10

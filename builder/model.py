@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 import semver
 
+from builder.layout import Component
+
 Severity = Literal["error", "warning"]
 
 SPEC_FRONTMATTER_KEYS = frozenset(
@@ -221,11 +223,20 @@ class Plugin:
     manifest: Mapping[str, Any]
     entry: Mapping[str, Any]
     skills: tuple[Skill, ...] = ()
+    files: tuple[SkillFile, ...] = ()  # what Claude Code caches: paths relative to the plugin folder
+    components: tuple[Component, ...] = ()  # commands, agents, hooks, MCP/LSP servers, output styles
+    has_manifest: bool = True  # a .claude-plugin/plugin.json exists
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "manifest", _frozen_mapping(self.manifest))
         object.__setattr__(self, "entry", _frozen_mapping(self.entry))
         object.__setattr__(self, "skills", tuple(sorted(self.skills, key=lambda s: s.name)))
+        object.__setattr__(self, "files", tuple(sorted(self.files, key=lambda f: f.path)))
+
+    @property
+    def strict(self) -> bool:
+        """``strict: false`` makes the marketplace entry the whole manifest (plugin.json optional)."""
+        return self.entry.get("strict") is not False
 
     def value_of(self, key: str) -> Any:
         """A plugin field: plugin.json wins over the marketplace entry."""
@@ -277,8 +288,10 @@ class Marketplace:
     access: Mapping[str, Any] = field(default_factory=dict)
     commit: str | None = None
     history: Mapping[str, tuple[Mapping[str, str], ...]] = field(default_factory=dict)
+    external: tuple[Mapping[str, Any], ...] = ()  # entries with github/url/git-subdir/npm sources
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "external", tuple(_frozen_mapping(e) for e in self.external))
         object.__setattr__(self, "manifest", _frozen_mapping(self.manifest))
         object.__setattr__(self, "access", _frozen_mapping(self.access))
         object.__setattr__(self, "history", _frozen_mapping(self.history))
