@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from builder import history, index, plan, publish, site, wellknown
+from builder import history, index, plan, publish, rules, site, wellknown
 from builder.errors import BadInput, IndexRejected, UpstreamError, ValidationFailed
 from builder.limits import DEFAULT_LIMITS, BuildLimits
 from builder.model import Problem
@@ -124,9 +124,11 @@ def build(
     mkdocs_config: Path = DEFAULT_MKDOCS_CONFIG,
     templates_dir: Path = DEFAULT_TEMPLATES,
     progress: Progress | None = None,
+    strict: bool = False,
 ) -> BuildResult:
     """Build ``marketplace_dir`` into ``out_dir``. Raises ``ValidationFailed`` (nothing written) when
-    the marketplace has errors, ``BuildInProgress`` when another build holds the lock."""
+    the marketplace has errors (with ``strict``, warnings count as errors), ``BuildInProgress`` when
+    another build holds the lock."""
     if not keys:
         raise BadInput("no signing keys: set SKILLPORT_SIGNING_KEYS (or use --dev for an ephemeral key)")
     if base_url is not None and not base_url.endswith("/"):
@@ -138,6 +140,8 @@ def build(
         previous, notes = load_previous_index(previous_index, out_dir, keys, now)
         marketplace, problems = validate_marketplace(marketplace_dir, previous_index=previous, limits=limits)
         problems += notes
+        if strict:
+            problems = [dataclasses.replace(p, severity="error") for p in problems]
         if any(p.is_error for p in problems):
             raise ValidationFailed(problems)
         commit = history.head_commit(marketplace_dir)
@@ -150,7 +154,11 @@ def build(
             )
         else:
             histories = {}
-        skill_plans = [plan.plan_skill(s, p, marketplace.name) for p in marketplace.plugins for s in p.skills]
+        skill_plans = [
+            plan.plan_skill(s, p, marketplace.name, upload=not rules.claude_code_only(s, p, limits))
+            for p in marketplace.plugins
+            for s in p.skills
+        ]
         plugin_plans = [
             plan.plan_plugin(p, [sp for sp in skill_plans if sp.plugin.name == p.name])
             for p in marketplace.plugins
@@ -160,7 +168,7 @@ def build(
             zips: dict[str, tuple[str, int]] = {}
             packaged = reused = 0
             jobs: list[tuple[plan.Artifact, Callable[[], bytes]]] = [
-                (sp.zip, sp.build_zip) for sp in skill_plans
+                (sp.zip, sp.build_zip) for sp in skill_plans if sp.zip
             ] + [(pp.zip, pp.build_zip) for pp in plugin_plans]
             for i, (artifact, make) in enumerate(jobs):
                 old = reusable.get(artifact.path)

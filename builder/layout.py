@@ -67,7 +67,9 @@ def relative_source(source: str, plugin_root: Any) -> str | None:
     path leaves the repository or is not relative."""
     if "\\" in source or source.startswith("/"):
         return None
-    if not source.startswith("./") and isinstance(plugin_root, str) and plugin_root:
+    if not source.startswith("./"):
+        if not isinstance(plugin_root, str) or not plugin_root:
+            return None  # Claude Code needs "./" unless metadata.pluginRoot says where plugins live
         source = posixpath.join(plugin_root, source)
     if ".." in source.split("/"):
         return None
@@ -89,7 +91,9 @@ def listed_paths(manifest: Mapping[str, Any], entry: Mapping[str, Any], key: str
     return out
 
 
-def inline_objects(manifest: Mapping[str, Any], entry: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+def inline_objects(
+    manifest: Mapping[str, Any], entry: Mapping[str, Any], key: str
+) -> list[Mapping[str, Any]]:
     """Inline definitions under ``key`` (an object instead of a path), plugin.json first."""
     return [v for v in (manifest.get(key), entry.get(key)) if isinstance(v, Mapping)]
 
@@ -119,7 +123,9 @@ def markdown_description(text: str) -> tuple[str, str]:
 
 def servers(doc: Mapping[str, Any], kind: str, path: str) -> list[Component]:
     """MCP or LSP servers of one definition: ``{"mcpServers": {...}}`` or the bare server map."""
-    table = doc.get("mcpServers") if kind == "mcp-server" and isinstance(doc.get("mcpServers"), Mapping) else doc
+    table = (
+        doc.get("mcpServers") if kind == "mcp-server" and isinstance(doc.get("mcpServers"), Mapping) else doc
+    )
     out = []
     for name, spec in table.items():
         if not isinstance(spec, Mapping):

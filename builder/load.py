@@ -194,7 +194,7 @@ def _skill_files(
                     None,
                     "skill-too-many-files",
                     f"{_rel(root, folder)} has more than {max_files} files",
-                    f"remove files or split it (Claude.ai accepts at most {limits.max_files_per_skill} per skill)",
+                    "remove files or split it",
                 )
             )
             break
@@ -304,7 +304,7 @@ def _skill_folders(
                             f"{_rel(root, child)}/SKILL.md",
                             None,
                             "skill-md-missing",
-                            f"{_rel(root, child)} has no SKILL.md, so Claude Code does not load it as a skill",
+                            f"{_rel(root, child)} has no SKILL.md, so Claude Code does not load it",
                             "add a SKILL.md, or list the folder under the plugin's skills "
                             "if it is a container of skill folders",
                             "warning",
@@ -409,7 +409,9 @@ def _load_plugin(
     skills: list[Skill] = []
     skip = frozenset({".claude-plugin", *layout.NOT_PACKAGED})
     for skill_folder in _skill_folders(root, folder, manifest, entry, problems):
-        skill = _load_skill(root, name, skill_folder, limits, problems, skip if skill_folder == folder else frozenset())
+        skill = _load_skill(
+            root, name, skill_folder, limits, problems, skip if skill_folder == folder else frozenset()
+        )
         if skill is not None:
             skills.append(skill)
     inner = [r for r in all_roots if r != folder and r.is_relative_to(folder)]
@@ -494,7 +496,9 @@ def load(root: Path, limits: BuildLimits = DEFAULT_LIMITS) -> tuple[Marketplace,
         entries = [e for e in entries[: limits.max_plugins] if isinstance(e, dict)]
         roots = []
         for e in entries:
-            rel = layout.relative_source(e["source"], plugin_root) if isinstance(e.get("source"), str) else None
+            rel = (
+                layout.relative_source(e["source"], plugin_root) if isinstance(e.get("source"), str) else None
+            )
             if rel is not None:
                 roots.append((root / rel).resolve() if rel else root)
         for i, entry in enumerate(entries):

@@ -22,8 +22,24 @@ Severity = Literal["error", "warning"]
 SPEC_FRONTMATTER_KEYS = frozenset(
     {"name", "description", "license", "compatibility", "metadata", "allowed-tools"}
 )
+# Keys Claude Code defines in SKILL.md (its documentation, and its 2.1.x schema as observed): not
+# errors; dropped from the upload zip, whose frontmatter keeps only the spec's keys.
 CLAUDE_CODE_ONLY_KEYS = frozenset(
-    {"disable-model-invocation", "user-invocable", "argument-hint", "model"}
+    {
+        "disable-model-invocation",
+        "user-invocable",
+        "argument-hint",
+        "model",
+        "version",
+        "when_to_use",
+        "paths",
+        "hooks",
+        "context",
+        "agent",
+        "effort",
+        "shell",
+        "arguments",
+    }
 )
 
 

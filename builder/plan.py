@@ -17,7 +17,8 @@ from builder import index, package
 from builder.digest import file_digest, skill_digest
 from builder.model import Marketplace, Plugin, Skill, SkillFile, skill_version
 
-PACKAGER_VERSION = "1"
+PACKAGER_VERSION = "2"
+PLUGIN_MANIFEST = ".claude-plugin/plugin.json"
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class SkillPlan:
     version: str
     digest: str  # Agent Skills digest of the files as in the repository
     stamped: tuple[SkillFile, ...]  # files as packaged (SKILL.md carries its origin)
-    zip: Artifact
+    zip: Artifact | None  # None: Claude Code only (Claude.ai's upload would refuse it)
 
     @property
     def executable(self) -> frozenset[str]:
@@ -47,18 +48,19 @@ class SkillPlan:
 
 @dataclass(frozen=True)
 class PluginPlan:
+    """A plugin archive: every file Claude Code caches for the plugin, byte for byte, except a
+    plugin.json whose version differs from the published one (rewritten with that version)."""
+
     plugin: Plugin
     version: str
-    manifest_bytes: bytes
+    digest: str  # Agent Skills digest of the plugin's files as in the repository
+    manifest_bytes: bytes | None
     zip: Artifact
 
     def files(self) -> tuple[SkillFile, ...]:
-        out = [SkillFile(".claude-plugin/plugin.json", self.manifest_bytes)]
-        for skill in self.plugin.skills:
-            out += [
-                SkillFile(f"skills/{skill.name}/{f.path}", f.data, executable=f.executable)
-                for f in skill.files
-            ]
+        out = [f for f in self.plugin.files if f.path != PLUGIN_MANIFEST]
+        if self.manifest_bytes is not None:
+            out.append(SkillFile(PLUGIN_MANIFEST, self.manifest_bytes))
         return tuple(out)
 
     def build_zip(self) -> bytes:
@@ -70,11 +72,12 @@ def _key(*parts: str) -> str:
     return hashlib.sha256("\0".join((PACKAGER_VERSION, *parts)).encode()).hexdigest()
 
 
-def plan_skill(skill: Skill, plugin: Plugin, marketplace_name: str) -> SkillPlan:
+def plan_skill(skill: Skill, plugin: Plugin, marketplace_name: str, *, upload: bool = True) -> SkillPlan:
+    """``upload=False`` for a Claude Code only skill: no upload zip."""
     version = skill_version(skill, plugin) or "0.0.0"
     digest = skill_digest(skill.files)
     stamped = package.stamp_files(
-        skill.files, version=version, marketplace=marketplace_name, plugin=plugin.name
+        skill.files, version=version, marketplace=marketplace_name, plugin=plugin.name, name=skill.name
     )
     key = _key(
         "skill",
@@ -91,23 +94,35 @@ def plan_skill(skill: Skill, plugin: Plugin, marketplace_name: str) -> SkillPlan
         version,
         digest,
         stamped,
-        Artifact(f"skills/{skill.name}/{skill.name}-{version}.zip", key),
+        Artifact(f"skills/{skill.name}/{skill.name}-{version}.zip", key) if upload else None,
     )
 
 
+def content_version(digest: str) -> str:
+    """The version of a plugin that sets none: ``0.0.0+`` and 12 hex digits of its content digest
+    (Claude Code versions such plugins by commit; this moves exactly when the files do)."""
+    return f"0.0.0+{digest.removeprefix('sha256:')[:12]}"
+
+
 def plan_plugin(plugin: Plugin, skill_plans: list[SkillPlan]) -> PluginPlan:
-    version = plugin.version or "0.0.0"
-    manifest = dict(plugin.manifest) or {"name": plugin.name}
-    manifest.setdefault("version", version)
-    manifest_bytes = (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    digest = skill_digest(plugin.files)
+    version = plugin.version or content_version(digest)
+    original = next((f for f in plugin.files if f.path == PLUGIN_MANIFEST), None)
+    manifest_bytes: bytes | None = original.data if original else None
+    if original is not None and plugin.manifest.get("version") != version:
+        manifest = {**plugin.manifest, "version": version}
+        manifest_bytes = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
     key = _key(
         "plugin",
         plugin.name,
         version,
-        hashlib.sha256(manifest_bytes).hexdigest(),
-        *(f"{p.skill.name}={p.digest}" for p in skill_plans),
+        digest,
+        hashlib.sha256(manifest_bytes or b"").hexdigest(),
+        ",".join(f.path for f in plugin.files if f.executable),
     )
-    return PluginPlan(plugin, version, manifest_bytes, Artifact(f"plugins/{plugin.name}-{version}.zip", key))
+    return PluginPlan(
+        plugin, version, digest, manifest_bytes, Artifact(f"plugins/{plugin.name}-{version}.zip", key)
+    )
 
 
 def _tags(skill: Skill, plugin: Plugin) -> list[str]:
@@ -131,21 +146,29 @@ def claude_code_marketplace(
     zips: Mapping[str, tuple[str, int]],
     base_url: str | None,
 ) -> dict[str, Any]:
-    """The marketplace Claude Code reads when added by URL: every plugin as an ``archive`` source."""
-    entries = []
+    """The marketplace Claude Code reads when added by URL: every local plugin as an ``archive``
+    source, its entry otherwise kept whole (``strict``, ``skills``, ``commands``, ``hooks``,
+    ``mcpServers`` … keep their meaning: the archive has the plugin folder's layout); external
+    entries (github, url, git-subdir, npm) passed through unchanged."""
+    entries: list[dict[str, Any]] = []
     for plan in plugins:
         sha, _size = zips[plan.zip.path]
-        entry: dict[str, Any] = {
-            "name": plan.plugin.name,
-            "version": plan.version,
-            "description": plan.plugin.description,
-            "source": {"source": "archive", "url": absolute(base_url, plan.zip.path), "sha256": sha},
-        }
+        entry: dict[str, Any] = {k: v for k, v in plan.plugin.entry.items() if k != "source"}
+        entry.update(
+            {
+                "name": plan.plugin.name,
+                "version": plan.version,
+                "description": plan.plugin.description,
+                "source": {"source": "archive", "url": absolute(base_url, plan.zip.path), "sha256": sha},
+            }
+        )
         if plan.plugin.category:
             entry["category"] = plan.plugin.category
         if plan.plugin.keywords:
             entry["keywords"] = list(plan.plugin.keywords)
         entries.append(entry)
+    entries += [dict(e) for e in marketplace.external]
+    entries.sort(key=lambda e: str(e.get("name")))
     doc: dict[str, Any] = {
         "name": marketplace.name,
         "owner": dict(marketplace.manifest.get("owner") or {}),
@@ -154,6 +177,28 @@ def claude_code_marketplace(
     if isinstance(marketplace.manifest.get("metadata"), Mapping):
         doc["metadata"] = dict(marketplace.manifest["metadata"])
     return doc
+
+
+def external_plugin_doc(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """An external plugin as the index lists it: Claude Code fetches it from its own source."""
+    text = lambda key: entry.get(key) if isinstance(entry.get(key), str) else None  # noqa: E731
+    author = entry.get("author")
+    keywords = entry.get("keywords") if isinstance(entry.get("keywords"), list) else []
+    return {
+        "name": entry["name"],
+        "version": text("version"),
+        "description": text("description") or "",
+        "author": author.get("name") if isinstance(author, Mapping) else text("author"),
+        "category": text("category"),
+        "tags": sorted({str(t).lower() for t in keywords if isinstance(t, str)}),
+        "skills": [],
+        "source": dict(entry["source"]),
+        "strict": entry.get("strict") is not False,
+        "external": True,
+        "digest": None,
+        "components": [],
+        "zip": None,
+    }
 
 
 def normalized_access(access: Mapping[str, Any]) -> dict[str, Any]:
@@ -209,7 +254,6 @@ def index_document(
             updated = old["updated_at"]
         else:
             updated = stamp
-        sha, size = zips[plan.zip.path]
         fm = s.frontmatter
         skill_docs.append(
             {
@@ -229,7 +273,8 @@ def index_document(
                 "author": s.metadata.get("author") or p.author_name,
                 "digest": plan.digest,
                 "files": [{"path": f.path, "size": f.size, "digest": file_digest(f.data)} for f in s.files],
-                "zip": _zip_entry(plan.zip.path, sha, size, plan.zip.key),
+                "surface": "all" if plan.zip else "claude-code",
+                "zip": _zip_entry(plan.zip.path, *zips[plan.zip.path], plan.zip.key) if plan.zip else None,
                 "updated_at": updated,
                 "history": history,
             }
@@ -248,9 +293,16 @@ def index_document(
                 "tags": sorted({t.lower() for t in pl.keywords}),
                 "skills": [s.name for s in pl.skills],
                 "source": pl.source,
+                "strict": pl.strict,
+                "external": False,
+                "digest": pplan.digest,
+                "components": [c.as_dict() for c in pl.components],
                 "zip": _zip_entry(pplan.zip.path, sha, size, pplan.zip.key),
             }
         )
+    for entry in marketplace.external:
+        plugin_docs.append(external_plugin_doc(entry))
+    plugin_docs.sort(key=lambda d: str(d["name"]))
     manifest = marketplace.manifest
     meta = manifest.get("metadata") if isinstance(manifest.get("metadata"), Mapping) else {}
     assert isinstance(meta, Mapping)

@@ -47,6 +47,7 @@ from builder.errors import BadInput, UpstreamError
 from builder.model import Version
 
 NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+PLUGIN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # Claude Code installs non-kebab names
 ZIP_PATH_RE = re.compile(r"^[A-Za-z0-9._+-]+(?:/[A-Za-z0-9._+-]+)*$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 BASE_URL_RE = re.compile(r"^https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~%\-]+)*/?$")
@@ -154,7 +155,7 @@ class SkillView:
     updated_at: str
     updated: str
     files: tuple[FileRow, ...]
-    zip: ZipRef
+    zip: ZipRef | None  # None: Claude Code only (no upload zip)
     history: tuple[HistoryRow, ...]
     body_html: Markup
 
@@ -169,6 +170,17 @@ class PluginView:
     tags: tuple[Label, ...]
     skills: tuple[SkillView, ...]
     zip: ZipRef | None
+    components: tuple[ComponentRow, ...] = ()
+    external: str = ""  # the source kind (github, url, git-subdir, npm) of a plugin fetched elsewhere
+
+
+@dataclass(frozen=True)
+class ComponentRow:
+    """A command, agent, hook event, MCP/LSP server or output style a plugin installs."""
+
+    kind: str
+    name: str
+    description: str
 
 
 @dataclass(frozen=True)
@@ -203,9 +215,9 @@ def _field(obj: Mapping[str, Any], key: str, where: str, *, required: bool = Fal
     return str(value)
 
 
-def _name(obj: Mapping[str, Any], key: str, where: str) -> str:
+def _name(obj: Mapping[str, Any], key: str, where: str, pattern: re.Pattern[str] = NAME_RE) -> str:
     value = _field(obj, key, where, required=True)
-    if not NAME_RE.match(value) or len(value) > 64:
+    if not pattern.match(value) or len(value) > 64:
         raise BadInput(
             f"index document: {where}.{key} {value!r} is not a kebab-case name ([a-z0-9-], ≤64 chars); "
             "names become page paths"
@@ -289,7 +301,7 @@ def catalog_from_index(
     for i, p in enumerate(raw_plugins):
         if not isinstance(p, Mapping):
             raise BadInput(f"index document: plugins[{i}] must be an object")
-        plugin_docs[_name(p, "name", f"plugins[{i}]")] = p
+        plugin_docs[_name(p, "name", f"plugins[{i}]", PLUGIN_NAME_RE)] = p
 
     all_tags: list[str] = []
     all_categories: list[str] = []
@@ -353,7 +365,7 @@ def catalog_from_index(
                 for f in files
                 if isinstance(f, Mapping)
             ),
-            zip=_zip(s.get("zip"), where),
+            zip=_zip(s["zip"], where) if s.get("zip") is not None else None,
             history=tuple(
                 HistoryRow(
                     version=_field(h, "version", f"{where}.history"),
@@ -384,6 +396,18 @@ def catalog_from_index(
                 tags=tuple(label_of(t, tag_slugs) for t in _labels(p.get("tags"), f"plugin {name}")),
                 skills=tuple(v for v in skills if v.plugin == name),
                 zip=_zip(p["zip"], f"plugin {name}") if p.get("zip") else None,
+                components=tuple(
+                    ComponentRow(
+                        kind=_field(c, "kind", f"plugin {name}.components"),
+                        name=_field(c, "name", f"plugin {name}.components"),
+                        description=_field(c, "description", f"plugin {name}.components"),
+                    )
+                    for c in p.get("components") or ()
+                    if isinstance(c, Mapping)
+                ),
+                external=_field(p["source"], "source", f"plugin {name}.source") or "external"
+                if p.get("external") and isinstance(p.get("source"), Mapping)
+                else "",
             )
         )
     used_tags = {t for v in skills for t in v.tags}

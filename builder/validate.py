@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,11 @@ def validate_marketplace(
     *,
     previous_index: Mapping[str, Any] | None = None,
     limits: BuildLimits = DEFAULT_LIMITS,
+    strict: bool = False,
 ) -> tuple[Marketplace, list[Problem]]:
     """The loaded marketplace and every problem (load, rules, and version bumps against
-    ``previous_index`` when given), sorted by file and line."""
+    ``previous_index`` when given), sorted by file and line. ``strict`` (an organization's own CI)
+    makes every warning an error."""
     if not root.is_dir():
         return Marketplace(str(root), {}, ()), [
             Problem(
@@ -40,6 +43,8 @@ def validate_marketplace(
             for s in p.skills
         ]
         problems += rules.check_version_bumps(current, previous_index)
+    if strict:
+        problems = [dataclasses.replace(p, severity="error") for p in problems]
     return marketplace, sorted(set(problems), key=lambda p: (p.file, p.line or 0, p.rule, p.message))
 
 

@@ -233,6 +233,19 @@ async def _skill_md(state: Any, entry: Mapping[str, Any]) -> str | None:
 def _install(
     state: Any, member: Any, doc: Mapping[str, Any], entry: Mapping[str, Any], surface: str, now: datetime
 ) -> dict[str, Any]:
+    if entry.get("zip") is None:  # Claude Code only: no upload zip, install the plugin
+        market = str((doc.get("marketplace") or {}).get("name") or "skills")
+        return {
+            "skill": str(entry["name"]),
+            "version": entry["version"],
+            "surface": "claude-code",
+            "claude_code_only": True,
+            "note": "This skill is published for Claude Code only (Claude.ai's upload would refuse it).",
+            "plugin": [
+                f"/plugin marketplace add {state.settings.public_url}claude-code/marketplace.json",
+                f"/plugin install {entry['plugin']}@{market}",
+            ],
+        }
     link = _link(state, member, entry, now)
     name = str(entry["name"])
     out: dict[str, Any] = {
