@@ -123,9 +123,8 @@ def markdown_description(text: str) -> tuple[str, str]:
 
 def servers(doc: Mapping[str, Any], kind: str, path: str) -> list[Component]:
     """MCP or LSP servers of one definition: ``{"mcpServers": {...}}`` or the bare server map."""
-    table = (
-        doc.get("mcpServers") if kind == "mcp-server" and isinstance(doc.get("mcpServers"), Mapping) else doc
-    )
+    inner = doc.get("mcpServers")
+    table: Mapping[str, Any] = inner if kind == "mcp-server" and isinstance(inner, Mapping) else doc
     out = []
     for name, spec in table.items():
         if not isinstance(spec, Mapping):
@@ -137,7 +136,8 @@ def servers(doc: Mapping[str, Any], kind: str, path: str) -> list[Component]:
 
 def hook_events(doc: Mapping[str, Any], path: str) -> list[Component]:
     """One component per hook event (``PreToolUse`` …) with the commands it runs."""
-    table = doc.get("hooks") if isinstance(doc.get("hooks"), Mapping) else doc
+    inner = doc.get("hooks")
+    table: Mapping[str, Any] = inner if isinstance(inner, Mapping) else doc
     out = []
     for event, groups in table.items():
         commands: list[str] = []

@@ -351,7 +351,15 @@ def _plugin_files(
     plugin.json, its skills and its component files."""
     budget = {"max_files": limits.max_plugin_files, "max_bytes": limits.max_plugin_bytes}
     if folder != root and not inner_roots:
-        return _skill_files(root, folder, limits, problems, layout.NOT_PACKAGED, **budget)
+        return _skill_files(
+            root,
+            folder,
+            limits,
+            problems,
+            layout.NOT_PACKAGED,
+            max_files=budget["max_files"],
+            max_bytes=budget["max_bytes"],
+        )
     out: dict[str, SkillFile] = {}
     prefix = _rel(root, folder)
     for skill in skills:
@@ -369,7 +377,10 @@ def _plugin_files(
         if path.is_file() and path.resolve().is_relative_to(root):
             out[clean] = SkillFile(clean, path.read_bytes(), executable=bool(path.stat().st_mode & 0o111))
         elif path.is_dir():
-            for f in _skill_files(root, path, limits, problems, **budget):
+            found = _skill_files(
+                root, path, limits, problems, max_files=budget["max_files"], max_bytes=budget["max_bytes"]
+            )
+            for f in found:
                 out[f"{clean}/{f.path}"] = SkillFile(f"{clean}/{f.path}", f.data, executable=f.executable)
     return list(out.values())
 

@@ -181,9 +181,14 @@ def claude_code_marketplace(
 
 def external_plugin_doc(entry: Mapping[str, Any]) -> dict[str, Any]:
     """An external plugin as the index lists it: Claude Code fetches it from its own source."""
-    text = lambda key: entry.get(key) if isinstance(entry.get(key), str) else None  # noqa: E731
+
+    def text(key: str) -> str | None:
+        value = entry.get(key)
+        return value if isinstance(value, str) else None
+
     author = entry.get("author")
-    keywords = entry.get("keywords") if isinstance(entry.get("keywords"), list) else []
+    raw_keywords = entry.get("keywords")
+    keywords: list[Any] = raw_keywords if isinstance(raw_keywords, list) else []
     return {
         "name": entry["name"],
         "version": text("version"),

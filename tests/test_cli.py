@@ -61,7 +61,8 @@ def test_validate_reports_every_problem_with_location_rule_and_fix_and_exits_1(m
         line.startswith("plugins/tools/skills/alpha/SKILL.md:3: warning: [skill-description-tags]")
         for line in notes
     ), done.stdout
-    assert any("plugins/tools/skills/alpha/SKILL.md:4: warning: [skill-unknown-key]" in line for line in notes)
+    unknown = "plugins/tools/skills/alpha/SKILL.md:4: warning: [skill-unknown-key]"
+    assert any(unknown in line for line in notes)
     assert any("plugins/tools/skills/Beta-Two/SKILL.md:2: error: [skill-name]" in line for line in lines)
     assert all("(fix: " in line for line in lines)
     assert "error(s)" in done.stderr.splitlines()[-1]
