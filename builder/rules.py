@@ -231,7 +231,7 @@ def check_marketplace_manifest(manifest: Mapping[str, Any]) -> list[Problem]:
 
 def check_plugin(plugin: Plugin) -> list[Problem]:
     out: list[Problem] = []
-    file = f"{plugin.folder}/{PLUGIN_JSON}"
+    file = f"{plugin.folder}/{PLUGIN_JSON}" if plugin.has_manifest or plugin.strict else MARKETPLACE_JSON
     mname = plugin.manifest.get("name")
     if plugin.manifest and mname != plugin.name:
         out.append(
