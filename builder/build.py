@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,7 +22,7 @@ import httpx
 from builder import history, index, plan, publish, rules, site, wellknown
 from builder.errors import BadInput, IndexRejected, UpstreamError, ValidationFailed
 from builder.limits import DEFAULT_LIMITS, BuildLimits
-from builder.model import Problem
+from builder.model import Marketplace, Problem
 from builder.validate import validate_marketplace
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +41,9 @@ class BuildResult:
     packaged: int  # zips built in this run
     reused: int  # zips carried over unchanged from the previous site
     warnings: tuple[Problem, ...] = field(default_factory=tuple)
+    failed: tuple[Problem, ...] = field(default_factory=tuple)  # errors of plugins not (re)published
+    kept: tuple[str, ...] = ()  # failing plugins still served at their last published version
+    left_out: tuple[str, ...] = ()  # failing plugins with nothing published before
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +54,9 @@ class BuildResult:
             "packaged": self.packaged,
             "reused": self.reused,
             "warnings": [w.as_dict() for w in self.warnings],
+            "failed": [p.as_dict() for p in self.failed],
+            "kept": list(self.kept),
+            "left_out": list(self.left_out),
         }
 
 
@@ -142,8 +149,20 @@ def build(
         problems += notes
         if strict:
             problems = [dataclasses.replace(p, severity="error") for p in problems]
-        if any(p.is_error for p in problems):
+        failing = failing_plugins(marketplace, problems)
+        if any(p.is_error for p in problems) and (strict or None in failing):
             raise ValidationFailed(problems)
+        failed = tuple(p for p in problems if p.is_error)
+        kept = _kept_plugins(previous, out_dir, failing)
+        published_before = {
+            d.get("name") for d in (previous or {}).get("plugins", []) if isinstance(d, Mapping)
+        }
+        lost = (failing & published_before) - {d["name"] for d in kept.plugins}
+        survivors = tuple(p for p in marketplace.plugins if p.name not in failing)
+        if lost or (failed and not survivors and not kept.plugins):
+            raise ValidationFailed(problems)  # publishing would drop what is live, or publish nothing
+        problems = [p for p in problems if not p.is_error]
+        marketplace = dataclasses.replace(marketplace, plugins=survivors)
         commit = history.head_commit(marketplace_dir)
         if commit:
             marketplace = dataclasses.replace(marketplace, commit=commit)
@@ -170,6 +189,8 @@ def build(
             jobs: list[tuple[plan.Artifact, Callable[[], bytes]]] = [
                 (sp.zip, sp.build_zip) for sp in skill_plans if sp.zip
             ] + [(pp.zip, pp.build_zip) for pp in plugin_plans]
+            for path in kept.zips:
+                publish.reuse_file(out_dir, staged, path)
             for i, (artifact, make) in enumerate(jobs):
                 old = reusable.get(artifact.path)
                 if old and old[2] == artifact.key and publish.reuse_file(out_dir, staged, artifact.path):
@@ -202,6 +223,8 @@ def build(
                 histories=histories,
                 previous=previous,
             )
+            document["plugins"] = sorted([*document["plugins"], *kept.plugins], key=lambda d: str(d["name"]))
+            document["skills"] = sorted([*document["skills"], *kept.skills], key=lambda d: str(d["name"]))
             if progress:
                 progress("catalog", 0, 1)
             site.render_catalog(
@@ -216,6 +239,7 @@ def build(
             if progress:
                 progress("catalog", 1, 1)
             cc = plan.claude_code_marketplace(marketplace, plugin_plans, zips, base_url)
+            cc["plugins"] = sorted([*cc["plugins"], *kept.entries], key=lambda e: str(e.get("name")))
             publish.write_file(
                 staged,
                 "claude-code/marketplace.json",
@@ -241,8 +265,70 @@ def build(
         len(plugin_plans),
         packaged,
         reused,
-        tuple(p for p in problems if not p.is_error),
+        tuple(problems),
+        failed,
+        tuple(sorted(str(p["name"]) for p in kept.plugins)),
+        tuple(sorted(n for n in failing if n is not None and n not in {p["name"] for p in kept.plugins})),
     )
+
+
+def failing_plugins(marketplace: Marketplace, problems: Sequence[Problem]) -> set[str | None]:
+    """The plugins that have an error (``None`` stands for an error outside any plugin: in
+    marketplace.json itself or the access rules, which fails the whole build)."""
+    prefixes: list[tuple[str, str]] = []
+    for p in marketplace.plugins:
+        if p.folder != ".":
+            prefixes.append((p.folder + "/", p.name))
+        prefixes += [(s.folder + "/", p.name) for s in p.skills]
+    prefixes.sort(key=lambda item: len(item[0]), reverse=True)
+    out: set[str | None] = set()
+    for problem in problems:
+        if not problem.is_error:
+            continue
+        named = re.search(r"plugins\[\d+\] \(([^)]+)\)", problem.message)
+        owner = named.group(1) if named and problem.rule != "plugin-duplicate" else None
+        if owner is None:
+            owner = next((name for prefix, name in prefixes if problem.file.startswith(prefix)), None)
+        out.add(owner)
+    return out
+
+
+@dataclass(frozen=True)
+class _Kept:
+    plugins: tuple[Mapping[str, Any], ...] = ()
+    skills: tuple[Mapping[str, Any], ...] = ()
+    entries: tuple[Mapping[str, Any], ...] = ()
+    zips: tuple[str, ...] = ()
+
+
+_KEPT_NONE = _Kept()
+
+
+def _kept_plugins(previous: Mapping[str, Any] | None, out_dir: Path, failing: set[str | None]) -> _Kept:
+    """What the site being replaced published for each failing plugin, when all its zips are still
+    there: it stays published at that version (nothing already published is lost)."""
+    if not previous or not failing:
+        return _KEPT_NONE
+    try:
+        old_cc = json.loads((out_dir / "claude-code/marketplace.json").read_bytes())
+    except (OSError, ValueError):
+        old_cc = {}
+    old_entries = {e.get("name"): e for e in old_cc.get("plugins", []) if isinstance(e, Mapping)}
+    plugins, skills, entries, zips = [], [], [], []
+    for doc in previous.get("plugins", []):
+        name = doc.get("name") if isinstance(doc, Mapping) else None
+        if name not in failing or name not in old_entries:
+            continue
+        mine = [s for s in previous.get("skills", []) if isinstance(s, Mapping) and s.get("plugin") == name]
+        records = [z for z in [doc.get("zip"), *(s.get("zip") for s in mine)] if isinstance(z, Mapping)]
+        paths = [str(z.get("path")) for z in records]
+        if not all(_same_file(out_dir / str(z.get("path")), z) for z in records):
+            continue
+        plugins.append(doc)
+        skills += mine
+        entries.append(old_entries[name])
+        zips += paths
+    return _Kept(tuple(plugins), tuple(skills), tuple(entries), tuple(zips))
 
 
 def _reusable(previous: Mapping[str, Any] | None) -> dict[str, tuple[str, int, str]]:
@@ -253,6 +339,15 @@ def _reusable(previous: Mapping[str, Any] | None) -> dict[str, tuple[str, int, s
         if isinstance(z, Mapping) and isinstance(z.get("path"), str) and isinstance(z.get("key"), str):
             out[z["path"]] = (str(z.get("sha256")), int(z.get("size") or 0), z["key"])
     return out
+
+
+def _same_file(path: Path, record: Mapping[str, Any]) -> bool:
+    return (
+        path.is_file()
+        and not path.is_symlink()
+        and path.resolve().is_relative_to(path.parent.resolve())
+        and _sha256_file(path) == record.get("sha256")
+    )
 
 
 def _sha256(data: bytes) -> str:

@@ -138,7 +138,17 @@ def cmd_build(args: argparse.Namespace) -> int:
             progress_ctx.stop()
     if args.json:
         print(json.dumps(result.as_dict(), indent=2))
-    elif not args.quiet:
+        return EXIT_OK
+    for p in result.failed:
+        print(p.format(), file=sys.stderr)
+    for name in result.kept:
+        print(
+            f"plugin {name} failed: still published at its last version (fix the errors above)",
+            file=sys.stderr,
+        )
+    for name in result.left_out:
+        print(f"plugin {name} failed: left out of the catalog (fix the errors above)", file=sys.stderr)
+    if not args.quiet:
         for w in result.warnings:
             print(w.format())
         print(

@@ -261,28 +261,53 @@ def test_an_unchanged_skill_is_not_rezipped_and_a_bumped_one_is(mp: Path, tmp_pa
 
 
 @pytest.mark.threat("T48")
-def test_t48_rebuilding_changed_content_without_a_bump_fails_and_keeps_the_site(
+def test_t48_changed_content_without_a_bump_keeps_that_plugin_at_its_published_version(
     mp: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "site"
     _build(mp, out)
     before = tree(out)
+    published = {p["name"]: p for p in _doc(out)["plugins"]}
     (mp / "plugins/more/skills/gamma/references/notes.md").write_text("silently changed\n")
     with pytest.raises(ValidationFailed) as err:
-        _build(mp, out)
+        _build(mp, out, strict=True)
     assert [p.rule for p in err.value.problems if p.is_error] == ["version-not-bumped"]
     assert tree(out) == before
+    write_skill(mp, "tools", "delta")  # the rest of the catalog still publishes
+    result = _build(mp, out)
+    assert [p.rule for p in result.failed] == ["version-not-bumped"] and result.kept == ("more",)
+    doc = _doc(out)
+    assert {p["name"]: p for p in doc["plugins"]}["more"] == published["more"]
+    assert "delta" in {s["name"] for s in doc["skills"]}
+    gamma = next(s for s in doc["skills"] if s["name"] == "gamma")
+    assert (out / gamma["zip"]["path"]).read_bytes() == before[gamma["zip"]["path"]]
     edit_json(mp / "plugins/more/.claude-plugin/plugin.json", version="1.0.1")
-    assert _build(mp, out).packaged == 2
+    assert _build(mp, out).failed == ()
 
 
 @pytest.mark.threat("T48")
 def test_t48_an_explicit_previous_index_is_checked(mp: Path, tmp_path: Path) -> None:
     _build(mp, tmp_path / "published")
     (mp / "plugins/more/skills/gamma/references/notes.md").write_text("silently changed\n")
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed):  # its last version is not at hand: publishing would drop it
         _build(mp, tmp_path / "fresh", previous_index=str(tmp_path / "published/index.json"))
     assert not (tmp_path / "fresh").exists()
+
+
+def test_a_failing_plugin_never_published_is_left_out_and_the_rest_publishes(
+    mp: Path, tmp_path: Path
+) -> None:
+    write_skill(mp, "more", "broken")
+    (mp / "plugins/more/skills/broken/SKILL.md").write_text("no frontmatter\n")
+    result = _build(mp, tmp_path / "site")
+    assert result.left_out == ("more",) and result.kept == ()
+    assert [(p.file, p.rule) for p in result.failed] == [
+        ("plugins/more/skills/broken/SKILL.md", "frontmatter-missing")
+    ]
+    doc = _doc(tmp_path / "site")
+    assert "more" not in {p["name"] for p in doc["plugins"]} and {p["name"] for p in doc["plugins"]}
+    cc = json.loads((tmp_path / "site/claude-code/marketplace.json").read_text())
+    assert "more" not in {e["name"] for e in cc["plugins"]}
 
 
 def test_a_previous_site_signed_with_another_key_is_ignored_with_a_warning(mp: Path, tmp_path: Path) -> None:
@@ -332,6 +357,10 @@ def test_t47_a_validation_failure_writes_nothing(mp: Path, tmp_path: Path) -> No
     _build(mp, out)
     before = tree(out)
     write_skill(mp, "tools", "Bad_Name")
+    with pytest.raises(ValidationFailed):  # --strict: any error fails the whole build
+        _build(mp, out, strict=True)
+    assert tree(out) == before
+    edit_json(mp / ".claude-plugin/marketplace.json", owner=None)  # an error outside any plugin
     with pytest.raises(ValidationFailed):
         _build(mp, out)
     assert tree(out) == before
