@@ -285,6 +285,9 @@ def failing_plugins(marketplace: Marketplace, problems: Sequence[Problem]) -> se
     for problem in problems:
         if not problem.is_error:
             continue
+        if problem.plugin is not None:
+            out.add(problem.plugin)
+            continue
         named = re.search(r"plugins\[\d+\] \(([^)]+)\)", problem.message)
         owner = named.group(1) if named and problem.rule != "plugin-duplicate" else None
         if owner is None:

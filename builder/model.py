@@ -53,6 +53,7 @@ class Problem:
     message: str
     fix: str
     severity: Severity = "error"
+    plugin: str | None = None  # the plugin the problem belongs to, when the file does not say
 
     def __post_init__(self) -> None:
         if self.severity not in ("error", "warning"):

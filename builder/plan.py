@@ -74,7 +74,7 @@ def _key(*parts: str) -> str:
 
 def plan_skill(skill: Skill, plugin: Plugin, marketplace_name: str, *, upload: bool = True) -> SkillPlan:
     """``upload=False`` for a Claude Code only skill: no upload zip."""
-    version = skill_version(skill, plugin) or "0.0.0"
+    version = published_skill_version(skill, plugin)
     digest = skill_digest(skill.files)
     stamped = package.stamp_files(
         skill.files, version=version, marketplace=marketplace_name, plugin=plugin.name, name=skill.name
@@ -98,15 +98,21 @@ def plan_skill(skill: Skill, plugin: Plugin, marketplace_name: str, *, upload: b
     )
 
 
-def content_version(digest: str) -> str:
-    """The version of a plugin that sets none: ``0.0.0+`` and 12 hex digits of its content digest
-    (Claude Code versions such plugins by commit; this moves exactly when the files do)."""
-    return f"0.0.0+{digest.removeprefix('sha256:')[:12]}"
+def plugin_version(plugin: Plugin) -> tuple[str, str]:
+    """``(published version, content digest)`` of a plugin: an unversioned plugin's version is
+    derived from its content (``0.0.0+<12 hex>``), so it moves exactly when its files do."""
+    digest = skill_digest(plugin.files)
+    return plugin.version or f"0.0.0+{digest.removeprefix('sha256:')[:12]}", digest
+
+
+def published_skill_version(skill: Skill, plugin: Plugin) -> str:
+    """A skill's version: its own ``metadata.version``, else its plugin's (derived from the plugin's
+    content when the plugin sets none)."""
+    return skill_version(skill, plugin) or plugin_version(plugin)[0]
 
 
 def plan_plugin(plugin: Plugin, skill_plans: list[SkillPlan]) -> PluginPlan:
-    digest = skill_digest(plugin.files)
-    version = plugin.version or content_version(digest)
+    version, digest = plugin_version(plugin)
     original = next((f for f in plugin.files if f.path == PLUGIN_MANIFEST), None)
     manifest_bytes: bytes | None = original.data if original else None
     if original is not None and plugin.manifest.get("version") != version:

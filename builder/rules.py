@@ -770,6 +770,34 @@ def check(marketplace: Marketplace, limits: BuildLimits = DEFAULT_LIMITS) -> lis
     return out
 
 
+def check_plugin_bumps(
+    current: Iterable[tuple[Plugin, str, str]], previous_index: Mapping[str, Any] | None
+) -> list[Problem]:
+    """Each ``(plugin, version, digest)`` whose files differ from the previous index's plugin of the
+    same name and version: Claude Code would never offer the change (it updates by version)."""
+    if not previous_index:
+        return []
+    before = {p.get("name"): p for p in previous_index.get("plugins", []) if isinstance(p, Mapping)}
+    out: list[Problem] = []
+    for plugin, version, digest in current:
+        old = before.get(plugin.name)
+        if not old or old.get("version") != version or not old.get("digest") or old.get("digest") == digest:
+            continue
+        file = f"{plugin.folder}/{PLUGIN_JSON}" if plugin.has_manifest else MARKETPLACE_JSON
+        out.append(
+            Problem(
+                file,
+                None,
+                "plugin-version-not-bumped",
+                f"plugin {plugin.name} changed since the published index but is still version {version}; "
+                "Claude Code members would never get the change",
+                f"bump the plugin's version (skillport bump {plugin.name}:<skill> patch bumps both)",
+                plugin=plugin.name,
+            )
+        )
+    return out
+
+
 def check_version_bumps(
     current: Iterable[tuple[Skill, str, str]], previous_index: Mapping[str, Any] | None
 ) -> list[Problem]:

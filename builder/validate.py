@@ -11,7 +11,8 @@ from builder import rules
 from builder.digest import skill_digest
 from builder.limits import DEFAULT_LIMITS, BuildLimits
 from builder.load import load
-from builder.model import Marketplace, Problem, skill_version
+from builder.model import Marketplace, Problem
+from builder.plan import plugin_version, published_skill_version
 
 
 def validate_marketplace(
@@ -38,11 +39,13 @@ def validate_marketplace(
     problems += rules.check(marketplace, limits)
     if previous_index:
         current = [
-            (s, skill_version(s, p) or "", skill_digest(s.files))
+            (s, published_skill_version(s, p), skill_digest(s.files))
             for p in marketplace.plugins
             for s in p.skills
         ]
         problems += rules.check_version_bumps(current, previous_index)
+        plugins = [(p, *plugin_version(p)) for p in marketplace.plugins]
+        problems += rules.check_plugin_bumps(plugins, previous_index)
     if strict:
         problems = [dataclasses.replace(p, severity="error") for p in problems]
     return marketplace, sorted(set(problems), key=lambda p: (p.file, p.line or 0, p.rule, p.message))
