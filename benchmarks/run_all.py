@@ -27,6 +27,7 @@ QUICK: dict[str, list[str]] = {
     "bench_connector.py": ["--skills", "1000", "--runs", "50"],
     "bench_proxy.py": ["--requests", "200"],
     "bench_load.py": ["--seconds", "10"],
+    "bench_marketplace.py": ["--plugins", "96"],
 }
 TIMEOUT_S = 900
 
