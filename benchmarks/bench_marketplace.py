@@ -124,9 +124,8 @@ def main() -> int:
             print(f"{counts}, {components} other components")
             print(f"  load + validate        {t_validate:6.2f} s")
             print(f"  full build             {t_full:6.2f} s  ({full.packaged} zips packaged)")
-            print(
-                f"  rebuild, no change     {t_again:6.2f} s  ({again.packaged} packaged, {again.reused} reused)"
-            )
+            reuse = f"{again.packaged} packaged, {again.reused} reused"
+            print(f"  rebuild, no change     {t_again:6.2f} s  ({reuse})")
             print(f"  rebuild, one plugin    {t_one:6.2f} s  ({one.packaged} packaged, {one.reused} reused)")
     return 0
 
