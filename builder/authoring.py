@@ -389,8 +389,8 @@ def find_plugin(co: Checkout, name: str) -> PluginLoc | None:
 
 
 def find_skill(co: Checkout, ref: str) -> SkillLoc:
-    """``skill`` or ``plugin/skill`` -> where it is. NotFound lists what exists."""
-    plugin_name, _, skill_name = ref.rpartition("/")
+    """``skill``, ``plugin:skill`` or ``plugin/skill`` -> where it is. NotFound lists what exists."""
+    plugin_name, _, skill_name = ref.replace(":", "/", 1).rpartition("/")
     check_name(skill_name)
     every = [s for p in plugins_of(co) for s in skills_of(co, p)]
     matches = [s for s in every if s.name == skill_name and (not plugin_name or s.plugin.name == plugin_name)]

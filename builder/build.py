@@ -22,7 +22,7 @@ import httpx
 from builder import history, index, plan, publish, rules, site, wellknown
 from builder.errors import BadInput, IndexRejected, UpstreamError, ValidationFailed
 from builder.limits import DEFAULT_LIMITS, BuildLimits
-from builder.model import Marketplace, Problem
+from builder.model import Marketplace, Problem, skill_keys
 from builder.validate import validate_marketplace
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -163,18 +163,29 @@ def build(
             raise ValidationFailed(problems)  # publishing would drop what is live, or publish nothing
         problems = [p for p in problems if not p.is_error]
         marketplace = dataclasses.replace(marketplace, plugins=survivors)
+        names = skill_keys(marketplace.plugins)
         commit = history.head_commit(marketplace_dir)
         if commit:
             marketplace = dataclasses.replace(marketplace, commit=commit)
             histories = history.skill_histories(
                 marketplace_dir,
-                [(s.name, s.folder, p.folder) for p in marketplace.plugins for s in p.skills],
+                [
+                    (names[(p.name, s.name)], s.folder, p.folder)
+                    for p in marketplace.plugins
+                    for s in p.skills
+                ],
                 limit=limits.history_entries,
             )
         else:
             histories = {}
         skill_plans = [
-            plan.plan_skill(s, p, marketplace.name, upload=not rules.claude_code_only(s, p, limits))
+            plan.plan_skill(
+                s,
+                p,
+                marketplace.name,
+                upload=not rules.claude_code_only(s, p, limits),
+                key=names[(p.name, s.name)],
+            )
             for p in marketplace.plugins
             for s in p.skills
         ]
@@ -229,7 +240,7 @@ def build(
                 progress("catalog", 0, 1)
             site.render_catalog(
                 document,
-                {sp.skill.name: sp.skill.body for sp in skill_plans},
+                {sp.key: sp.skill.body for sp in skill_plans},
                 staged,
                 config_path=mkdocs_config,
                 templates_dir=templates_dir,
@@ -249,6 +260,7 @@ def build(
                 [
                     wellknown.DiscoverySkill(sp.skill.name, sp.skill.description, sp.stamped)
                     for sp in skill_plans
+                    if sp.key == sp.skill.name  # the RFC names skills bare: a shared name is left out
                 ],
                 base_url=base_url,
             )

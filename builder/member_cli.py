@@ -46,6 +46,7 @@ import httpx
 
 from builder import frontmatter
 from builder.errors import BadInput, SkillportError, UpstreamError
+from builder.model import bare_skill_name
 from builder.zipcheck import check_zip
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SIGN_IN, EXIT_INTEGRITY = 0, 1, 2, 3, 4
@@ -408,8 +409,9 @@ def _executable_paths(data: bytes, folder: str | None) -> frozenset[str]:
 
 
 def install_skill(api: Api, name: str, folder: Path) -> dict[str, Any]:
-    """Download, verify and unpack ``name`` into ``folder/name`` (replacing it). Nothing is written
-    unless the zip's sha256 matches the signed index and every entry is safe."""
+    """Download, verify and unpack ``name`` (a skill or ``plugin:skill``) into ``folder/<skill>``
+    (replacing it). Nothing is written unless the zip's sha256 matches the signed index and every
+    entry is safe."""
     answer = api.call("GET", f"/skills/{name}/install", params={"surface": "claude-code"})
     expected = str(answer.get("sha256") or "").lower()
     if len(expected) != 64:
@@ -425,8 +427,9 @@ def install_skill(api: Api, name: str, folder: Path) -> dict[str, Any]:
         checked = check_zip(data)
     except BadInput as exc:
         raise IntegrityError(f"{name}: unsafe zip: {exc}") from exc
+    ref, name = name, bare_skill_name(name)  # plugin:skill installs into the skill's own folder
     if checked.folder not in (None, name):
-        raise IntegrityError(f"{name}: the zip holds folder {checked.folder!r}, not {name!r}")
+        raise IntegrityError(f"{ref}: the zip holds folder {checked.folder!r}, not {name!r}")
     executable = _executable_paths(data, checked.folder)
     folder.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=folder))

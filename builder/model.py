@@ -116,8 +116,10 @@ class Version:
             return Version.parse(str(base.bump_prerelease()))
         if v.prerelease:
             final = v.finalize_version()
-            if part == "patch" or (part == "minor" and v.patch == 0) or (
-                part == "major" and v.patch == 0 and v.minor == 0
+            if (
+                part == "patch"
+                or (part == "minor" and v.patch == 0)
+                or (part == "major" and v.patch == 0 and v.minor == 0)
             ):
                 return Version.parse(str(final))
         if part == "patch":
@@ -325,6 +327,27 @@ class Marketplace:
 
     def plugin(self, name: str) -> Plugin | None:
         return next((p for p in self.plugins if p.name == name), None)
+
+
+def skill_keys(plugins: tuple[Plugin, ...] | list[Plugin]) -> dict[tuple[str, str], str]:
+    """``(plugin, skill) -> key``: the name the index, URLs and download paths use for a skill. A skill
+    is ``plugin:skill`` (as Claude Code namespaces it); its key is its bare name when no other plugin
+    has a skill of that name, else ``plugin.skill`` (a dot never appears in a skill name, so the two
+    forms cannot collide)."""
+    counts: dict[str, int] = {}
+    for p in plugins:
+        for s in p.skills:
+            counts[s.name] = counts.get(s.name, 0) + 1
+    return {
+        (p.name, s.name): s.name if counts[s.name] == 1 else f"{p.name}.{s.name}"
+        for p in plugins
+        for s in p.skills
+    }
+
+
+def bare_skill_name(ref: str) -> str:
+    """The skill folder name in a reference: ``plugin:skill``, ``plugin.skill`` or ``skill``."""
+    return ref.replace(":", ".").rsplit(".", 1)[-1]
 
 
 def skill_version(skill: Skill, plugin: Plugin) -> str | None:

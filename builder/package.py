@@ -168,9 +168,7 @@ def split_frontmatter(text: str) -> tuple[str, str, str]:
     return opening.group(1), text[opening.end() : closing.start()], text[closing.start() :]
 
 
-def stamp_skill_md(
-    text: str, *, version: str, marketplace: str, plugin: str, name: str | None = None
-) -> str:
+def stamp_skill_md(text: str, *, version: str, marketplace: str, plugin: str, name: str | None = None) -> str:
     """SKILL.md with a frontmatter keeping only the six spec keys (in their order) and a ``metadata``
     that also carries ``version``, ``marketplace`` and ``plugin`` (other entries kept). The body from
     the closing ``---`` line on is kept byte for byte; the frontmatter keeps the file's line ending.

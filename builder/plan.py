@@ -37,6 +37,11 @@ class SkillPlan:
     digest: str  # Agent Skills digest of the files as in the repository
     stamped: tuple[SkillFile, ...]  # files as packaged (SKILL.md carries its origin)
     zip: Artifact | None  # None: Claude Code only (Claude.ai's upload would refuse it)
+    key: str = ""  # the index name: the bare skill name, or plugin.skill when several plugins share it
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", self.skill.name)
 
     @property
     def executable(self) -> frozenset[str]:
@@ -72,14 +77,18 @@ def _key(*parts: str) -> str:
     return hashlib.sha256("\0".join((PACKAGER_VERSION, *parts)).encode()).hexdigest()
 
 
-def plan_skill(skill: Skill, plugin: Plugin, marketplace_name: str, *, upload: bool = True) -> SkillPlan:
-    """``upload=False`` for a Claude Code only skill: no upload zip."""
+def plan_skill(
+    skill: Skill, plugin: Plugin, marketplace_name: str, *, upload: bool = True, key: str | None = None
+) -> SkillPlan:
+    """``upload=False`` for a Claude Code only skill: no upload zip. ``key`` (default: the skill's
+    name) names the skill in the index and its paths."""
+    key = key or skill.name
     version = published_skill_version(skill, plugin)
     digest = skill_digest(skill.files)
     stamped = package.stamp_files(
         skill.files, version=version, marketplace=marketplace_name, plugin=plugin.name, name=skill.name
     )
-    key = _key(
+    cache_key = _key(
         "skill",
         skill.name,
         digest,
@@ -94,7 +103,8 @@ def plan_skill(skill: Skill, plugin: Plugin, marketplace_name: str, *, upload: b
         version,
         digest,
         stamped,
-        Artifact(f"skills/{skill.name}/{skill.name}-{version}.zip", key) if upload else None,
+        Artifact(f"skills/{key}/{key}-{version}.zip", cache_key) if upload else None,
+        key,
     )
 
 
@@ -255,8 +265,8 @@ def index_document(
     skill_docs = []
     for plan in skills:
         s, p = plan.skill, plan.plugin
-        history = [dict(h) for h in histories.get(s.name, ())]
-        old = before.get(s.name)
+        history = [dict(h) for h in histories.get(plan.key, ())]
+        old = before.get(plan.key)
         if history:
             updated = index.format_time(datetime.fromisoformat(history[0]["time"]))
             for h in history:
@@ -268,7 +278,9 @@ def index_document(
         fm = s.frontmatter
         skill_docs.append(
             {
-                "name": s.name,
+                "name": plan.key,
+                "id": f"{p.name}:{s.name}",
+                "skill": s.name,
                 "plugin": p.name,
                 "version": plan.version,
                 "description": s.description,
@@ -302,7 +314,7 @@ def index_document(
                 "author": pl.author_name,
                 "category": pl.category,
                 "tags": sorted({t.lower() for t in pl.keywords}),
-                "skills": [s.name for s in pl.skills],
+                "skills": [sp.key for sp in skills if sp.plugin.name == pl.name],
                 "source": pl.source,
                 "strict": pl.strict,
                 "external": False,

@@ -606,6 +606,9 @@ def name_key(name: str) -> str:
 
 
 def check_unique_names(marketplace: Marketplace) -> list[Problem]:
+    """T43: inside one plugin, two skills whose names fold to the same form (case, NFKC) collide. Across
+    plugins the same name is two skills (``plugin:skill``, as Claude Code namespaces them); names that
+    only look alike across plugins are a warning."""
     out: list[Problem] = []
     seen: dict[str, Skill] = {}
     for skill in marketplace.skills:
@@ -614,16 +617,24 @@ def check_unique_names(marketplace: Marketplace) -> list[Problem]:
         if first is None:
             seen[key] = skill
             continue
-        out.append(
-            _p(
-                skill.skill_md,
-                _line(skill, "name"),
-                "skill-name-collision",
-                f"skill {skill.name!r} (plugin {skill.plugin}) collides with {first.name!r} in "
-                f"{first.folder} (plugin {first.plugin})",
-                "skill names must be unique across the whole marketplace (ignoring case); rename one",
+        if first.plugin != skill.plugin or first.name != skill.name:
+            same_plugin = first.plugin == skill.plugin
+            if not same_plugin and first.name == skill.name:
+                continue
+            out.append(
+                _p(
+                    skill.skill_md,
+                    _line(skill, "name"),
+                    "skill-name-collision" if same_plugin else "skill-name-lookalike",
+                    f"skill {skill.name!r} (plugin {skill.plugin}) "
+                    + ("collides with" if same_plugin else "looks like")
+                    + f" {first.name!r} in {first.folder} (plugin {first.plugin})",
+                    "rename one: skill names in a plugin must differ (ignoring case and look-alikes)"
+                    if same_plugin
+                    else "rename one so people can tell them apart",
+                    "error" if same_plugin else "warning",
+                )
             )
-        )
     return out
 
 
@@ -799,7 +810,7 @@ def check_plugin_bumps(
 
 
 def check_version_bumps(
-    current: Iterable[tuple[Skill, str, str]], previous_index: Mapping[str, Any] | None
+    current: Iterable[tuple[Skill, str, str, str]], previous_index: Mapping[str, Any] | None
 ) -> list[Problem]:
     """T48: each ``(skill, version, digest)`` whose digest differs from the previous index's entry for
     the same name and version is an error: the content changed without a version bump."""
@@ -807,8 +818,8 @@ def check_version_bumps(
         return []
     before = {s.get("name"): s for s in previous_index.get("skills", []) if isinstance(s, Mapping)}
     out: list[Problem] = []
-    for skill, version, digest in current:
-        old = before.get(skill.name)
+    for skill, version, digest, key in current:
+        old = before.get(key)
         if not old or old.get("version") != version or old.get("digest") == digest:
             continue
         out.append(
@@ -817,11 +828,11 @@ def check_version_bumps(
                 None,
                 "version-not-bumped",
                 f"skill {skill.name} changed since the published index but is still version {version}",
-                f"bump the version: skillport bump {skill.name} patch (or minor/major)",
+                f"bump the version: skillport bump {skill.plugin}:{skill.name} patch (or minor/major)",
             )
         )
-    for skill, version, _ in current:
-        old = before.get(skill.name)
+    for skill, version, _, key in current:
+        old = before.get(key)
         if (
             old
             and Version.is_valid(old.get("version"))

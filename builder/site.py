@@ -48,6 +48,8 @@ from builder.model import Version
 
 NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 PLUGIN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # Claude Code installs non-kebab names
+# A skill's index name: bare, or plugin.skill when several plugins have a skill of that name.
+SKILL_KEY_RE = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,63}\.)?[a-z0-9]+(?:-[a-z0-9]+)*$")
 ZIP_PATH_RE = re.compile(r"^[A-Za-z0-9._+-]+(?:/[A-Za-z0-9._+-]+)*$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 BASE_URL_RE = re.compile(r"^https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~%\-]+)*/?$")
@@ -217,7 +219,7 @@ def _field(obj: Mapping[str, Any], key: str, where: str, *, required: bool = Fal
 
 def _name(obj: Mapping[str, Any], key: str, where: str, pattern: re.Pattern[str] = NAME_RE) -> str:
     value = _field(obj, key, where, required=True)
-    if not pattern.match(value) or len(value) > 64:
+    if not pattern.match(value) or len(value) > (129 if pattern is SKILL_KEY_RE else 64):
         raise BadInput(
             f"index document: {where}.{key} {value!r} is not a kebab-case name ([a-z0-9-], ≤64 chars); "
             "names become page paths"
@@ -323,11 +325,11 @@ def catalog_from_index(
         if not isinstance(s, Mapping):
             raise BadInput(f"index document: skills[{i}] must be an object")
         where = f"skills[{i}]"
-        name = _name(s, "name", where)
+        name = _name(s, "name", where, SKILL_KEY_RE)
         if name in seen:
             raise BadInput(f"index document: skill {name!r} appears twice; skill names are unique")
         seen.add(name)
-        plugin = _name(s, "plugin", where)
+        plugin = _name(s, "plugin", where, PLUGIN_NAME_RE)
         if plugin not in plugin_docs:
             raise BadInput(
                 f"index document: skill {name!r} names plugin {plugin!r}, which is not in 'plugins'"

@@ -11,7 +11,7 @@ from builder import rules
 from builder.digest import skill_digest
 from builder.limits import DEFAULT_LIMITS, BuildLimits
 from builder.load import load
-from builder.model import Marketplace, Problem
+from builder.model import Marketplace, Problem, skill_keys
 from builder.plan import plugin_version, published_skill_version
 
 
@@ -38,8 +38,9 @@ def validate_marketplace(
     marketplace, problems = load(root, limits)
     problems += rules.check(marketplace, limits)
     if previous_index:
+        keys = skill_keys(marketplace.plugins)
         current = [
-            (s, published_skill_version(s, p), skill_digest(s.files))
+            (s, published_skill_version(s, p), skill_digest(s.files), keys[(p.name, s.name)])
             for p in marketplace.plugins
             for s in p.skills
         ]

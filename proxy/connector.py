@@ -29,6 +29,7 @@ from starlette.types import ASGIApp
 
 from builder import package, rules, zipcheck
 from builder.errors import BadInput, NotConfigured, NotFound, PermissionDenied, SkillportError
+from builder.model import bare_skill_name
 from proxy import catalog
 from proxy.oauth import OAuthConfig, SkillportOAuthProvider
 
@@ -36,6 +37,8 @@ Action = Literal["help", "search", "get", "install", "updates", "whoami", "bump"
 EDITOR_ACTIONS = frozenset({"bump", "delete", "publish"})
 Surface = Literal["claude-ai", "desktop", "claude-code", "api"]
 NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+# A skill reference: ``skill``, ``plugin:skill`` or the index name ``plugin.skill`` (T38: no / or ..).
+SKILL_REF_PATTERN = r"^(?:[A-Za-z0-9][A-Za-z0-9_-]{0,63}[:.])?[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 MAX_INLINE_SKILL_MD = 24_000
 MAX_PUBLISH_FILES = 200
 MAX_PUBLISH_BYTES = 30 * 1024 * 1024
@@ -74,7 +77,7 @@ class ToolArgs(BaseModel):
     action: Action
     query: str = Field("", max_length=200)
     tag: str | None = Field(None, max_length=64)
-    skill: str | None = Field(None, pattern=NAME_PATTERN)
+    skill: str | None = Field(None, pattern=SKILL_REF_PATTERN)
     plugin: str | None = Field(None, pattern=NAME_PATTERN)
     version: str | None = Field(None, max_length=64)
     surface: Surface = "claude-ai"
@@ -266,10 +269,11 @@ def _install(
             f"/plugin marketplace add {public}claude-code/marketplace.json",
             f"/plugin install {entry['plugin']}@{market}",
         ]
+        folder = str(entry.get("skill") or name)  # the bare skill name, the zip's root folder
         out["direct"] = (
-            f"mkdir -p ~/.claude/skills && curl -fsSL '{link}' -o /tmp/{name}.zip && "
-            f"rm -rf ~/.claude/skills/{name} && unzip -q -o /tmp/{name}.zip -d ~/.claude/skills/ "
-            f"&& rm /tmp/{name}.zip"
+            f"mkdir -p ~/.claude/skills && curl -fsSL '{link}' -o /tmp/{folder}.zip && "
+            f"rm -rf ~/.claude/skills/{folder} && unzip -q -o /tmp/{folder}.zip -d ~/.claude/skills/ "
+            f"&& rm /tmp/{folder}.zip"
         )
         out["steps"] = [
             "Run the `direct` line (one skill, now), or the `plugin` commands (whole plugin, "
@@ -354,7 +358,7 @@ async def _editor(
             "editing through Skillport is not configured on this server; edit the "
             "marketplace repository instead (skillport bump / new / delete)"
         )
-    skill = str(args.skill)
+    skill = bare_skill_name(str(args.skill))  # the publisher works on plugin + folder name
     if args.action == "bump":
         return await publisher.bump(member, plugin, skill, args.part, now=now)
     if args.action == "delete":

@@ -235,6 +235,10 @@ def test_bump_parts_and_explicit_versions(market: Path, part: str, expected: str
     assert plan_bump(read_checkout(market), "one", part).version == expected
 
 
+def test_bump_takes_plugin_colon_skill_names(market: Path) -> None:
+    assert plan_bump(read_checkout(market), "alpha:one", "minor").version == "1.3.0"
+
+
 def test_bump_release_of_a_release_is_refused(market: Path) -> None:
     with pytest.raises(BadInput, match=r"already 1\.2\.3"):
         plan_bump(read_checkout(market), "one", "release")

@@ -445,23 +445,25 @@ def test_ordinary_file_names_pass(mp: Path) -> None:
 
 
 @pytest.mark.threat("T43")
-def test_t43_same_skill_name_in_two_plugins_fails(tmp_path: Path) -> None:
+def test_t43_same_skill_name_in_two_plugins_is_two_skills(tmp_path: Path) -> None:
     root = make_marketplace(tmp_path, {"tools": ["alpha"], "more": ["alpha"]})
-    found = [p for p in problems(root) if p.rule == "skill-name-collision"]
-    assert len(found) == 1 and "tools" in found[0].message and "more" in found[0].message
+    assert problems(root) == []
 
 
 @pytest.mark.threat("T43")
-def test_t43_case_only_twins_fail(tmp_path: Path) -> None:
+def test_t43_case_only_twins_in_one_plugin_fail_and_across_plugins_warn(tmp_path: Path) -> None:
     root = make_marketplace(tmp_path, {"tools": ["alpha"], "more": []})
-    write_skill(root, "more", "ALPHA")
+    write_skill(root, "tools", "ALPHA")
     assert "skill-name-collision" in errors(root)
+    root = make_marketplace(tmp_path / "two", {"tools": ["alpha"], "more": []})
+    write_skill(root, "more", "ALPHA")
+    assert "skill-name-collision" not in errors(root) and "skill-name-lookalike" in warnings(root)
 
 
 @pytest.mark.threat("T43")
-def test_t43_nfkc_look_alikes_fail(tmp_path: Path) -> None:
+def test_t43_nfkc_look_alikes_in_one_plugin_fail(tmp_path: Path) -> None:
     root = make_marketplace(tmp_path, {"tools": ["alpha"], "more": []})
-    write_skill(root, "more", "\uff41lpha")  # fullwidth a
+    write_skill(root, "tools", "\uff41lpha")  # fullwidth a
     assert {"skill-name", "skill-name-collision"} <= errors(root)
 
 
