@@ -86,13 +86,17 @@ def warnings(root: Path, **kwargs: Any) -> set[str]:
     return {p.rule for p in problems(root, **kwargs) if not p.is_error}
 
 
-def edit_json(path: Path, **changes: Any) -> None:
-    value = json.loads(path.read_text())
+def _apply(value: dict[str, Any], changes: dict[str, Any]) -> None:
     for key, new in changes.items():
         if new is None:
             value.pop(key, None)
         else:
             value[key] = new
+
+
+def edit_json(path: Path, **changes: Any) -> None:
+    value = json.loads(path.read_text())
+    _apply(value, changes)
     write_json(path, value)
 
 
@@ -102,11 +106,7 @@ def edit_entry(root: Path, plugin: str, **changes: Any) -> None:
     value = json.loads(path.read_text())
     for entry in value["plugins"]:
         if entry.get("name") == plugin:
-            for key, new in changes.items():
-                if new is None:
-                    entry.pop(key, None)
-                else:
-                    entry[key] = new
+            _apply(entry, changes)
     write_json(path, value)
 
 
