@@ -258,3 +258,19 @@ def test_claude_code_installs_the_published_plugins_with_the_components_it_insta
         assert published_cache.name == plugin["version"].replace("+", "-")  # Claude Code's folder name
         if plugin["source"] != "./":  # a "./" plugin's source cache is the whole repository
             assert _tree(published_cache) == _tree(cache), name
+
+
+@pytest.mark.external
+def test_claude_code_validates_the_published_marketplace(
+    built: tuple[str, Path, Path, dict[str, Any]], claude_bin: str, tmp_path: Path
+) -> None:
+    _, _, site, _ = built
+    doc = json.loads((site / "claude-code/marketplace.json").read_text())
+    for entry in doc["plugins"]:  # as served under an https --base-url
+        if entry["source"].get("source") == "archive":
+            entry["source"]["url"] = "https://skills.example.com/" + entry["source"]["url"]
+    (tmp_path / "m/.claude-plugin").mkdir(parents=True)
+    (tmp_path / "m/.claude-plugin/marketplace.json").write_text(json.dumps(doc))
+    (tmp_path / "home").mkdir()
+    out = _claude(claude_bin, tmp_path / "home", "plugin", "validate", str(tmp_path / "m"))
+    assert "Validation passed" in out
