@@ -274,3 +274,20 @@ def test_claude_code_validates_the_published_marketplace(
     (tmp_path / "home").mkdir()
     out = _claude(claude_bin, tmp_path / "home", "plugin", "validate", str(tmp_path / "m"))
     assert "Validation passed" in out
+
+
+def test_the_catalog_says_which_skills_are_claude_code_only_and_what_else_a_plugin_installs(
+    built: tuple[str, Path, Path, dict[str, Any]],
+) -> None:
+    shape, _, site, doc = built
+    for name, (_, components, cc_only) in EXPECTED[shape].items():
+        page = (site / "plugins" / name / "index.html").read_text()
+        for kind, component in components:
+            assert f"<code>{component}</code>" in page and kind in page
+        for s in doc["skills"]:
+            if s["plugin"] == name:
+                skill_page = (site / "skills" / s["name"] / "index.html").read_text()
+                assert ("Claude Code only" in skill_page) == (s["name"] in cc_only)
+                assert ("Download " in skill_page) == (s["name"] not in cc_only)
+    for name in EXTERNAL.get(shape, {}):
+        assert "external" in (site / "plugins" / name / "index.html").read_text()
