@@ -441,7 +441,9 @@ def test_a_zip_entry_can_be_read_back_with_the_standard_library(example_site: Pa
 
 
 @pytest.mark.threat("T48")
-def test_a_skill_bump_that_changes_the_plugin_archive_needs_a_plugin_bump(mp: Path, tmp_path: Path) -> None:
+def test_t48_a_skill_bump_that_changes_the_plugin_archive_needs_a_plugin_bump(
+    mp: Path, tmp_path: Path
+) -> None:
     gamma = mp / "plugins/more/skills/gamma/SKILL.md"
     gamma.write_text(skill_text("gamma", extra='metadata:\n  version: "1.0.0"\n'))
     out = tmp_path / "site"
