@@ -19,10 +19,10 @@ from typing import Any
 
 import httpx
 
-from builder import history, index, plan, publish, rules, site, wellknown
+from builder import frontmatter, history, index, plan, publish, rules, site, wellknown
 from builder.errors import BadInput, IndexRejected, UpstreamError, ValidationFailed
 from builder.limits import DEFAULT_LIMITS, BuildLimits
-from builder.model import Marketplace, Problem, skill_keys
+from builder.model import Marketplace, Problem, SkillFile, skill_keys
 from builder.validate import validate_marketplace
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -236,11 +236,12 @@ def build(
             )
             document["plugins"] = sorted([*document["plugins"], *kept.plugins], key=lambda d: str(d["name"]))
             document["skills"] = sorted([*document["skills"], *kept.skills], key=lambda d: str(d["name"]))
+            kept_known = _kept_discovery(out_dir, kept)  # read before the swap replaces the old site
             if progress:
                 progress("catalog", 0, 1)
             site.render_catalog(
                 document,
-                {sp.key: sp.skill.body for sp in skill_plans},
+                {**_kept_bodies(kept_known), **{sp.key: sp.skill.body for sp in skill_plans}},
                 staged,
                 config_path=mkdocs_config,
                 templates_dir=templates_dir,
@@ -261,7 +262,8 @@ def build(
                     wellknown.DiscoverySkill(sp.skill.name, sp.skill.description, sp.stamped)
                     for sp in skill_plans
                     if sp.key == sp.skill.name  # the RFC names skills bare: a shared name is left out
-                ],
+                ]
+                + kept_known,
                 base_url=base_url,
             )
             for rel, data in known.files:
@@ -353,6 +355,35 @@ def _reusable(previous: Mapping[str, Any] | None) -> dict[str, tuple[str, int, s
         z = entry.get("zip") if isinstance(entry, Mapping) else None
         if isinstance(z, Mapping) and isinstance(z.get("path"), str) and isinstance(z.get("key"), str):
             out[z["path"]] = (str(z.get("sha256")), int(z.get("size") or 0), z["key"])
+    return out
+
+
+def _kept_discovery(out_dir: Path, kept: _Kept) -> list[wellknown.DiscoverySkill]:
+    """The well-known entries of kept skills, from the files the site being replaced serves."""
+    out = []
+    for doc in kept.skills:
+        name = str(doc.get("name"))
+        folder = out_dir / wellknown.WELL_KNOWN_DIR / name
+        if "." in name or not folder.is_dir() or folder.is_symlink():
+            continue
+        files = tuple(
+            SkillFile(f.relative_to(folder).as_posix(), f.read_bytes())
+            for f in sorted(folder.rglob("*"))
+            if f.is_file() and not f.is_symlink()
+        )
+        out.append(wellknown.DiscoverySkill(name, str(doc.get("description") or ""), files))
+    return out
+
+
+def _kept_bodies(known: list[wellknown.DiscoverySkill]) -> dict[str, str]:
+    """Kept skills' SKILL.md bodies (for their catalog pages), from the files the old site serves."""
+    out = {}
+    for skill in known:
+        md = next((f for f in skill.files if f.path == "SKILL.md"), None)
+        try:
+            out[skill.name] = frontmatter.parse(md.data.decode("utf-8")).body if md else ""
+        except (UnicodeDecodeError, frontmatter.FrontmatterError):
+            out[skill.name] = ""
     return out
 
 

@@ -292,6 +292,9 @@ def test_t48_changed_content_without_a_bump_keeps_that_plugin_at_its_published_v
     assert "delta" in {s["name"] for s in doc["skills"]}
     gamma = next(s for s in doc["skills"] if s["name"] == "gamma")
     assert (out / gamma["zip"]["path"]).read_bytes() == before[gamma["zip"]["path"]]
+    notes = ".well-known/agent-skills/gamma/references/notes.md"
+    assert (out / notes).read_bytes() == before[notes]  # still served to other agents, unchanged
+    assert "Some instructions." in (out / "skills/gamma/index.html").read_text()  # its page keeps its body
     edit_json(mp / "plugins/more/.claude-plugin/plugin.json", version="1.0.1")
     assert _build(mp, out).failed == ()
 
