@@ -503,6 +503,12 @@ def cmd_install(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _ref(installed: Mapping[str, str]) -> str:
+    """``plugin:skill`` when the installed copy's stamp names its plugin (two plugins may each have a
+    skill of that name), else the bare name."""
+    return f"{installed['plugin']}:{installed['name']}" if installed.get("plugin") else installed["name"]
+
+
 def cmd_updates(args: argparse.Namespace) -> int:
     folder = skills_dir(args.target)
     installed = installed_skills(folder)
@@ -510,7 +516,7 @@ def cmd_updates(args: argparse.Namespace) -> int:
         report = api.call(
             "POST",
             "/updates",
-            json={"installed": [{"name": i["name"], "version": i["version"]} for i in installed]},
+            json={"installed": [{"name": _ref(i), "version": i["version"]} for i in installed]},
         )
         newer = list(report.get("updates") or [])
         applied = [install_skill(api, str(u["name"]), folder) for u in newer] if args.apply else []

@@ -264,7 +264,7 @@ class Catalog:
                         changes.append({k: str(h.get(k, "")) for k in ("version", "date", "subject")})
                 newer.append(
                     {
-                        "name": name,
+                        "name": entry.name,  # the index name: plugin:skill resolved
                         "plugin": entry.plugin,
                         "installed": have,
                         "latest": entry.version,
@@ -272,7 +272,7 @@ class Catalog:
                     }
                 )
             else:
-                current.append(name)
+                current.append(entry.name)
         result: dict[str, Any] = {"updates": newer, "current": current}
         if unknown:
             result["unknown"] = unknown

@@ -65,7 +65,7 @@ TOOL_SCHEMA: dict[str, Any] = {
 class Installed(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    name: str = Field(max_length=64)
+    name: str = Field(max_length=129)  # skill or plugin:skill
     version: str = Field(max_length=64)
 
 
