@@ -28,6 +28,7 @@ QUICK: dict[str, list[str]] = {
     "bench_proxy.py": ["--requests", "200"],
     "bench_load.py": ["--seconds", "10"],
     "bench_replay.py": ["--sizes", "1000", "100000"],
+    "bench_marketplace.py": ["--plugins", "96"],
 }
 TIMEOUT_S = 900
 

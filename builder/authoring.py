@@ -389,8 +389,8 @@ def find_plugin(co: Checkout, name: str) -> PluginLoc | None:
 
 
 def find_skill(co: Checkout, ref: str) -> SkillLoc:
-    """``skill`` or ``plugin/skill`` -> where it is. NotFound lists what exists."""
-    plugin_name, _, skill_name = ref.rpartition("/")
+    """``skill``, ``plugin:skill`` or ``plugin/skill`` -> where it is. NotFound lists what exists."""
+    plugin_name, _, skill_name = ref.replace(":", "/", 1).rpartition("/")
     check_name(skill_name)
     every = [s for p in plugins_of(co) for s in skills_of(co, p)]
     matches = [s for s in every if s.name == skill_name and (not plugin_name or s.plugin.name == plugin_name)]
@@ -554,7 +554,8 @@ def plan_new(
     found, _ = current_version(
         after, SkillLoc(find_plugin(after, plugin) or PluginLoc(plugin, folder, -1), skill, skill_folder)
     )
-    return Plan("new", plugin, skill, tuple(changes), message, found)
+    plan = Plan("new", plugin, skill, tuple(changes), message, found)
+    return plan if created else with_plugin_bump(co, plan)
 
 
 def next_version(current: str, part: str, where: str) -> Version:
@@ -613,7 +614,68 @@ def plan_bump(co: Checkout, ref: str, part: str) -> Plan:
         )
     how = part if part in BUMP_PARTS else "explicit"
     message = f"Bump {skill.name} to {new}\n\n{current} -> {new} ({how}), in {detail}."
-    return Plan("bump", skill.plugin.name, skill.name, tuple(changes), message, str(new))
+    return with_plugin_bump(
+        co, Plan("bump", skill.plugin.name, skill.name, tuple(changes), message, str(new))
+    )
+
+
+def _plugin_version_of(co: Checkout, plugin: PluginLoc) -> str | None:
+    manifest_path = f"{plugin.folder}/{PLUGIN_JSON}"
+    manifest = load_json(co, manifest_path)[0] if co.read(manifest_path) is not None else {}
+    _, _, entries = _marketplace(co)
+    entry = entries[plugin.entry_index] if 0 <= plugin.entry_index < len(entries) else {}
+    version = manifest.get("version") or entry.get("version")
+    return version if isinstance(version, str) else None
+
+
+def with_plugin_bump(co: Checkout, plan: Plan) -> Plan:
+    """``plan`` plus a patch bump of its (existing, versioned) plugin when the plan changes the
+    plugin's files but not its version: the published plugin archive changes, so its version must
+    (Claude Code updates plugins by version)."""
+    before = find_plugin(co, plan.plugin)
+    if before is None or not any(c.path.startswith(before.folder + "/") for c in plan.changes):
+        return plan
+    after = co.with_changes(plan.changes)
+    loc = find_plugin(after, plan.plugin)
+    if loc is None or _plugin_version_of(after, loc) != _plugin_version_of(co, before):
+        return plan
+    changes, new = _bump_plugin_patch(after, loc)
+    if not changes:
+        return plan
+    merged = tuple(merge_changes(plan.changes, changes))
+    version = plan.version
+    if plan.action != "delete":
+        final = co.with_changes(merged)
+        try:
+            version = current_version(final, find_skill(final, f"{plan.plugin}/{plan.skill}"))[0]
+        except BadInput:  # an invalid edit: validation after applying reports it
+            version = plan.version
+    message = f"{plan.message}\n\nPlugin {plan.plugin} to {new}: its published archive changes."
+    return replace(plan, changes=merged, message=message, version=version)
+
+
+def _bump_plugin_patch(co: Checkout, plugin: PluginLoc) -> tuple[list[FileChange], str | None]:
+    """Raise a versioned plugin's version by a patch (plugin.json and the marketplace entry, where
+    set); nothing for an unversioned plugin (its published version follows its content)."""
+    changes: list[FileChange] = []
+    manifest_path = f"{plugin.folder}/{PLUGIN_JSON}"
+    doc, style, entries = _marketplace(co)
+    entry = entries[plugin.entry_index] if 0 <= plugin.entry_index < len(entries) else {}
+    manifest: dict[str, Any] = {}
+    manifest_style = None
+    if co.read(manifest_path) is not None:
+        manifest, manifest_style = load_json(co, manifest_path)
+    current = manifest.get("version") or entry.get("version")
+    if not isinstance(current, str):
+        return [], None
+    new = str(next_version(current, "patch", f"plugin {plugin.name}"))
+    if "version" in manifest and manifest_style is not None:
+        manifest["version"] = new
+        changes.append(FileChange(manifest_path, dump_json(manifest, manifest_style)))
+    if "version" in entry:
+        entry["version"] = new
+        changes.append(FileChange(MARKETPLACE_JSON, dump_json(doc, style)))
+    return changes, new
 
 
 def plan_delete(co: Checkout, ref: str) -> Plan:
@@ -634,10 +696,11 @@ def plan_delete(co: Checkout, ref: str) -> Plan:
             f"Delete skill {skill.name} and its plugin {skill.plugin.name}\n\n"
             f"It was the plugin's last skill, so the plugin and its marketplace entry are removed too."
         )
-    return Plan("delete", skill.plugin.name, skill.name, tuple(changes), message)
+    plan = Plan("delete", skill.plugin.name, skill.name, tuple(changes), message)
+    return with_plugin_bump(co, plan) if siblings else plan
 
 
-def plan_edit(co: Checkout, ref: str, edits: Mapping[str, bytes | None]) -> Plan:
+def plan_edit(co: Checkout, ref: str, edits: Mapping[str, bytes | None], *, bump_plugin: bool = True) -> Plan:
     """Replace (or delete, with ``None``) files of a skill; paths are relative to the skill folder."""
     skill = find_skill(co, ref)
     changes = []
@@ -656,9 +719,10 @@ def plan_edit(co: Checkout, ref: str, edits: Mapping[str, bytes | None]) -> Plan
         version, _ = current_version(co.with_changes(changes), skill)
     except BadInput:  # an invalid edit: validation after applying reports it with every other problem
         version = None
-    return Plan(
+    plan = Plan(
         "edit", skill.plugin.name, skill.name, tuple(changes), f"Edit skill {skill.name} ({names})", version
     )
+    return with_plugin_bump(co, plan) if bump_plugin else plan
 
 
 class NoChange(BadInput):
@@ -716,7 +780,7 @@ def plan_publish(
     old_version, _ = current_version(co, loc)
     edits: dict[str, bytes | None] = {p[len(loc.folder) + 1 :]: None for p in skill_files(co, loc)}
     edits.update(upload)
-    edit = plan_edit(co, f"{plugin}/{skill}", edits)
+    edit = plan_edit(co, f"{plugin}/{skill}", edits, bump_plugin=False)
     after = co.with_changes(edit.changes)
     new_version, _ = current_version(after, loc)
     changes = list(edit.changes)
@@ -729,7 +793,9 @@ def plan_publish(
         bumped = plan_bump(after, f"{plugin}/{skill}", bump)
         new_version = bumped.version
         changes = merge_changes(changes, bumped.changes)
-    return Plan("publish", plugin, skill, tuple(changes), f"Publish {skill} {new_version}", new_version)
+        return Plan("publish", plugin, skill, tuple(changes), f"Publish {skill} {new_version}", new_version)
+    plan = Plan("publish", plugin, skill, tuple(changes), f"Publish {skill} {new_version}", new_version)
+    return with_plugin_bump(co, plan)
 
 
 def merge_changes(first: Iterable[FileChange], then: Iterable[FileChange]) -> list[FileChange]:

@@ -222,7 +222,12 @@ def cmd_edit(args: argparse.Namespace) -> int:
                 f"(your text is kept in {scratch})"
             )
         try:
-            plan = plan_edit(co, f"{skill.plugin.name}/{skill.name}", {args.file: scratch.read_bytes()})
+            plan = plan_edit(
+                co,
+                f"{skill.plugin.name}/{skill.name}",
+                {args.file: scratch.read_bytes()},
+                bump_plugin=not args.bump,  # with --bump, the bump moves the plugin's version
+            )
         except NoChange:
             print(f"no changes to {skill.folder}/{args.file}")
             return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,10 +19,10 @@ from typing import Any
 
 import httpx
 
-from builder import history, index, plan, publish, site, wellknown
+from builder import frontmatter, history, index, plan, publish, rules, site, wellknown
 from builder.errors import BadInput, IndexRejected, UpstreamError, ValidationFailed
 from builder.limits import DEFAULT_LIMITS, BuildLimits
-from builder.model import Problem
+from builder.model import Marketplace, Problem, SkillFile, skill_keys
 from builder.validate import validate_marketplace
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +41,9 @@ class BuildResult:
     packaged: int  # zips built in this run
     reused: int  # zips carried over unchanged from the previous site
     warnings: tuple[Problem, ...] = field(default_factory=tuple)
+    failed: tuple[Problem, ...] = field(default_factory=tuple)  # errors of plugins not (re)published
+    kept: tuple[str, ...] = ()  # failing plugins still served at their last published version
+    left_out: tuple[str, ...] = ()  # failing plugins with nothing published before
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +54,9 @@ class BuildResult:
             "packaged": self.packaged,
             "reused": self.reused,
             "warnings": [w.as_dict() for w in self.warnings],
+            "failed": [p.as_dict() for p in self.failed],
+            "kept": list(self.kept),
+            "left_out": list(self.left_out),
         }
 
 
@@ -124,9 +131,11 @@ def build(
     mkdocs_config: Path = DEFAULT_MKDOCS_CONFIG,
     templates_dir: Path = DEFAULT_TEMPLATES,
     progress: Progress | None = None,
+    strict: bool = False,
 ) -> BuildResult:
     """Build ``marketplace_dir`` into ``out_dir``. Raises ``ValidationFailed`` (nothing written) when
-    the marketplace has errors, ``BuildInProgress`` when another build holds the lock."""
+    the marketplace has errors (with ``strict``, warnings count as errors), ``BuildInProgress`` when
+    another build holds the lock."""
     if not keys:
         raise BadInput("no signing keys: set SKILLPORT_SIGNING_KEYS (or use --dev for an ephemeral key)")
     if base_url is not None and not base_url.endswith("/"):
@@ -138,19 +147,48 @@ def build(
         previous, notes = load_previous_index(previous_index, out_dir, keys, now)
         marketplace, problems = validate_marketplace(marketplace_dir, previous_index=previous, limits=limits)
         problems += notes
-        if any(p.is_error for p in problems):
+        if strict:
+            problems = [dataclasses.replace(p, severity="error") for p in problems]
+        failing = failing_plugins(marketplace, problems)
+        if any(p.is_error for p in problems) and (strict or None in failing):
             raise ValidationFailed(problems)
+        failed = tuple(p for p in problems if p.is_error)
+        kept = _kept_plugins(previous, out_dir, failing)
+        published_before = {
+            d.get("name") for d in (previous or {}).get("plugins", []) if isinstance(d, Mapping)
+        }
+        lost = (failing & published_before) - {d["name"] for d in kept.plugins}
+        survivors = tuple(p for p in marketplace.plugins if p.name not in failing)
+        if lost or (failed and not survivors and not kept.plugins):
+            raise ValidationFailed(problems)  # publishing would drop what is live, or publish nothing
+        problems = [p for p in problems if not p.is_error]
+        marketplace = dataclasses.replace(marketplace, plugins=survivors)
+        names = skill_keys(marketplace.plugins)
         commit = history.head_commit(marketplace_dir)
         if commit:
             marketplace = dataclasses.replace(marketplace, commit=commit)
             histories = history.skill_histories(
                 marketplace_dir,
-                [(s.name, s.folder, p.folder) for p in marketplace.plugins for s in p.skills],
+                [
+                    (names[(p.name, s.name)], s.folder, p.folder)
+                    for p in marketplace.plugins
+                    for s in p.skills
+                ],
                 limit=limits.history_entries,
             )
         else:
             histories = {}
-        skill_plans = [plan.plan_skill(s, p, marketplace.name) for p in marketplace.plugins for s in p.skills]
+        skill_plans = [
+            plan.plan_skill(
+                s,
+                p,
+                marketplace.name,
+                upload=not rules.claude_code_only(s, p, limits),
+                key=names[(p.name, s.name)],
+            )
+            for p in marketplace.plugins
+            for s in p.skills
+        ]
         plugin_plans = [
             plan.plan_plugin(p, [sp for sp in skill_plans if sp.plugin.name == p.name])
             for p in marketplace.plugins
@@ -160,8 +198,10 @@ def build(
             zips: dict[str, tuple[str, int]] = {}
             packaged = reused = 0
             jobs: list[tuple[plan.Artifact, Callable[[], bytes]]] = [
-                (sp.zip, sp.build_zip) for sp in skill_plans
+                (sp.zip, sp.build_zip) for sp in skill_plans if sp.zip
             ] + [(pp.zip, pp.build_zip) for pp in plugin_plans]
+            for path in kept.zips:
+                publish.reuse_file(out_dir, staged, path)
             for i, (artifact, make) in enumerate(jobs):
                 old = reusable.get(artifact.path)
                 if old and old[2] == artifact.key and publish.reuse_file(out_dir, staged, artifact.path):
@@ -195,11 +235,14 @@ def build(
                 previous=previous,
                 repository=history.remote_url(marketplace_dir) if commit else None,
             )
+            document["plugins"] = sorted([*document["plugins"], *kept.plugins], key=lambda d: str(d["name"]))
+            document["skills"] = sorted([*document["skills"], *kept.skills], key=lambda d: str(d["name"]))
+            kept_known = _kept_discovery(out_dir, kept)  # read before the swap replaces the old site
             if progress:
                 progress("catalog", 0, 1)
             site.render_catalog(
                 document,
-                {sp.skill.name: sp.skill.body for sp in skill_plans},
+                {**_kept_bodies(kept_known), **{sp.key: sp.skill.body for sp in skill_plans}},
                 staged,
                 config_path=mkdocs_config,
                 templates_dir=templates_dir,
@@ -210,6 +253,7 @@ def build(
             if progress:
                 progress("catalog", 1, 1)
             cc = plan.claude_code_marketplace(marketplace, plugin_plans, zips, base_url)
+            cc["plugins"] = sorted([*cc["plugins"], *kept.entries], key=lambda e: str(e.get("name")))
             publish.write_file(
                 staged,
                 "claude-code/marketplace.json",
@@ -219,7 +263,9 @@ def build(
                 [
                     wellknown.DiscoverySkill(sp.skill.name, sp.skill.description, sp.stamped)
                     for sp in skill_plans
-                ],
+                    if sp.key == sp.skill.name  # the RFC names skills bare: a shared name is left out
+                ]
+                + kept_known,
                 base_url=base_url,
             )
             for rel, data in known.files:
@@ -235,8 +281,73 @@ def build(
         len(plugin_plans),
         packaged,
         reused,
-        tuple(p for p in problems if not p.is_error),
+        tuple(problems),
+        failed,
+        tuple(sorted(str(p["name"]) for p in kept.plugins)),
+        tuple(sorted(n for n in failing if n is not None and n not in {p["name"] for p in kept.plugins})),
     )
+
+
+def failing_plugins(marketplace: Marketplace, problems: Sequence[Problem]) -> set[str | None]:
+    """The plugins that have an error (``None`` stands for an error outside any plugin: in
+    marketplace.json itself or the access rules, which fails the whole build)."""
+    prefixes: list[tuple[str, str]] = []
+    for p in marketplace.plugins:
+        if p.folder != ".":
+            prefixes.append((p.folder + "/", p.name))
+        prefixes += [(s.folder + "/", p.name) for s in p.skills]
+    prefixes.sort(key=lambda item: len(item[0]), reverse=True)
+    out: set[str | None] = set()
+    for problem in problems:
+        if not problem.is_error:
+            continue
+        if problem.plugin is not None:
+            out.add(problem.plugin)
+            continue
+        named = re.search(r"plugins\[\d+\] \(([^)]+)\)", problem.message)
+        owner = named.group(1) if named and problem.rule != "plugin-duplicate" else None
+        if owner is None:
+            owner = next((name for prefix, name in prefixes if problem.file.startswith(prefix)), None)
+        out.add(owner)
+    return out
+
+
+@dataclass(frozen=True)
+class _Kept:
+    plugins: tuple[Mapping[str, Any], ...] = ()
+    skills: tuple[Mapping[str, Any], ...] = ()
+    entries: tuple[Mapping[str, Any], ...] = ()
+    zips: tuple[str, ...] = ()
+
+
+_KEPT_NONE = _Kept()
+
+
+def _kept_plugins(previous: Mapping[str, Any] | None, out_dir: Path, failing: set[str | None]) -> _Kept:
+    """What the site being replaced published for each failing plugin, when all its zips are still
+    there: it stays published at that version (nothing already published is lost)."""
+    if not previous or not failing:
+        return _KEPT_NONE
+    try:
+        old_cc = json.loads((out_dir / "claude-code/marketplace.json").read_bytes())
+    except (OSError, ValueError):
+        old_cc = {}
+    old_entries = {e.get("name"): e for e in old_cc.get("plugins", []) if isinstance(e, Mapping)}
+    plugins, skills, entries, zips = [], [], [], []
+    for doc in previous.get("plugins", []):
+        name = doc.get("name") if isinstance(doc, Mapping) else None
+        if name not in failing or name not in old_entries:
+            continue
+        mine = [s for s in previous.get("skills", []) if isinstance(s, Mapping) and s.get("plugin") == name]
+        records = [z for z in [doc.get("zip"), *(s.get("zip") for s in mine)] if isinstance(z, Mapping)]
+        paths = [str(z.get("path")) for z in records]
+        if not all(_same_file(out_dir / str(z.get("path")), z) for z in records):
+            continue
+        plugins.append(doc)
+        skills += mine
+        entries.append(old_entries[name])
+        zips += paths
+    return _Kept(tuple(plugins), tuple(skills), tuple(entries), tuple(zips))
 
 
 def _reusable(previous: Mapping[str, Any] | None) -> dict[str, tuple[str, int, str]]:
@@ -247,6 +358,44 @@ def _reusable(previous: Mapping[str, Any] | None) -> dict[str, tuple[str, int, s
         if isinstance(z, Mapping) and isinstance(z.get("path"), str) and isinstance(z.get("key"), str):
             out[z["path"]] = (str(z.get("sha256")), int(z.get("size") or 0), z["key"])
     return out
+
+
+def _kept_discovery(out_dir: Path, kept: _Kept) -> list[wellknown.DiscoverySkill]:
+    """The well-known entries of kept skills, from the files the site being replaced serves."""
+    out = []
+    for doc in kept.skills:
+        name = str(doc.get("name"))
+        folder = out_dir / wellknown.WELL_KNOWN_DIR / name
+        if "." in name or not folder.is_dir() or folder.is_symlink():
+            continue
+        files = tuple(
+            SkillFile(f.relative_to(folder).as_posix(), f.read_bytes())
+            for f in sorted(folder.rglob("*"))
+            if f.is_file() and not f.is_symlink()
+        )
+        out.append(wellknown.DiscoverySkill(name, str(doc.get("description") or ""), files))
+    return out
+
+
+def _kept_bodies(known: list[wellknown.DiscoverySkill]) -> dict[str, str]:
+    """Kept skills' SKILL.md bodies (for their catalog pages), from the files the old site serves."""
+    out = {}
+    for skill in known:
+        md = next((f for f in skill.files if f.path == "SKILL.md"), None)
+        try:
+            out[skill.name] = frontmatter.parse(md.data.decode("utf-8")).body if md else ""
+        except (UnicodeDecodeError, frontmatter.FrontmatterError):
+            out[skill.name] = ""
+    return out
+
+
+def _same_file(path: Path, record: Mapping[str, Any]) -> bool:
+    return (
+        path.is_file()
+        and not path.is_symlink()
+        and path.resolve().is_relative_to(path.parent.resolve())
+        and _sha256_file(path) == record.get("sha256")
+    )
 
 
 def _sha256(data: bytes) -> str:

@@ -51,7 +51,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print("error: --previous-index needs SKILLPORT_SIGNING_KEYS to verify it", file=sys.stderr)
             return EXIT_USAGE
         previous, _ = load_previous_index(args.previous_index, Path("/nonexistent"), keys, datetime.now(UTC))
-    marketplace, problems = validate_marketplace(Path(args.marketplace), previous_index=previous)
+    marketplace, problems = validate_marketplace(
+        Path(args.marketplace), previous_index=previous, strict=args.strict
+    )
     _print_problems(problems, as_json=args.json)
     errors = sum(1 for p in problems if p.is_error)
     if not args.json:
@@ -119,6 +121,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             base_url=args.base_url,
             previous_index=args.previous_index,
             progress=progress_cb,
+            strict=args.strict,
         )
     except ValidationFailed as exc:
         if progress_ctx:
@@ -135,7 +138,17 @@ def cmd_build(args: argparse.Namespace) -> int:
             progress_ctx.stop()
     if args.json:
         print(json.dumps(result.as_dict(), indent=2))
-    elif not args.quiet:
+        return EXIT_OK
+    for p in result.failed:
+        print(p.format(), file=sys.stderr)
+    for name in result.kept:
+        print(
+            f"plugin {name} failed: still published at its last version (fix the errors above)",
+            file=sys.stderr,
+        )
+    for name in result.left_out:
+        print(f"plugin {name} failed: left out of the catalog (fix the errors above)", file=sys.stderr)
+    if not args.quiet:
         for w in result.warnings:
             print(w.format())
         print(
@@ -163,6 +176,7 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument(
         "--previous-index", metavar="FILE|URL", help="published index.json to check version bumps against"
     )
+    v.add_argument("--strict", action="store_true", help="treat warnings as errors (for your own CI)")
     v.set_defaults(func=cmd_validate)
 
     b = sub.add_parser("build", help="validate, package, sign and render the catalog site")
@@ -176,6 +190,9 @@ def parser() -> argparse.ArgumentParser:
     )
     b.add_argument(
         "--dev", action="store_true", help="sign with an ephemeral key when SKILLPORT_SIGNING_KEYS is unset"
+    )
+    b.add_argument(
+        "--strict", action="store_true", help="treat warnings as errors; publish nothing when anything fails"
     )
     b.add_argument("--quiet", action="store_true", help="print nothing on success")
     b.add_argument("--json", action="store_true", help="print a JSON summary (for CI)")

@@ -113,8 +113,12 @@ def claude_code(t: Target) -> Surface:
     version_note = (
         f"Plugin installs need Claude Code {MIN_CLAUDE_CODE_FOR_ARCHIVES} or later (archive plugin sources)."
     )
-    if t.skill:
+    if t.skill and not t.zip_file:
         single: tuple[Step, ...] = (
+            Step("text", f"{version_note} This skill is Claude Code only: it installs with its plugin."),
+        )
+    elif t.skill:
+        single = (
             Step(
                 "text",
                 f"{version_note} On an older version, or for just this skill, install it into "

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class BuildLimits:
-    max_files_per_skill: int = 200
-    max_skill_bytes: int = 30 * 1024 * 1024
+    max_files_per_skill: int = 1000  # read at most (a hostile repository); upload limits below
+    max_skill_bytes: int = 100 * 1024 * 1024
+    max_upload_files: int = 200  # Claude.ai upload: more makes a skill Claude Code only
+    max_upload_bytes: int = 30 * 1024 * 1024
     max_skill_md_bytes: int = 512 * 1024
     max_manifest_bytes: int = 1024 * 1024
     max_access_bytes: int = 256 * 1024
@@ -20,6 +22,8 @@ class BuildLimits:
     max_compatibility_chars: int = 500
     max_name_chars: int = 64
     max_plugins: int = 5000
+    max_plugin_files: int = 5000
+    max_plugin_bytes: int = 100 * 1024 * 1024
     max_skills: int = 20000
     index_lifetime_days: int = 30
     history_entries: int = 10

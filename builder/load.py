@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from builder import frontmatter
+from builder import frontmatter, layout
 from builder.limits import DEFAULT_LIMITS, BuildLimits
 from builder.model import Marketplace, Plugin, Problem, Skill, SkillFile
 
@@ -35,13 +35,13 @@ def _rel(root: Path, path: Path) -> str:
 
 
 def _symlink_problem(rel: str, replacement: str) -> Problem:
-    """T44: links are refused wherever they appear in a skill, never followed or packaged."""
+    """T44: a link leaving the marketplace (or looping) is refused, never followed or packaged."""
     return Problem(
         rel,
         None,
         "skill-symlink",
-        f"{rel} is a symbolic link",
-        f"replace the link with {replacement} (links are never packaged)",
+        f"{rel} is a symbolic link pointing outside the marketplace (or a link loop)",
+        f"replace the link with {replacement} (only links inside the repository are followed)",
     )
 
 
@@ -106,92 +106,127 @@ def _read_json(root: Path, path: Path, limits: BuildLimits, problems: list[Probl
     return value
 
 
-def _skill_files(root: Path, folder: Path, limits: BuildLimits, problems: list[Problem]) -> list[SkillFile]:
-    """Every regular file under ``folder``, refusing links and special files and stopping at the limits."""
-    files: list[SkillFile] = []
-    total = 0
-    over = False
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        here = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames if d not in IGNORED_NAMES)
-        for d in list(dirnames):
-            if (here / d).is_symlink():
-                dirnames.remove(d)
-                rel = _rel(root, here / d)
-                problems.append(_symlink_problem(rel, "the real folder"))
-        for name in sorted(filenames):
+def _walk(
+    root: Path, folder: Path, problems: list[Problem], skip_top: frozenset[str] = frozenset()
+) -> Iterator[tuple[str, Path, os.stat_result]]:
+    """``(path relative to folder, real path, stat)`` of every regular file under ``folder``, in path
+    order. Symlinks whose target stays inside the marketplace ``root`` are followed (their targets
+    read as regular files, as Claude Code copies them into its cache); links leaving it, link loops,
+    hard links, FIFOs and devices are refused (T44)."""
+    stack: list[tuple[Path, str, frozenset[Path]]] = [(folder, "", frozenset({folder.resolve()}))]
+    while stack:
+        here, prefix, seen = stack.pop()
+        try:
+            names = sorted(os.listdir(here), reverse=True)
+        except OSError:
+            continue
+        subdirs: list[tuple[Path, str, frozenset[Path]]] = []
+        files: list[tuple[str, Path, os.stat_result]] = []
+        for name in names:
             if name in IGNORED_NAMES or name.endswith(IGNORED_SUFFIXES):
                 continue
+            if not prefix and name in skip_top:
+                continue
             path = here / name
-            rel = _rel(root, path)
+            rel = prefix + name
+            shown = _rel(root, path)
             info = path.lstat()
             if stat.S_ISLNK(info.st_mode):
-                problems.append(_symlink_problem(rel, "a copy of the file"))
-                continue
-            if not stat.S_ISREG(info.st_mode):
+                try:
+                    target = path.resolve(strict=True)
+                except (OSError, RuntimeError):
+                    problems.append(_symlink_problem(shown, "a regular file or folder (the link is broken)"))
+                    continue
+                if not target.is_relative_to(root) or target in seen:
+                    problems.append(_symlink_problem(shown, "a copy of what it points to"))
+                    continue
+                path, info = target, target.stat()
+            if stat.S_ISDIR(info.st_mode):
+                subdirs.append((path, rel + "/", seen | {path.resolve()}))
+            elif not stat.S_ISREG(info.st_mode):
                 problems.append(
                     Problem(
-                        rel,
+                        shown,
                         None,
                         "skill-special-file",
-                        f"{rel} is not a regular file (FIFO, socket or device)",
+                        f"{shown} is not a regular file (FIFO, socket or device)",
                         "remove it from the skill folder",
                     )
                 )
-                continue
-            if info.st_nlink > 1:
-                problems.append(
-                    Problem(
-                        rel,
-                        None,
-                        "skill-hardlink",
-                        f"{rel} is a hard link shared with another file",
-                        "replace it with an independent copy of the file",
-                    )
+            elif info.st_nlink > 1:
+                problems.append(_hardlink_problem(shown))
+            else:
+                files.append((rel, path, info))
+        yield from sorted(files)
+        stack.extend(subdirs)
+
+
+def _hardlink_problem(rel: str) -> Problem:
+    return Problem(
+        rel,
+        None,
+        "skill-hardlink",
+        f"{rel} is a hard link shared with another file",
+        "replace it with an independent copy of the file",
+    )
+
+
+def _skill_files(
+    root: Path,
+    folder: Path,
+    limits: BuildLimits,
+    problems: list[Problem],
+    skip_top: frozenset[str] = frozenset(),
+    *,
+    max_files: int | None = None,
+    max_bytes: int | None = None,
+) -> list[SkillFile]:
+    """Every regular file under ``folder`` (``_walk``), stopping at the limits."""
+    max_files = limits.max_files_per_skill if max_files is None else max_files
+    max_bytes = limits.max_skill_bytes if max_bytes is None else max_bytes
+    files: list[SkillFile] = []
+    total = 0
+    for rel, path, info in _walk(root, folder, problems, skip_top):
+        if len(files) >= max_files:
+            problems.append(
+                Problem(
+                    _rel(root, folder),
+                    None,
+                    "skill-too-many-files",
+                    f"{_rel(root, folder)} has more than {max_files} files",
+                    "remove files or split it",
                 )
-                continue
-            if over:
-                continue
-            if len(files) >= limits.max_files_per_skill:
-                problems.append(
-                    Problem(
-                        _rel(root, folder),
-                        None,
-                        "skill-too-many-files",
-                        f"the skill has more than {limits.max_files_per_skill} files",
-                        "remove files or split the skill (Claude.ai accepts at most "
-                        f"{limits.max_files_per_skill})",
-                    )
-                )
-                over = True
-                continue
-            if total + info.st_size > limits.max_skill_bytes:
-                problems.append(
-                    Problem(
-                        _rel(root, folder),
-                        None,
-                        "skill-too-large",
-                        f"the skill's files exceed {limits.max_skill_bytes} bytes",
-                        "shrink or remove large assets (Claude.ai accepts at most 30 MB)",
-                    )
-                )
-                over = True
-                continue
-            data = path.read_bytes()
-            total += len(data)
-            files.append(
-                SkillFile(path.relative_to(folder).as_posix(), data, executable=bool(info.st_mode & 0o111))
             )
+            break
+        if total + info.st_size > max_bytes:
+            problems.append(
+                Problem(
+                    _rel(root, folder),
+                    None,
+                    "skill-too-large",
+                    f"the files of {_rel(root, folder)} exceed {max_bytes} bytes",
+                    "shrink or remove large assets (Claude.ai accepts at most 30 MB per skill)",
+                )
+            )
+            break
+        data = path.read_bytes()
+        total += len(data)
+        files.append(SkillFile(rel, data, executable=bool(info.st_mode & 0o111)))
     return files
 
 
 def _load_skill(
-    root: Path, plugin_name: str, folder: Path, limits: BuildLimits, problems: list[Problem]
+    root: Path,
+    plugin_name: str,
+    folder: Path,
+    limits: BuildLimits,
+    problems: list[Problem],
+    skip_top: frozenset[str] = frozenset(),
 ) -> Skill | None:
     rel_folder = _rel(root, folder)
     skill_md = folder / "SKILL.md"
-    rel_md = f"{rel_folder}/SKILL.md"
-    if skill_md.is_symlink() or not skill_md.is_file():
+    rel_md = f"{rel_folder}/SKILL.md" if rel_folder != "." else "SKILL.md"
+    if not skill_md.is_file() or not skill_md.resolve().is_relative_to(root):
         problems.append(
             Problem(
                 rel_md,
@@ -202,18 +237,18 @@ def _load_skill(
             )
         )
         return None
-    if skill_md.lstat().st_size > limits.max_skill_md_bytes:
+    if skill_md.stat().st_size > limits.max_skill_md_bytes:
         problems.append(
             Problem(
                 rel_md,
                 None,
                 "skill-md-too-large",
-                f"SKILL.md is {skill_md.lstat().st_size} bytes (limit {limits.max_skill_md_bytes})",
+                f"SKILL.md is {skill_md.stat().st_size} bytes (limit {limits.max_skill_md_bytes})",
                 "move detail into references/ files that Claude reads on demand",
             )
         )
         return None
-    files = _skill_files(root, folder, limits, problems)
+    files = _skill_files(root, folder, limits, problems, skip_top)
     md = next((f for f in files if f.path == "SKILL.md"), None)
     if md is None:
         return None
@@ -240,17 +275,134 @@ def _load_skill(
     )
 
 
+def _skill_folders(
+    root: Path, folder: Path, manifest: Mapping[str, Any], entry: Mapping[str, Any], problems: list[Problem]
+) -> list[Path]:
+    """The folders Claude Code loads as this plugin's skills (``layout`` has the rules)."""
+    found: list[Path] = []
+
+    def add(path: Path) -> None:
+        if path.resolve() not in {f.resolve() for f in found}:
+            found.append(path)
+
+    listed = layout.listed_paths(manifest, entry, "skills")
+    listed_dirs = {(folder / c).resolve() for c in map(layout.clean_relative, listed) if c}
+    shared_root = folder == root
+    if not (shared_root and listed):
+        skills_dir = folder / "skills"
+        if skills_dir.is_dir() and skills_dir.resolve().is_relative_to(root):
+            for child in sorted(skills_dir.iterdir()):
+                if child.name in IGNORED_NAMES or not child.is_dir():
+                    continue
+                if not child.resolve().is_relative_to(root):
+                    problems.append(_symlink_problem(_rel(root, child), "the real skill folder"))
+                elif (child / "SKILL.md").is_file():
+                    add(child)
+                elif child.resolve() not in listed_dirs:
+                    problems.append(
+                        Problem(
+                            f"{_rel(root, child)}/SKILL.md",
+                            None,
+                            "skill-md-missing",
+                            f"{_rel(root, child)} has no SKILL.md, so Claude Code does not load it",
+                            "add a SKILL.md, or list the folder under the plugin's skills "
+                            "if it is a container of skill folders",
+                            "warning",
+                        )
+                    )
+    if (folder / "SKILL.md").is_file() and not shared_root:
+        add(folder)
+    for item in listed:
+        clean = layout.clean_relative(item)
+        where = f"{_rel(root, folder)}: skills path {item!r}"
+        path = folder / clean if clean is not None else None
+        if path is None or not path.resolve().is_relative_to(root) or not path.is_dir():
+            problems.append(
+                Problem(
+                    MARKETPLACE_JSON,
+                    None,
+                    "plugin-skills-path",
+                    f"{where} is not a folder inside the marketplace",
+                    "list folders relative to the plugin, like ./skills/my-skill",
+                )
+            )
+            continue
+        if (path / "SKILL.md").is_file():
+            add(path)
+            continue
+        for child in sorted(path.iterdir()):
+            if child.is_dir() and (child / "SKILL.md").is_file() and child.resolve().is_relative_to(root):
+                add(child)
+    return found
+
+
+def _plugin_files(
+    root: Path,
+    folder: Path,
+    skills: list[Skill],
+    manifest: Mapping[str, Any],
+    entry: Mapping[str, Any],
+    inner_roots: list[Path],
+    limits: BuildLimits,
+    problems: list[Problem],
+) -> list[SkillFile]:
+    """What Claude Code caches for this plugin: its whole folder (without .git and .skillport).
+    A plugin whose folder holds other plugins (``"source": "./"``) gets only what it loads: its
+    plugin.json, its skills and its component files."""
+    budget = {"max_files": limits.max_plugin_files, "max_bytes": limits.max_plugin_bytes}
+    if folder != root and not inner_roots:
+        return _skill_files(
+            root,
+            folder,
+            limits,
+            problems,
+            layout.NOT_PACKAGED,
+            max_files=budget["max_files"],
+            max_bytes=budget["max_bytes"],
+        )
+    out: dict[str, SkillFile] = {}
+    prefix = _rel(root, folder)
+    for skill in skills:
+        base = skill.folder if not prefix or prefix == "." else skill.folder[len(prefix) + 1 :]
+        for f in skill.files:
+            out[f"{base}/{f.path}"] = SkillFile(f"{base}/{f.path}", f.data, executable=f.executable)
+    paths = [PLUGIN_JSON, *layout.DEFAULT_PATHS.values()]
+    for key in layout.COMPONENT_KEYS:
+        paths += layout.listed_paths(manifest, entry, key)
+    for item in paths:
+        clean = layout.clean_relative(item)
+        if not clean:
+            continue
+        path = folder / clean
+        if path.is_file() and path.resolve().is_relative_to(root):
+            out[clean] = SkillFile(clean, path.read_bytes(), executable=bool(path.stat().st_mode & 0o111))
+        elif path.is_dir():
+            found = _skill_files(
+                root, path, limits, problems, max_files=budget["max_files"], max_bytes=budget["max_bytes"]
+            )
+            for f in found:
+                out[f"{clean}/{f.path}"] = SkillFile(f"{clean}/{f.path}", f.data, executable=f.executable)
+    return list(out.values())
+
+
 def _load_plugin(
-    root: Path, index: int, entry: Mapping[str, Any], limits: BuildLimits, problems: list[Problem]
+    root: Path,
+    index: int,
+    entry: Mapping[str, Any],
+    plugin_root: Any,
+    all_roots: list[Path],
+    limits: BuildLimits,
+    problems: list[Problem],
 ) -> Plugin | None:
     name = entry.get("name")
     source = entry.get("source")
     if not isinstance(name, str) or not isinstance(source, str):
-        return None  # reported by the rules (plugin entry shape)
-    if not source.startswith("./") or ".." in source.split("/") or "\\" in source:
+        return None  # external or malformed: passed through or reported by the rules
+    rel = layout.relative_source(source, plugin_root)
+    if rel is None:
         return None  # reported by the rules (relative sources)
-    folder = (root / source).resolve()
-    if not folder.is_relative_to(root.resolve()) or not folder.is_dir():
+    folder = root / rel if rel else root
+    if not folder.resolve().is_relative_to(root) or not folder.is_dir():
         problems.append(
             Problem(
                 MARKETPLACE_JSON,
@@ -261,28 +413,30 @@ def _load_plugin(
             )
         )
         return None
-    manifest = _read_json(root, folder / PLUGIN_JSON, limits, problems) or {}
+    folder = folder.resolve()
+    pjson = folder / PLUGIN_JSON
+    has_manifest = pjson.exists() or pjson.is_symlink()
+    manifest = (_read_json(root, pjson, limits, problems) or {}) if has_manifest else {}
     skills: list[Skill] = []
-    skills_dir = folder / "skills"
-    if skills_dir.is_dir() and not skills_dir.is_symlink():
-        for child in sorted(skills_dir.iterdir()):
-            if child.name in IGNORED_NAMES:
-                continue
-            if child.is_symlink():
-                rel = _rel(root, child)
-                problems.append(_symlink_problem(rel, "the real skill folder"))
-                continue
-            if child.is_dir():
-                skill = _load_skill(root, name, child, limits, problems)
-                if skill is not None:
-                    skills.append(skill)
+    skip = frozenset({".claude-plugin", *layout.NOT_PACKAGED})
+    for skill_folder in _skill_folders(root, folder, manifest, entry, problems):
+        skill = _load_skill(
+            root, name, skill_folder, limits, problems, skip if skill_folder == folder else frozenset()
+        )
+        if skill is not None:
+            skills.append(skill)
+    inner = [r for r in all_roots if r != folder and r.is_relative_to(folder)]
+    files = _plugin_files(root, folder, skills, manifest, entry, inner, limits, problems)
     return Plugin(
         name=name,
         source=source,
-        folder=_rel(root, folder),
+        folder=_rel(root, folder) if folder != root else ".",
         manifest=manifest,
         entry=entry,
         skills=tuple(skills),
+        files=tuple(files),
+        components=layout.components({f.path: f.data for f in files}, manifest, entry),
+        has_manifest=has_manifest,
     )
 
 
@@ -345,18 +499,35 @@ def load(root: Path, limits: BuildLimits = DEFAULT_LIMITS) -> tuple[Marketplace,
     root = root.resolve()
     manifest = _read_json(root, root / MARKETPLACE_JSON, limits, problems) or {}
     plugins: list[Plugin] = []
+    external: list[Mapping[str, Any]] = []
     entries = manifest.get("plugins")
+    meta = manifest.get("metadata")
+    plugin_root = meta.get("pluginRoot") if isinstance(meta, Mapping) else None
     if isinstance(entries, list):
-        for i, entry in enumerate(entries[: limits.max_plugins]):
-            if isinstance(entry, dict):
-                plugin = _load_plugin(root, i, entry, limits, problems)
-                if plugin is not None:
-                    plugins.append(plugin)
+        entries = [e for e in entries[: limits.max_plugins] if isinstance(e, dict)]
+        roots = []
+        for e in entries:
+            rel = (
+                layout.relative_source(e["source"], plugin_root) if isinstance(e.get("source"), str) else None
+            )
+            if rel is not None:
+                roots.append((root / rel).resolve() if rel else root)
+        for i, entry in enumerate(entries):
+            if layout.is_external(entry.get("source")) and isinstance(entry.get("name"), str):
+                external.append(entry)
+                continue
+            plugin = _load_plugin(root, i, entry, plugin_root, roots, limits, problems)
+            if plugin is not None:
+                plugins.append(plugin)
     unique: dict[str, Plugin] = {}
     for plugin in plugins:
         unique.setdefault(plugin.name, plugin)  # duplicates are reported by the rules
     access = _load_access(root, limits, problems)
     marketplace = Marketplace(
-        root=str(root), manifest=manifest, plugins=tuple(unique.values()), access=access
+        root=str(root),
+        manifest=manifest,
+        plugins=tuple(unique.values()),
+        access=access,
+        external=tuple(external),
     )
     return marketplace, problems

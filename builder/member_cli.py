@@ -48,6 +48,7 @@ import httpx
 
 from builder import frontmatter
 from builder.errors import BadInput, NotFound, SkillportError, UpstreamError, UsageError, did_you_mean
+from builder.model import bare_skill_name
 from builder.zipcheck import check_zip
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SIGN_IN, EXIT_INTEGRITY = 0, 1, 2, 3, 4
@@ -508,8 +509,9 @@ def _executable_paths(data: bytes, folder: str | None) -> frozenset[str]:
 
 
 def install_skill(api: Api, name: str, folder: Path) -> dict[str, Any]:
-    """Download, verify and unpack ``name`` into ``folder/name`` (replacing it). Nothing is written
-    unless the zip's sha256 matches the signed index and every entry is safe."""
+    """Download, verify and unpack ``name`` (a skill or ``plugin:skill``) into ``folder/<skill>``
+    (replacing it). Nothing is written unless the zip's sha256 matches the signed index and every
+    entry is safe."""
     answer = api.call("GET", f"/skills/{name}/install", params={"surface": "claude-code"})
     expected = str(answer.get("sha256") or "").lower()
     if len(expected) != 64:
@@ -525,8 +527,9 @@ def install_skill(api: Api, name: str, folder: Path) -> dict[str, Any]:
         checked = check_zip(data)
     except BadInput as exc:
         raise IntegrityError(f"{name}: unsafe zip: {exc}") from exc
+    ref, name = name, bare_skill_name(name)  # plugin:skill installs into the skill's own folder
     if checked.folder not in (None, name):
-        raise IntegrityError(f"{name}: the zip holds folder {checked.folder!r}, not {name!r}")
+        raise IntegrityError(f"{ref}: the zip holds folder {checked.folder!r}, not {name!r}")
     executable = _executable_paths(data, checked.folder)
     folder.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=folder))
@@ -620,6 +623,12 @@ def cmd_install(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _ref(installed: Mapping[str, str]) -> str:
+    """``plugin:skill`` when the installed copy's stamp names its plugin (two plugins may each have a
+    skill of that name), else the bare name."""
+    return f"{installed['plugin']}:{installed['name']}" if installed.get("plugin") else installed["name"]
+
+
 def cmd_updates(args: argparse.Namespace) -> int:
     folder = skills_dir(args.target)
     installed = installed_skills(folder)
@@ -627,7 +636,7 @@ def cmd_updates(args: argparse.Namespace) -> int:
         report = api.call(
             "POST",
             "/updates",
-            json={"installed": [{"name": i["name"], "version": i["version"]} for i in installed]},
+            json={"installed": [{"name": _ref(i), "version": i["version"]} for i in installed]},
         )
         newer = list(report.get("updates") or [])
         applied = [install_skill(api, str(u["name"]), folder) for u in newer] if args.apply else []

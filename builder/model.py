@@ -15,13 +15,31 @@ from typing import Any, Literal
 
 import semver
 
+from builder.layout import Component
+
 Severity = Literal["error", "warning"]
 
 SPEC_FRONTMATTER_KEYS = frozenset(
     {"name", "description", "license", "compatibility", "metadata", "allowed-tools"}
 )
+# Keys Claude Code defines in SKILL.md (its documentation, and its 2.1.x schema as observed): not
+# errors; dropped from the upload zip, whose frontmatter keeps only the spec's keys.
 CLAUDE_CODE_ONLY_KEYS = frozenset(
-    {"disable-model-invocation", "user-invocable", "argument-hint", "model"}
+    {
+        "disable-model-invocation",
+        "user-invocable",
+        "argument-hint",
+        "model",
+        "version",
+        "when_to_use",
+        "paths",
+        "hooks",
+        "context",
+        "agent",
+        "effort",
+        "shell",
+        "arguments",
+    }
 )
 
 
@@ -35,6 +53,7 @@ class Problem:
     message: str
     fix: str
     severity: Severity = "error"
+    plugin: str | None = None  # the plugin the problem belongs to, when the file does not say
 
     def __post_init__(self) -> None:
         if self.severity not in ("error", "warning"):
@@ -97,8 +116,10 @@ class Version:
             return Version.parse(str(base.bump_prerelease()))
         if v.prerelease:
             final = v.finalize_version()
-            if part == "patch" or (part == "minor" and v.patch == 0) or (
-                part == "major" and v.patch == 0 and v.minor == 0
+            if (
+                part == "patch"
+                or (part == "minor" and v.patch == 0)
+                or (part == "major" and v.patch == 0 and v.minor == 0)
             ):
                 return Version.parse(str(final))
         if part == "patch":
@@ -221,11 +242,20 @@ class Plugin:
     manifest: Mapping[str, Any]
     entry: Mapping[str, Any]
     skills: tuple[Skill, ...] = ()
+    files: tuple[SkillFile, ...] = ()  # what Claude Code caches: paths relative to the plugin folder
+    components: tuple[Component, ...] = ()  # commands, agents, hooks, MCP/LSP servers, output styles
+    has_manifest: bool = True  # a .claude-plugin/plugin.json exists
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "manifest", _frozen_mapping(self.manifest))
         object.__setattr__(self, "entry", _frozen_mapping(self.entry))
         object.__setattr__(self, "skills", tuple(sorted(self.skills, key=lambda s: s.name)))
+        object.__setattr__(self, "files", tuple(sorted(self.files, key=lambda f: f.path)))
+
+    @property
+    def strict(self) -> bool:
+        """``strict: false`` makes the marketplace entry the whole manifest (plugin.json optional)."""
+        return self.entry.get("strict") is not False
 
     def value_of(self, key: str) -> Any:
         """A plugin field: plugin.json wins over the marketplace entry."""
@@ -277,8 +307,10 @@ class Marketplace:
     access: Mapping[str, Any] = field(default_factory=dict)
     commit: str | None = None
     history: Mapping[str, tuple[Mapping[str, str], ...]] = field(default_factory=dict)
+    external: tuple[Mapping[str, Any], ...] = ()  # entries with github/url/git-subdir/npm sources
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "external", tuple(_frozen_mapping(e) for e in self.external))
         object.__setattr__(self, "manifest", _frozen_mapping(self.manifest))
         object.__setattr__(self, "access", _frozen_mapping(self.access))
         object.__setattr__(self, "history", _frozen_mapping(self.history))
@@ -295,6 +327,27 @@ class Marketplace:
 
     def plugin(self, name: str) -> Plugin | None:
         return next((p for p in self.plugins if p.name == name), None)
+
+
+def skill_keys(plugins: tuple[Plugin, ...] | list[Plugin]) -> dict[tuple[str, str], str]:
+    """``(plugin, skill) -> key``: the name the index, URLs and download paths use for a skill. A skill
+    is ``plugin:skill`` (as Claude Code namespaces it); its key is its bare name when no other plugin
+    has a skill of that name, else ``plugin.skill`` (a dot never appears in a skill name, so the two
+    forms cannot collide)."""
+    counts: dict[str, int] = {}
+    for p in plugins:
+        for s in p.skills:
+            counts[s.name] = counts.get(s.name, 0) + 1
+    return {
+        (p.name, s.name): s.name if counts[s.name] == 1 else f"{p.name}.{s.name}"
+        for p in plugins
+        for s in p.skills
+    }
+
+
+def bare_skill_name(ref: str) -> str:
+    """The skill folder name in a reference: ``plugin:skill``, ``plugin.skill`` or ``skill``."""
+    return ref.replace(":", ".").rsplit(".", 1)[-1]
 
 
 def skill_version(skill: Skill, plugin: Plugin) -> str | None:

@@ -169,14 +169,15 @@ def split_frontmatter(text: str) -> tuple[str, str, str]:
     return opening.group(1), text[opening.end() : closing.start()], text[closing.start() :]
 
 
-def stamp_skill_md(text: str, *, version: str, marketplace: str, plugin: str) -> str:
+def stamp_skill_md(text: str, *, version: str, marketplace: str, plugin: str, name: str | None = None) -> str:
     """SKILL.md with a frontmatter keeping only the six spec keys (in their order) and a ``metadata``
     that also carries ``version``, ``marketplace`` and ``plugin`` (other entries kept), and a description
     ending with the origin marker (``builder.origin``: what Claude.ai and the API show). The body from
     the closing ``---`` line on is kept byte for byte; the frontmatter keeps the file's line ending.
 
     The output parses under strictyaml: block style, values needing it quoted, strings as written
-    (an ``allowed-tools`` list becomes the spec's space-separated string)."""
+    (an ``allowed-tools`` list becomes the spec's space-separated string). ``name`` (the folder's
+    name, which Claude Code uses) replaces a frontmatter name that differs."""
     for key, value in (("version", version), ("marketplace", marketplace), ("plugin", plugin)):
         if not isinstance(value, str) or not value.strip():
             raise BadInput(f"SKILL.md stamp: {key} must be a non-empty string, not {value!r}")
@@ -195,6 +196,8 @@ def stamp_skill_md(text: str, *, version: str, marketplace: str, plugin: str) ->
         if key == "allowed-tools" and isinstance(value, list):
             value = " ".join(str(v) for v in value)
         front[key] = value
+    if name is not None:
+        front["name"] = name
     existing = front.get("metadata")
     metadata: dict[str, Any] = dict(existing) if isinstance(existing, Mapping) else {}
     metadata.update({"version": version, "marketplace": marketplace, "plugin": plugin})
@@ -217,7 +220,7 @@ def stamp_skill_md(text: str, *, version: str, marketplace: str, plugin: str) ->
 
 
 def stamp_files(
-    files: Iterable[SkillFile], *, version: str, marketplace: str, plugin: str
+    files: Iterable[SkillFile], *, version: str, marketplace: str, plugin: str, name: str | None = None
 ) -> tuple[SkillFile, ...]:
     """``files`` with the top-level SKILL.md stamped (``stamp_skill_md``); the others unchanged."""
     out = []
@@ -227,7 +230,7 @@ def stamp_files(
                 text = f.data.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise BadInput("SKILL.md: is not UTF-8 text; save it as UTF-8") from exc
-            stamped = stamp_skill_md(text, version=version, marketplace=marketplace, plugin=plugin)
+            stamped = stamp_skill_md(text, version=version, marketplace=marketplace, plugin=plugin, name=name)
             f = SkillFile(f.path, stamped.encode("utf-8"))
         out.append(f)
     return tuple(out)

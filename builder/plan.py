@@ -17,7 +17,8 @@ from builder import index, package
 from builder.digest import file_digest, skill_digest
 from builder.model import Marketplace, Plugin, Skill, SkillFile, skill_version
 
-PACKAGER_VERSION = "1"
+PACKAGER_VERSION = "2"
+PLUGIN_MANIFEST = ".claude-plugin/plugin.json"
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,12 @@ class SkillPlan:
     version: str
     digest: str  # Agent Skills digest of the files as in the repository
     stamped: tuple[SkillFile, ...]  # files as packaged (SKILL.md carries its origin)
-    zip: Artifact
+    zip: Artifact | None  # None: Claude Code only (Claude.ai's upload would refuse it)
+    key: str = ""  # the index name: the bare skill name, or plugin.skill when several plugins share it
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", self.skill.name)
 
     @property
     def executable(self) -> frozenset[str]:
@@ -47,18 +53,19 @@ class SkillPlan:
 
 @dataclass(frozen=True)
 class PluginPlan:
+    """A plugin archive: every file Claude Code caches for the plugin, byte for byte, except a
+    plugin.json whose version differs from the published one (rewritten with that version)."""
+
     plugin: Plugin
     version: str
-    manifest_bytes: bytes
+    digest: str  # Agent Skills digest of the plugin's files as in the repository
+    manifest_bytes: bytes | None
     zip: Artifact
 
     def files(self) -> tuple[SkillFile, ...]:
-        out = [SkillFile(".claude-plugin/plugin.json", self.manifest_bytes)]
-        for skill in self.plugin.skills:
-            out += [
-                SkillFile(f"skills/{skill.name}/{f.path}", f.data, executable=f.executable)
-                for f in skill.files
-            ]
+        out = [f for f in self.plugin.files if f.path != PLUGIN_MANIFEST]
+        if self.manifest_bytes is not None:
+            out.append(SkillFile(PLUGIN_MANIFEST, self.manifest_bytes))
         return tuple(out)
 
     def build_zip(self) -> bytes:
@@ -70,13 +77,18 @@ def _key(*parts: str) -> str:
     return hashlib.sha256("\0".join((PACKAGER_VERSION, *parts)).encode()).hexdigest()
 
 
-def plan_skill(skill: Skill, plugin: Plugin, marketplace_name: str) -> SkillPlan:
-    version = skill_version(skill, plugin) or "0.0.0"
+def plan_skill(
+    skill: Skill, plugin: Plugin, marketplace_name: str, *, upload: bool = True, key: str | None = None
+) -> SkillPlan:
+    """``upload=False`` for a Claude Code only skill: no upload zip. ``key`` (default: the skill's
+    name) names the skill in the index and its paths."""
+    key = key or skill.name
+    version = published_skill_version(skill, plugin)
     digest = skill_digest(skill.files)
     stamped = package.stamp_files(
-        skill.files, version=version, marketplace=marketplace_name, plugin=plugin.name
+        skill.files, version=version, marketplace=marketplace_name, plugin=plugin.name, name=skill.name
     )
-    key = _key(
+    cache_key = _key(
         "skill",
         skill.name,
         digest,
@@ -91,23 +103,42 @@ def plan_skill(skill: Skill, plugin: Plugin, marketplace_name: str) -> SkillPlan
         version,
         digest,
         stamped,
-        Artifact(f"skills/{skill.name}/{skill.name}-{version}.zip", key),
+        Artifact(f"skills/{key}/{key}-{version}.zip", cache_key) if upload else None,
+        key,
     )
 
 
+def plugin_version(plugin: Plugin) -> tuple[str, str]:
+    """``(published version, content digest)`` of a plugin: an unversioned plugin's version is
+    derived from its content (``0.0.0+<12 hex>``), so it moves exactly when its files do."""
+    digest = skill_digest(plugin.files)
+    return plugin.version or f"0.0.0+{digest.removeprefix('sha256:')[:12]}", digest
+
+
+def published_skill_version(skill: Skill, plugin: Plugin) -> str:
+    """A skill's version: its own ``metadata.version``, else its plugin's (derived from the plugin's
+    content when the plugin sets none)."""
+    return skill_version(skill, plugin) or plugin_version(plugin)[0]
+
+
 def plan_plugin(plugin: Plugin, skill_plans: list[SkillPlan]) -> PluginPlan:
-    version = plugin.version or "0.0.0"
-    manifest = dict(plugin.manifest) or {"name": plugin.name}
-    manifest.setdefault("version", version)
-    manifest_bytes = (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    version, digest = plugin_version(plugin)
+    original = next((f for f in plugin.files if f.path == PLUGIN_MANIFEST), None)
+    manifest_bytes: bytes | None = original.data if original else None
+    if original is not None and plugin.manifest.get("version") != version:
+        manifest = {**plugin.manifest, "version": version}
+        manifest_bytes = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode()
     key = _key(
         "plugin",
         plugin.name,
         version,
-        hashlib.sha256(manifest_bytes).hexdigest(),
-        *(f"{p.skill.name}={p.digest}" for p in skill_plans),
+        digest,
+        hashlib.sha256(manifest_bytes or b"").hexdigest(),
+        ",".join(f.path for f in plugin.files if f.executable),
     )
-    return PluginPlan(plugin, version, manifest_bytes, Artifact(f"plugins/{plugin.name}-{version}.zip", key))
+    return PluginPlan(
+        plugin, version, digest, manifest_bytes, Artifact(f"plugins/{plugin.name}-{version}.zip", key)
+    )
 
 
 def _tags(skill: Skill, plugin: Plugin) -> list[str]:
@@ -131,21 +162,29 @@ def claude_code_marketplace(
     zips: Mapping[str, tuple[str, int]],
     base_url: str | None,
 ) -> dict[str, Any]:
-    """The marketplace Claude Code reads when added by URL: every plugin as an ``archive`` source."""
-    entries = []
+    """The marketplace Claude Code reads when added by URL: every local plugin as an ``archive``
+    source, its entry otherwise kept whole (``strict``, ``skills``, ``commands``, ``hooks``,
+    ``mcpServers`` … keep their meaning: the archive has the plugin folder's layout); external
+    entries (github, url, git-subdir, npm) passed through unchanged."""
+    entries: list[dict[str, Any]] = []
     for plan in plugins:
         sha, _size = zips[plan.zip.path]
-        entry: dict[str, Any] = {
-            "name": plan.plugin.name,
-            "version": plan.version,
-            "description": plan.plugin.description,
-            "source": {"source": "archive", "url": absolute(base_url, plan.zip.path), "sha256": sha},
-        }
+        entry: dict[str, Any] = {k: v for k, v in plan.plugin.entry.items() if k != "source"}
+        entry.update(
+            {
+                "name": plan.plugin.name,
+                "version": plan.version,
+                "description": plan.plugin.description,
+                "source": {"source": "archive", "url": absolute(base_url, plan.zip.path), "sha256": sha},
+            }
+        )
         if plan.plugin.category:
             entry["category"] = plan.plugin.category
         if plan.plugin.keywords:
             entry["keywords"] = list(plan.plugin.keywords)
         entries.append(entry)
+    entries += [dict(e) for e in marketplace.external]
+    entries.sort(key=lambda e: str(e.get("name")))
     doc: dict[str, Any] = {
         "name": marketplace.name,
         "owner": dict(marketplace.manifest.get("owner") or {}),
@@ -163,6 +202,34 @@ def _url(value: Any) -> str | None:
     if not isinstance(value, str) or not value.startswith(("https://", "http://")) or len(value) > 500:
         return None
     return value if not any(c.isspace() or c in '<>"' for c in value) else None
+
+
+def external_plugin_doc(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """An external plugin as the index lists it: Claude Code fetches it from its own source."""
+
+    def text(key: str) -> str | None:
+        value = entry.get(key)
+        return value if isinstance(value, str) else None
+
+    author = entry.get("author")
+    raw_keywords = entry.get("keywords")
+    keywords: list[Any] = raw_keywords if isinstance(raw_keywords, list) else []
+    return {
+        "name": entry["name"],
+        "version": text("version"),
+        "description": text("description") or "",
+        "author": author.get("name") if isinstance(author, Mapping) else text("author"),
+        "category": text("category"),
+        "tags": sorted({str(t).lower() for t in keywords if isinstance(t, str)}),
+        "skills": [],
+        "repository": _url(entry.get("repository")) or _url(entry.get("homepage")),
+        "source": dict(entry["source"]),
+        "strict": entry.get("strict") is not False,
+        "external": True,
+        "digest": None,
+        "components": [],
+        "zip": None,
+    }
 
 
 def normalized_access(access: Mapping[str, Any]) -> dict[str, Any]:
@@ -210,8 +277,8 @@ def index_document(
     skill_docs = []
     for plan in skills:
         s, p = plan.skill, plan.plugin
-        history = [dict(h) for h in histories.get(s.name, ())]
-        old = before.get(s.name)
+        history = [dict(h) for h in histories.get(plan.key, ())]
+        old = before.get(plan.key)
         if history:
             updated = index.format_time(datetime.fromisoformat(history[0]["time"]))
             for h in history:
@@ -220,11 +287,12 @@ def index_document(
             updated = old["updated_at"]
         else:
             updated = stamp
-        sha, size = zips[plan.zip.path]
         fm = s.frontmatter
         skill_docs.append(
             {
-                "name": s.name,
+                "name": plan.key,
+                "id": f"{p.name}:{s.name}",
+                "skill": s.name,
                 "plugin": p.name,
                 "version": plan.version,
                 "description": s.description,
@@ -240,7 +308,8 @@ def index_document(
                 "author": s.metadata.get("author") or p.author_name,
                 "digest": plan.digest,
                 "files": [{"path": f.path, "size": f.size, "digest": file_digest(f.data)} for f in s.files],
-                "zip": _zip_entry(plan.zip.path, sha, size, plan.zip.key),
+                "surface": "all" if plan.zip else "claude-code",
+                "zip": _zip_entry(plan.zip.path, *zips[plan.zip.path], plan.zip.key) if plan.zip else None,
                 "updated_at": updated,
                 "history": history,
             }
@@ -257,12 +326,19 @@ def index_document(
                 "author": pl.author_name,
                 "category": pl.category,
                 "tags": sorted({t.lower() for t in pl.keywords}),
-                "skills": [s.name for s in pl.skills],
+                "skills": [sp.key for sp in skills if sp.plugin.name == pl.name],
                 "source": pl.source,
                 "repository": _url(pl.value_of("repository")) or _url(pl.value_of("homepage")),
+                "strict": pl.strict,
+                "external": False,
+                "digest": pplan.digest,
+                "components": [c.as_dict() for c in pl.components],
                 "zip": _zip_entry(pplan.zip.path, sha, size, pplan.zip.key),
             }
         )
+    for entry in marketplace.external:
+        plugin_docs.append(external_plugin_doc(entry))
+    plugin_docs.sort(key=lambda d: str(d["name"]))
     manifest = marketplace.manifest
     meta = manifest.get("metadata") if isinstance(manifest.get("metadata"), Mapping) else {}
     assert isinstance(meta, Mapping)

@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from builder import layout
 from builder.limits import DEFAULT_LIMITS, BuildLimits
 from builder.load import ACCESS_YAML, MARKETPLACE_JSON, PLUGIN_JSON
 from builder.model import (
@@ -55,6 +56,9 @@ IMPERSONATION = re.compile(
 )
 RFC_FILE_PATH = re.compile(r"^[\x20-\x7e]+$")
 RFC_FORBIDDEN = frozenset("\\?#[]")
+PLUGIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+XML_TAG = re.compile(r"<\s*/?\s*[A-Za-z][^<>]*>")
+SURFACE_CC = "surface:CC"
 ARCHIVE_SUFFIXES = (".zip", ".jar", ".war", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".rar", ".skill")
 
 
@@ -123,6 +127,8 @@ def check_marketplace_manifest(manifest: Mapping[str, Any]) -> list[Problem]:
             )
         )
         return out
+    meta = manifest.get("metadata")
+    plugin_root = meta.get("pluginRoot") if isinstance(meta, Mapping) else None
     seen: dict[str, int] = {}
     for i, entry in enumerate(plugins):
         where = f"plugins[{i}]"
@@ -138,14 +144,27 @@ def check_marketplace_manifest(manifest: Mapping[str, Any]) -> list[Problem]:
             )
             continue
         pname = entry.get("name")
-        if not isinstance(pname, str) or not KEBAB.match(pname):
+        if not isinstance(pname, str) or not PLUGIN_NAME.match(pname) or len(pname) > 64:
             out.append(
                 _p(
                     MARKETPLACE_JSON,
                     None,
                     "plugin-name",
-                    f"{where} name {pname!r} is not kebab-case",
+                    f"{where} name {pname!r} is not a name Skillport can publish (letters, digits, '.', '_', "
+                    "'-', at most 64, not starting with a dot)",
                     "use lowercase letters, digits and single hyphens",
+                )
+            )
+        elif not KEBAB.match(pname):
+            out.append(
+                _p(
+                    MARKETPLACE_JSON,
+                    None,
+                    "plugin-name-not-kebab",
+                    f"{where} name {pname!r} is not kebab-case (Claude Code installs it; the spec asks for "
+                    "kebab-case)",
+                    "use lowercase letters, digits and single hyphens",
+                    "warning",
                 )
             )
         elif pname in seen:
@@ -162,28 +181,27 @@ def check_marketplace_manifest(manifest: Mapping[str, Any]) -> list[Problem]:
             seen[pname] = i
         source = entry.get("source")
         if isinstance(source, str):
-            if not source.startswith("./") or ".." in source.split("/") or "\\" in source:
+            if layout.relative_source(source, plugin_root) is None:
                 out.append(
                     _p(
                         MARKETPLACE_JSON,
                         None,
                         "plugin-source",
-                        f"{where} source {source!r} must be a relative path starting with ./ without ..",
+                        f"{where} source {source!r} must be a relative path inside the repository (no ..)",
                         'use "./plugins/<plugin-name>"',
                     )
                 )
         elif isinstance(source, Mapping):
-            out.append(
-                _p(
-                    MARKETPLACE_JSON,
-                    None,
-                    "plugin-source-external",
-                    f"{where} uses an external source ({source.get('source')!r}); Skillport packages only "
-                    "plugins kept in this repository",
-                    "move the plugin into ./plugins/ to publish it",
-                    "warning",
+            if not isinstance(source.get("source"), str):
+                out.append(
+                    _p(
+                        MARKETPLACE_JSON,
+                        None,
+                        "plugin-source",
+                        f'{where} source object has no "source" kind',
+                        'write e.g. {"source": "github", "repo": "owner/repo"}',
+                    )
                 )
-            )
         else:
             out.append(
                 _p(
@@ -213,7 +231,7 @@ def check_marketplace_manifest(manifest: Mapping[str, Any]) -> list[Problem]:
 
 def check_plugin(plugin: Plugin) -> list[Problem]:
     out: list[Problem] = []
-    file = f"{plugin.folder}/{PLUGIN_JSON}"
+    file = f"{plugin.folder}/{PLUGIN_JSON}" if plugin.has_manifest or plugin.strict else MARKETPLACE_JSON
     mname = plugin.manifest.get("name")
     if plugin.manifest and mname != plugin.name:
         out.append(
@@ -254,23 +272,35 @@ def check_plugin(plugin: Plugin) -> list[Problem]:
                 "warning",
             )
         )
-    if plugin.version is None and any(s.own_version is None for s in plugin.skills):
+    if not plugin.has_manifest and plugin.strict:
+        out.append(
+            _p(
+                file,
+                None,
+                "plugin-json-missing",
+                f'plugin {plugin.name} has no plugin.json and its entry is not "strict": false',
+                'add .claude-plugin/plugin.json, or set "strict": false in its marketplace entry',
+                "warning",
+            )
+        )
+    if plugin.version is None:
         out.append(
             _p(
                 file,
                 None,
                 "plugin-version-missing",
-                f"plugin {plugin.name} has no version",
-                'add "version": "1.0.0" to plugin.json',
+                f"plugin {plugin.name} has no version; it is published as 0.0.0+<content hash>",
+                'add "version": "1.0.0" to plugin.json (or the marketplace entry)',
+                "warning",
             )
         )
-    if not plugin.skills:
+    if not plugin.skills and not plugin.components:
         out.append(
             _p(
                 file,
                 None,
                 "plugin-no-skills",
-                f"plugin {plugin.name} has no skills/<name>/SKILL.md",
+                f"plugin {plugin.name} has no skills and no other components",
                 "add a skill or remove the plugin",
                 "warning",
             )
@@ -325,19 +355,10 @@ def check_skill_name(
                 file,
                 line,
                 "skill-name-folder",
-                f"name {name!r} differs from its folder {folder_name!r}",
+                f"name {name!r} differs from its folder {folder_name!r}; Claude Code names the skill "
+                f"{folder_name!r} and so does the upload zip",
                 "make the folder name and the frontmatter name the same",
-            )
-        )
-    lowered = name.lower()
-    if "claude" in lowered or "anthropic" in lowered:
-        out.append(
-            _p(
-                file,
-                line,
-                "skill-name-reserved-word",
-                f"name {name!r} contains 'claude' or 'anthropic', which Claude.ai upload rejects",
-                "choose a name without those words",
+                "warning",
             )
         )
     return out
@@ -354,28 +375,86 @@ def check_description(value: Any, file: str, line: int | None, limits: BuildLimi
                 "add a description saying what the skill does and when Claude should use it",
             )
         ]
-    out = []
-    if len(value) > limits.max_description_chars:
-        out.append(
-            _p(
-                file,
-                line,
-                "skill-description",
-                f"description is {len(value)} characters (limit {limits.max_description_chars})",
-                "shorten it; put detail in the SKILL.md body",
-            )
+    return []
+
+
+def claude_code_only(skill: Skill, plugin: Plugin, limits: BuildLimits = DEFAULT_LIMITS) -> list[Problem]:
+    """What only Claude.ai's upload refuses: each makes the skill *Claude Code only* (a warning, no
+    upload zip). A ``surface:CC`` tag on the plugin entry says so on purpose."""
+    file = skill.skill_md
+    out: list[Problem] = []
+
+    def only(rule: str, line: int | None, message: str, fix: str, where: str = file) -> None:
+        out.append(_p(where, line, rule, f"{message}: Claude Code only, no upload zip", fix, "warning"))
+
+    if SURFACE_CC in plugin_tags(plugin):
+        only(
+            "skill-surface-cc",
+            None,
+            f"plugin {plugin.name} is tagged surface:CC",
+            "remove the tag to publish it everywhere",
         )
-    if "<" in value or ">" in value:
-        out.append(
-            _p(
-                file,
-                line,
-                "skill-description-angle-brackets",
-                "description contains < or >, which Claude.ai upload rejects",
-                "reword without angle brackets",
+    name = skill.frontmatter.get("name")
+    names = {skill.name, name if isinstance(name, str) else ""}
+    if any("claude" in n.lower() or "anthropic" in n.lower() for n in names):
+        only(
+            "skill-name-reserved-word",
+            _line(skill, "name"),
+            f"name {skill.name!r} contains 'claude' or 'anthropic', which Claude.ai upload rejects",
+            "choose a name without those words to publish it on every surface",
+        )
+    description = skill.description
+    if len(description) > limits.max_description_chars:
+        only(
+            "skill-description-too-long",
+            _line(skill, "description"),
+            f"description is {len(description)} characters (upload accepts {limits.max_description_chars})",
+            "shorten it; put detail in the SKILL.md body",
+        )
+    if XML_TAG.search(description):
+        only(
+            "skill-description-tags",
+            _line(skill, "description"),
+            "description contains an XML-like tag, which Claude.ai upload rejects",
+            "reword without <tags>",
+        )
+    for f in skill.files:
+        if f.path != "SKILL.md" and f.path.rsplit("/", 1)[-1] == "SKILL.md":
+            only(
+                "skill-nested-skill-md",
+                None,
+                "a second SKILL.md inside the skill (Claude.ai upload accepts exactly one)",
+                "rename the nested file or move it into its own skill",
+                f"{skill.folder}/{f.path}",
             )
+        if f.path.lower().endswith(ARCHIVE_SUFFIXES):
+            only(
+                "skill-nested-archive",
+                None,
+                "an archive inside the skill (Claude.ai upload rejects nested archives)",
+                "unpack the files into the skill folder instead",
+                f"{skill.folder}/{f.path}",
+            )
+    if len(skill.files) > limits.max_upload_files or skill.total_bytes > limits.max_upload_bytes:
+        only(
+            "skill-too-big-to-upload",
+            None,
+            f"{len(skill.files)} files, {skill.total_bytes} bytes (upload accepts {limits.max_upload_files} "
+            f"files, {limits.max_upload_bytes} bytes)",
+            "remove large or many files to publish it on every surface",
         )
     return out
+
+
+def plugin_tags(plugin: Plugin) -> frozenset[str]:
+    """The plugin entry's ``tags`` and ``keywords`` (where the seed system puts ``surface:CC``)."""
+    out: set[str] = set()
+    for source in (plugin.entry, plugin.manifest):
+        for key in ("tags", "keywords"):
+            value = source.get(key)
+            if isinstance(value, list):
+                out |= {v for v in value if isinstance(v, str)}
+    return frozenset(out)
 
 
 def check_skill(skill: Skill, plugin: Plugin, limits: BuildLimits = DEFAULT_LIMITS) -> list[Problem]:
@@ -403,9 +482,10 @@ def check_skill(skill: Skill, plugin: Plugin, limits: BuildLimits = DEFAULT_LIMI
                     file,
                     _line(skill, key),
                     "skill-unknown-key",
-                    f"`{key}` is not an Agent Skills frontmatter key",
+                    f"`{key}` is not an Agent Skills frontmatter key; it is dropped from the upload zip",
                     "keep only name, description, license, compatibility, metadata, allowed-tools "
                     "(put custom data under metadata)",
+                    "warning",
                 )
             )
     license_ = fm.get("license")
@@ -440,8 +520,9 @@ def check_skill(skill: Skill, plugin: Plugin, limits: BuildLimits = DEFAULT_LIMI
                 file,
                 _line(skill, "allowed-tools"),
                 "skill-allowed-tools",
-                "allowed-tools must be a space-separated string",
+                "allowed-tools is not a space-separated string; the upload zip carries it as one",
                 "write e.g. `allowed-tools: Bash Read`",
+                "warning",
             )
         )
     meta = fm.get("metadata")
@@ -466,6 +547,7 @@ def check_skill(skill: Skill, plugin: Plugin, limits: BuildLimits = DEFAULT_LIMI
                             "skill-metadata",
                             f"metadata.{k} must map a string to a string, not {type(v).__name__}",
                             f'quote the value: {k}: "{v}"',
+                            "warning" if isinstance(v, int | float | bool) else "error",
                         )
                     )
             own = meta.get("version")
@@ -479,32 +561,9 @@ def check_skill(skill: Skill, plugin: Plugin, limits: BuildLimits = DEFAULT_LIMI
                         'use a version like "1.2.0"',
                     )
                 )
-    nested_md = [
-        f.path for f in skill.files if f.path != "SKILL.md" and f.path.rsplit("/", 1)[-1] == "SKILL.md"
-    ]
-    for path in nested_md:
-        out.append(
-            _p(
-                f"{skill.folder}/{path}",
-                None,
-                "skill-nested-skill-md",
-                "a skill may contain exactly one SKILL.md (Claude.ai upload rejects more)",
-                "rename the nested file or move it into its own skill",
-            )
-        )
     out += check_file_names(skill)
     out += check_active_content(skill)
-    for f in skill.files:
-        if f.path.lower().endswith(ARCHIVE_SUFFIXES):
-            out.append(
-                _p(
-                    f"{skill.folder}/{f.path}",
-                    None,
-                    "skill-nested-archive",
-                    "archives inside a skill are refused (Claude.ai upload rejects nested archives)",
-                    "unpack the files into the skill folder instead",
-                )
-            )
+    out += claude_code_only(skill, plugin, limits)
     return out
 
 
@@ -595,6 +654,9 @@ def name_key(name: str) -> str:
 
 
 def check_unique_names(marketplace: Marketplace) -> list[Problem]:
+    """T43: inside one plugin, two skills whose names fold to the same form (case, NFKC) collide. Across
+    plugins the same name is two skills (``plugin:skill``, as Claude Code namespaces them); names that
+    only look alike across plugins are a warning."""
     out: list[Problem] = []
     seen: dict[str, Skill] = {}
     for skill in marketplace.skills:
@@ -603,16 +665,24 @@ def check_unique_names(marketplace: Marketplace) -> list[Problem]:
         if first is None:
             seen[key] = skill
             continue
-        out.append(
-            _p(
-                skill.skill_md,
-                _line(skill, "name"),
-                "skill-name-collision",
-                f"skill {skill.name!r} (plugin {skill.plugin}) collides with {first.name!r} in "
-                f"{first.folder} (plugin {first.plugin})",
-                "skill names must be unique across the whole marketplace (ignoring case); rename one",
+        if first.plugin != skill.plugin or first.name != skill.name:
+            same_plugin = first.plugin == skill.plugin
+            if not same_plugin and first.name == skill.name:
+                continue
+            out.append(
+                _p(
+                    skill.skill_md,
+                    _line(skill, "name"),
+                    "skill-name-collision" if same_plugin else "skill-name-lookalike",
+                    f"skill {skill.name!r} (plugin {skill.plugin}) "
+                    + ("collides with" if same_plugin else "looks like")
+                    + f" {first.name!r} in {first.folder} (plugin {first.plugin})",
+                    "rename one: skill names in a plugin must differ (ignoring case and look-alikes)"
+                    if same_plugin
+                    else "rename one so people can tell them apart",
+                    "error" if same_plugin else "warning",
+                )
             )
-        )
     return out
 
 
@@ -759,8 +829,36 @@ def check(marketplace: Marketplace, limits: BuildLimits = DEFAULT_LIMITS) -> lis
     return out
 
 
+def check_plugin_bumps(
+    current: Iterable[tuple[Plugin, str, str]], previous_index: Mapping[str, Any] | None
+) -> list[Problem]:
+    """Each ``(plugin, version, digest)`` whose files differ from the previous index's plugin of the
+    same name and version: Claude Code would never offer the change (it updates by version)."""
+    if not previous_index:
+        return []
+    before = {p.get("name"): p for p in previous_index.get("plugins", []) if isinstance(p, Mapping)}
+    out: list[Problem] = []
+    for plugin, version, digest in current:
+        old = before.get(plugin.name)
+        if not old or old.get("version") != version or not old.get("digest") or old.get("digest") == digest:
+            continue
+        file = f"{plugin.folder}/{PLUGIN_JSON}" if plugin.has_manifest else MARKETPLACE_JSON
+        out.append(
+            Problem(
+                file,
+                None,
+                "plugin-version-not-bumped",
+                f"plugin {plugin.name} changed since the published index but is still version {version}; "
+                "Claude Code members would never get the change",
+                f"bump the plugin's version (skillport bump {plugin.name}:<skill> patch bumps both)",
+                plugin=plugin.name,
+            )
+        )
+    return out
+
+
 def check_version_bumps(
-    current: Iterable[tuple[Skill, str, str]], previous_index: Mapping[str, Any] | None
+    current: Iterable[tuple[Skill, str, str, str]], previous_index: Mapping[str, Any] | None
 ) -> list[Problem]:
     """T48: each ``(skill, version, digest)`` whose digest differs from the previous index's entry for
     the same name and version is an error: the content changed without a version bump."""
@@ -768,8 +866,8 @@ def check_version_bumps(
         return []
     before = {s.get("name"): s for s in previous_index.get("skills", []) if isinstance(s, Mapping)}
     out: list[Problem] = []
-    for skill, version, digest in current:
-        old = before.get(skill.name)
+    for skill, version, digest, key in current:
+        old = before.get(key)
         if not old or old.get("version") != version or old.get("digest") == digest:
             continue
         out.append(
@@ -778,11 +876,11 @@ def check_version_bumps(
                 None,
                 "version-not-bumped",
                 f"skill {skill.name} changed since the published index but is still version {version}",
-                f"bump the version: skillport bump {skill.name} patch (or minor/major)",
+                f"bump the version: skillport bump {skill.plugin}:{skill.name} patch (or minor/major)",
             )
         )
-    for skill, version, _ in current:
-        old = before.get(skill.name)
+    for skill, version, _, key in current:
+        old = before.get(key)
         if (
             old
             and Version.is_valid(old.get("version"))

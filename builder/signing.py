@@ -41,8 +41,10 @@ def parse_keys(raw: str | Sequence[str] | None) -> list[str]:
 def key_problems(keys: Sequence[str], setting: str) -> list[str]:
     """What is wrong with a key list, as sentences naming the setting (empty when fine)."""
     if not keys:
-        return [f"{setting} is empty: set it to one or more comma-separated random keys "
-                f"(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"]
+        return [
+            f"{setting} is empty: set it to one or more comma-separated random keys "
+            f"(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        ]
     return [
         f"{setting}: key #{i + 1} is {len(k)} characters; use at least {MIN_KEY_LENGTH} random characters"
         for i, k in enumerate(keys)

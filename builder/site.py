@@ -48,6 +48,9 @@ from builder.errors import BadInput, UpstreamError
 from builder.model import Version
 
 NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+PLUGIN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # Claude Code installs non-kebab names
+# A skill's index name: bare, or plugin.skill when several plugins have a skill of that name.
+SKILL_KEY_RE = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,63}\.)?[a-z0-9]+(?:-[a-z0-9]+)*$")
 ZIP_PATH_RE = re.compile(r"^[A-Za-z0-9._+-]+(?:/[A-Za-z0-9._+-]+)*$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 BASE_URL_RE = re.compile(r"^https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~%\-]+)*/?$")
@@ -175,7 +178,7 @@ class SkillView:
     updated_at: str
     updated: str
     files: tuple[FileRow, ...]
-    zip: ZipRef
+    zip: ZipRef | None  # None: Claude Code only (no upload zip)
     history: tuple[HistoryRow, ...]
     body_html: Markup
     repository: str = ""
@@ -194,6 +197,17 @@ class PluginView:
     skills: tuple[SkillView, ...]
     zip: ZipRef | None
     repository: str = ""
+    components: tuple[ComponentRow, ...] = ()
+    external: str = ""  # the source kind (github, url, git-subdir, npm) of a plugin fetched elsewhere
+
+
+@dataclass(frozen=True)
+class ComponentRow:
+    """A command, agent, hook event, MCP/LSP server or output style a plugin installs."""
+
+    kind: str
+    name: str
+    description: str
 
 
 @dataclass(frozen=True)
@@ -239,9 +253,9 @@ def _field(obj: Mapping[str, Any], key: str, where: str, *, required: bool = Fal
     return str(value)
 
 
-def _name(obj: Mapping[str, Any], key: str, where: str) -> str:
+def _name(obj: Mapping[str, Any], key: str, where: str, pattern: re.Pattern[str] = NAME_RE) -> str:
     value = _field(obj, key, where, required=True)
-    if not NAME_RE.match(value) or len(value) > 64:
+    if not pattern.match(value) or len(value) > (129 if pattern is SKILL_KEY_RE else 64):
         raise BadInput(
             f"index document: {where}.{key} {value!r} is not a kebab-case name ([a-z0-9-], ≤64 chars); "
             "names become page paths"
@@ -303,13 +317,13 @@ def _date(moment: str) -> str:
 
 
 def _surfaces(value: Any, where: str) -> tuple[str, ...]:
-    """The index may say where a skill installs (e.g. a skill Claude.ai's upload would refuse);
-    without that, everywhere."""
-    if value is None:
+    """Where a skill installs: everywhere, or Claude Code only (``surface: claude-code`` in the index:
+    a skill Claude.ai's upload would refuse gets no upload zip)."""
+    if value in (None, "all"):
         return SURFACES
-    if not isinstance(value, list) or not set(value) <= set(SURFACES):
-        raise BadInput(f"index document: {where}.surfaces must be a list of {', '.join(SURFACES)}")
-    return tuple(v for v in SURFACES if v in value)
+    if value == "claude-code":
+        return ("claude-code",)
+    raise BadInput(f"index document: {where}.surface must be 'all' or 'claude-code', not {value!r}")
 
 
 def _reference_pages(
@@ -367,7 +381,7 @@ def catalog_from_index(
     for i, p in enumerate(raw_plugins):
         if not isinstance(p, Mapping):
             raise BadInput(f"index document: plugins[{i}] must be an object")
-        plugin_docs[_name(p, "name", f"plugins[{i}]")] = p
+        plugin_docs[_name(p, "name", f"plugins[{i}]", PLUGIN_NAME_RE)] = p
     market_repository = _url(market, "repository", "marketplace")
     owner = market.get("owner") if isinstance(market.get("owner"), Mapping) else {}
     assert isinstance(owner, Mapping)
@@ -392,11 +406,11 @@ def catalog_from_index(
         if not isinstance(s, Mapping):
             raise BadInput(f"index document: skills[{i}] must be an object")
         where = f"skills[{i}]"
-        name = _name(s, "name", where)
+        name = _name(s, "name", where, SKILL_KEY_RE)
         if name in seen:
             raise BadInput(f"index document: skill {name!r} appears twice; skill names are unique")
         seen.add(name)
-        plugin = _name(s, "plugin", where)
+        plugin = _name(s, "plugin", where, PLUGIN_NAME_RE)
         if plugin not in plugin_docs:
             raise BadInput(
                 f"index document: skill {name!r} names plugin {plugin!r}, which is not in 'plugins'"
@@ -434,7 +448,7 @@ def catalog_from_index(
                 for f in files
                 if isinstance(f, Mapping)
             ),
-            zip=_zip(s.get("zip"), where),
+            zip=_zip(s["zip"], where) if s.get("zip") is not None else None,
             history=tuple(
                 HistoryRow(
                     version=_field(h, "version", f"{where}.history"),
@@ -447,7 +461,7 @@ def catalog_from_index(
             ),
             body_html=Markup(""),
             repository=_url(plugin_doc, "repository", plugin) or market_repository,
-            surfaces=_surfaces(s.get("surfaces"), where),
+            surfaces=_surfaces(s.get("surface"), where),
         )
         body = bodies.get(name, "")
         view = replace(view, references=_reference_pages(view, (references or {}).get(name, {}), render_body))
@@ -678,11 +692,15 @@ def generate_pages(
     skill_template = env.get_template("skill.md.j2")
     reference_template = env.get_template("reference.md.j2")
     for s in catalog.skills:
+        zip_file, zip_link = (s.zip.file, f"../../{s.zip.path}") if s.zip else ("", "")
         target = install_guide.Target(
-            catalog.catalog_url, catalog.marketplace_name, s.plugin, s.name, s.zip.file, f"../../{s.zip.path}"
+            catalog.catalog_url, catalog.marketplace_name, s.plugin, s.name, zip_file, zip_link
         )
+        # the web session installs with `skillport install`, which needs the upload zip
         guide = [
-            g for g in install_guide.surfaces(target) if g.id != "claude-ai" or "claude-ai" in s.surfaces
+            g
+            for g in install_guide.surfaces(target)
+            if g.id in s.surfaces or (s.zip and g.id == "claude-code-web")
         ]
         pages[f"skills/{s.name}/index.md"] = skill_template.render(s=s, guide=guide, **common)
         for ref in s.references:

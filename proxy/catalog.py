@@ -204,8 +204,20 @@ class Catalog:
             picked = [exact, *picked[: limit - 1]]
         return [self.entries[i].brief() for i in picked]
 
-    def get(self, name: str, *, readable: Readable = everyone) -> Mapping[str, Any] | None:
+    def find(self, name: str) -> int | None:
+        """The entry a skill reference names: its index name (the bare skill name when it is unique,
+        else ``plugin.skill``) or ``plugin:skill``. A bare name several plugins share names none."""
         i = self.by_name.get(name)
+        if i is None and ":" in name:
+            plugin, _, skill = name.partition(":")
+            for key in (f"{plugin}.{skill}", skill):
+                j = self.by_name.get(key)
+                if j is not None and self.entries[j].plugin == plugin:
+                    return j
+        return i
+
+    def get(self, name: str, *, readable: Readable = everyone) -> Mapping[str, Any] | None:
+        i = self.find(name)
         if i is None:
             return None
         entry = self.entries[i]
@@ -235,7 +247,7 @@ class Catalog:
         for item in installed[:MAX_INSTALLED]:
             name = str(item.get("name") or "")
             have = str(item.get("version") or "")
-            i = self.by_name.get(name)
+            i = self.find(name)
             entry = self.entries[i] if i is not None else None
             if entry is None or not allowed(entry.plugin):
                 unknown.append(name)
@@ -252,7 +264,7 @@ class Catalog:
                         changes.append({k: str(h.get(k, "")) for k in ("version", "date", "subject")})
                 newer.append(
                     {
-                        "name": name,
+                        "name": entry.name,  # the index name: plugin:skill resolved
                         "plugin": entry.plugin,
                         "installed": have,
                         "latest": entry.version,
@@ -260,7 +272,7 @@ class Catalog:
                     }
                 )
             else:
-                current.append(name)
+                current.append(entry.name)
         result: dict[str, Any] = {"updates": newer, "current": current}
         if unknown:
             result["unknown"] = unknown

@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from builder import install_guide, package, rules, zipcheck
 from builder.errors import BadInput, NotConfigured, NotFound, PermissionDenied, SkillportError
+from builder.model import bare_skill_name
 from proxy import catalog
 from proxy.oauth import OAuthConfig, SkillportOAuthProvider, www_authenticate
 from proxy.tool_spec import (
@@ -170,6 +171,19 @@ async def _skill_md(state: Any, entry: Mapping[str, Any]) -> str | None:
 def _install(
     state: Any, member: Any, doc: Mapping[str, Any], entry: Mapping[str, Any], surface: str, now: datetime
 ) -> dict[str, Any]:
+    if entry.get("zip") is None:  # Claude Code only: no upload zip, install the plugin
+        market = str((doc.get("marketplace") or {}).get("name") or "skills")
+        return {
+            "skill": str(entry["name"]),
+            "version": entry["version"],
+            "surface": "claude-code",
+            "claude_code_only": True,
+            "note": "This skill is published for Claude Code only (Claude.ai's upload would refuse it).",
+            "plugin": [
+                f"/plugin marketplace add {state.settings.public_url}claude-code/marketplace.json",
+                f"/plugin install {entry['plugin']}@{market}",
+            ],
+        }
     link = _link(state, member, entry, now)
     name = str(entry["name"])
     out: dict[str, Any] = {
@@ -190,13 +204,14 @@ def _install(
     zip_file = str(entry["zip"]["path"]).rsplit("/", 1)[-1]
     target = install_guide.Target(public, market, str(entry["plugin"]), name, zip_file, link)
     out["steps"] = install_guide.for_surface(target, surface).lines()
+    folder = str(entry.get("skill") or name)  # the bare skill name, the zip's root folder
     if surface == "claude-code":
         out["settings"] = json.loads(install_guide.settings_block(public, market))
         out["on_the_web"] = install_guide.claude_code_web(target).lines()
         out["direct"] = (
-            f"mkdir -p ~/.claude/skills && curl -fsSL '{link}' -o /tmp/{name}.zip && "
-            f"rm -rf ~/.claude/skills/{name} && unzip -q -o /tmp/{name}.zip -d ~/.claude/skills/ "
-            f"&& rm /tmp/{name}.zip"
+            f"mkdir -p ~/.claude/skills && curl -fsSL '{link}' -o /tmp/{folder}.zip && "
+            f"rm -rf ~/.claude/skills/{folder} && unzip -q -o /tmp/{folder}.zip -d ~/.claude/skills/ "
+            f"&& rm /tmp/{folder}.zip"
         )
     return out
 
@@ -280,7 +295,7 @@ async def _editor(
             "editing through Skillport is not configured on this server; edit the "
             "marketplace repository instead (skillport bump / new / delete)"
         )
-    skill = str(args.skill)
+    skill = bare_skill_name(str(args.skill))  # the publisher works on plugin + folder name
     if args.action == "bump":
         return await publisher.bump(member, plugin, skill, args.part, now=now)
     if args.action == "delete":

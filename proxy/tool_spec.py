@@ -27,6 +27,8 @@ Surface = Literal["claude-ai", "desktop", "claude-code", "api"]
 Part = Literal["patch", "minor", "major"]
 EDITOR_ACTIONS = frozenset({"bump", "delete", "publish"})
 NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+# A skill reference: ``skill``, ``plugin:skill`` or the index name ``plugin.skill`` (T38: no / or ..).
+SKILL_REF_PATTERN = r"^(?:[A-Za-z0-9][A-Za-z0-9_-]{0,63}[:.])?[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 MAX_PUBLISH_FILES = 200
 MAX_PUBLISH_BYTES = 30 * 1024 * 1024
 TOOL_DESCRIPTION = "Your organization's private Claude Skills: find, install, update. Start with action=help."
@@ -37,7 +39,7 @@ class Installed(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(max_length=64)
+    name: str = Field(max_length=129)  # skill or plugin:skill
     version: str = Field(max_length=64)
 
 
@@ -52,7 +54,7 @@ class ToolArgs(BaseModel):
     limit: int = Field(
         20, ge=1, le=catalog.MAX_RESULTS, description=f"results wanted (1-{catalog.MAX_RESULTS}, default 20)"
     )
-    skill: str | None = Field(None, pattern=NAME_PATTERN, description="a skill's exact name (from search)")
+    skill: str | None = Field(None, pattern=SKILL_REF_PATTERN, description="a skill's name or plugin:skill")
     version: str | None = Field(None, max_length=64, description="only if this version is the one published")
     surface: Surface = Field("claude-ai", description="the Claude surface to install on")
     installed: tuple[Installed, ...] = Field(

@@ -94,15 +94,17 @@ def test_new_skill_in_new_plugin_creates_plugin_entry_and_commit(market: Path) -
     assert "version: 0.1.0" in done.stdout
 
 
-def test_new_skill_in_existing_plugin_leaves_manifests_alone(market: Path) -> None:
+def test_new_skill_in_existing_plugin_bumps_only_the_plugin_version(market: Path) -> None:
     done = run_cli(
         market, "new", "alpha/three", "-d", "Third skill.", "--with", "assets", "--version", "3.0.0"
     )
     assert done.returncode == 0, done.stderr
-    assert changed_files(market) == [
+    assert changed_files(market) == [  # the plugin archive gains a skill: its version moves (a patch)
+        "plugins/alpha/.claude-plugin/plugin.json",
         "plugins/alpha/skills/three/SKILL.md",
         "plugins/alpha/skills/three/assets/README.md",
     ]
+    assert load(market, "plugins/alpha/.claude-plugin/plugin.json")["version"] == "1.2.4"
     text = (market / "plugins/alpha/skills/three/SKILL.md").read_text()
     assert 'metadata:\n  version: "3.0.0"\n' in text
     assert (market / "plugins/alpha/skills/three/assets/README.md").is_file()
@@ -195,12 +197,17 @@ def test_bump_skill_without_own_version_bumps_plugin_json_only_that_line(market:
     assert "also versions two" in message
 
 
-def test_bump_skill_with_own_version_edits_the_version_line_in_place(market: Path) -> None:
+def test_bump_skill_with_own_version_edits_the_version_line_and_bumps_its_plugin(market: Path) -> None:
     done = run_cli(market, "bump", "alpha/two", "minor")
     assert done.returncode == 0, done.stderr
     text = (market / "plugins/alpha/skills/two/SKILL.md").read_text()
     assert text == SKILL_TWO.replace("version: '0.9.0'", "version: '0.10.0'")
-    assert changed_files(market) == ["plugins/alpha/skills/two/SKILL.md"]
+    # the plugin archive holds the changed SKILL.md, so the plugin's version moves too (a patch)
+    assert load(market, "plugins/alpha/.claude-plugin/plugin.json")["version"] == "1.2.4"
+    assert changed_files(market) == [
+        "plugins/alpha/.claude-plugin/plugin.json",
+        "plugins/alpha/skills/two/SKILL.md",
+    ]
 
 
 def test_bump_keeps_plugin_json_and_marketplace_entry_equal(market: Path) -> None:
@@ -226,6 +233,10 @@ def test_bump_keeps_plugin_json_and_marketplace_entry_equal(market: Path) -> Non
 )
 def test_bump_parts_and_explicit_versions(market: Path, part: str, expected: str) -> None:
     assert plan_bump(read_checkout(market), "one", part).version == expected
+
+
+def test_bump_takes_plugin_colon_skill_names(market: Path) -> None:
+    assert plan_bump(read_checkout(market), "alpha:one", "minor").version == "1.3.0"
 
 
 def test_bump_release_of_a_release_is_refused(market: Path) -> None:

@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -249,10 +250,15 @@ def test_an_unchanged_skill_is_not_rezipped_and_a_bumped_one_is(mp: Path, tmp_pa
     (mp / "plugins/tools/skills/alpha/SKILL.md").write_text(
         skill_text("alpha", extra='metadata:\n  version: "1.1.0"\n', body="New text.\n")
     )
+    gamma_zip = out / "skills/gamma/gamma-1.0.0.zip"
+    gamma_before = gamma_zip.stat()
+    # the plugin archive holds alpha's SKILL.md: the plugin's version moves too (beta, without a
+    # version of its own, follows it)
+    edit_json(mp / "plugins/tools/.claude-plugin/plugin.json", version="1.0.1")
     third = _build(mp, out)
-    # alpha's new zip and its plugin's zip are built; beta, gamma and the other plugin are reused
-    assert (third.packaged, third.reused) == (2, 3)
-    assert beta_zip.stat().st_ino == before.st_ino
+    # alpha, beta and their plugin's zip are built; gamma and the other plugin are reused
+    assert (third.packaged, third.reused) == (3, 2) and third.failed == ()
+    assert gamma_zip.stat().st_ino == gamma_before.st_ino
     assert (out / "skills/alpha/alpha-1.1.0.zip").is_file()
     assert not (out / "skills/alpha/alpha-1.0.0.zip").exists()
     with zipfile.ZipFile(out / "skills/alpha/alpha-1.1.0.zip") as zf:
@@ -261,28 +267,61 @@ def test_an_unchanged_skill_is_not_rezipped_and_a_bumped_one_is(mp: Path, tmp_pa
 
 
 @pytest.mark.threat("T48")
-def test_t48_rebuilding_changed_content_without_a_bump_fails_and_keeps_the_site(
+def test_t48_changed_content_without_a_bump_keeps_that_plugin_at_its_published_version(
     mp: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "site"
     _build(mp, out)
     before = tree(out)
+    published = {p["name"]: p for p in _doc(out)["plugins"]}
     (mp / "plugins/more/skills/gamma/references/notes.md").write_text("silently changed\n")
     with pytest.raises(ValidationFailed) as err:
-        _build(mp, out)
-    assert [p.rule for p in err.value.problems if p.is_error] == ["version-not-bumped"]
+        _build(mp, out, strict=True)
+    assert {p.rule for p in err.value.problems if p.is_error} == {
+        "version-not-bumped",
+        "plugin-version-not-bumped",
+    }
     assert tree(out) == before
+    write_skill(mp, "tools", "delta")  # the rest of the catalog still publishes
+    edit_json(mp / "plugins/tools/.claude-plugin/plugin.json", version="1.1.0")
+    result = _build(mp, out)
+    assert {p.rule for p in result.failed} == {"version-not-bumped", "plugin-version-not-bumped"}
+    assert result.kept == ("more",)
+    doc = _doc(out)
+    assert {p["name"]: p for p in doc["plugins"]}["more"] == published["more"]
+    assert "delta" in {s["name"] for s in doc["skills"]}
+    gamma = next(s for s in doc["skills"] if s["name"] == "gamma")
+    assert (out / gamma["zip"]["path"]).read_bytes() == before[gamma["zip"]["path"]]
+    notes = ".well-known/agent-skills/gamma/references/notes.md"
+    assert (out / notes).read_bytes() == before[notes]  # still served to other agents, unchanged
+    assert "Some instructions." in (out / "skills/gamma/index.html").read_text()  # its page keeps its body
     edit_json(mp / "plugins/more/.claude-plugin/plugin.json", version="1.0.1")
-    assert _build(mp, out).packaged == 2
+    assert _build(mp, out).failed == ()
 
 
 @pytest.mark.threat("T48")
 def test_t48_an_explicit_previous_index_is_checked(mp: Path, tmp_path: Path) -> None:
     _build(mp, tmp_path / "published")
     (mp / "plugins/more/skills/gamma/references/notes.md").write_text("silently changed\n")
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(ValidationFailed):  # its last version is not at hand: publishing would drop it
         _build(mp, tmp_path / "fresh", previous_index=str(tmp_path / "published/index.json"))
     assert not (tmp_path / "fresh").exists()
+
+
+def test_a_failing_plugin_never_published_is_left_out_and_the_rest_publishes(
+    mp: Path, tmp_path: Path
+) -> None:
+    write_skill(mp, "more", "broken")
+    (mp / "plugins/more/skills/broken/SKILL.md").write_text("no frontmatter\n")
+    result = _build(mp, tmp_path / "site")
+    assert result.left_out == ("more",) and result.kept == ()
+    assert [(p.file, p.rule) for p in result.failed] == [
+        ("plugins/more/skills/broken/SKILL.md", "frontmatter-missing")
+    ]
+    doc = _doc(tmp_path / "site")
+    assert "more" not in {p["name"] for p in doc["plugins"]} and {p["name"] for p in doc["plugins"]}
+    cc = json.loads((tmp_path / "site/claude-code/marketplace.json").read_text())
+    assert "more" not in {e["name"] for e in cc["plugins"]}
 
 
 def test_a_previous_site_signed_with_another_key_is_ignored_with_a_warning(mp: Path, tmp_path: Path) -> None:
@@ -332,6 +371,10 @@ def test_t47_a_validation_failure_writes_nothing(mp: Path, tmp_path: Path) -> No
     _build(mp, out)
     before = tree(out)
     write_skill(mp, "tools", "Bad_Name")
+    with pytest.raises(ValidationFailed):  # --strict: any error fails the whole build
+        _build(mp, out, strict=True)
+    assert tree(out) == before
+    edit_json(mp / ".claude-plugin/marketplace.json", owner=None)  # an error outside any plugin
     with pytest.raises(ValidationFailed):
         _build(mp, out)
     assert tree(out) == before
@@ -395,3 +438,50 @@ def test_a_zip_entry_can_be_read_back_with_the_standard_library(example_site: Pa
         assert ".claude-plugin/plugin.json" in zf.namelist()
         manifest = json.loads(zf.read(".claude-plugin/plugin.json"))
         assert manifest["version"] == entry["version"]
+
+
+# -- plugin versions follow content --
+
+
+@pytest.mark.threat("T48")
+def test_t48_a_skill_bump_that_changes_the_plugin_archive_needs_a_plugin_bump(
+    mp: Path, tmp_path: Path
+) -> None:
+    gamma = mp / "plugins/more/skills/gamma/SKILL.md"
+    gamma.write_text(skill_text("gamma", extra='metadata:\n  version: "1.0.0"\n'))
+    out = tmp_path / "site"
+    _build(mp, out)
+    gamma.write_text(skill_text("gamma", extra='metadata:\n  version: "1.1.0"\n', body="# New\n\nNew.\n"))
+    result = _build(mp, out)
+    (problem,) = result.failed
+    assert (problem.rule, problem.plugin, problem.file) == (
+        "plugin-version-not-bumped",
+        "more",
+        "plugins/more/.claude-plugin/plugin.json",
+    )
+    assert "skillport bump" in problem.fix and result.kept == ("more",)
+    edit_json(mp / "plugins/more/.claude-plugin/plugin.json", version="1.0.1")
+    assert _build(mp, out).failed == ()
+    assert {p["name"]: p["version"] for p in _doc(out)["plugins"]}["more"] == "1.0.1"
+
+
+def test_an_unversioned_plugin_gets_a_version_that_follows_its_content(mp: Path, tmp_path: Path) -> None:
+    edit_json(mp / "plugins/more/.claude-plugin/plugin.json", version=None)
+    out = tmp_path / "site"
+    result = _build(mp, out)
+    assert "plugin-version-missing" in {w.rule for w in result.warnings}
+    first = {p["name"]: p for p in _doc(out)["plugins"]}["more"]
+    assert re.fullmatch(r"0\.0\.0\+[0-9a-f]{12}", first["version"])
+    assert first["zip"]["path"] == f"plugins/more-{first['version']}.zip"
+    with zipfile.ZipFile(out / first["zip"]["path"]) as zf:
+        assert json.loads(zf.read(".claude-plugin/plugin.json"))["version"] == first["version"]
+    assert first["version"] in (out / "plugins/more/index.html").read_text()
+    assert _build(mp, out).failed == ()  # same content, same version
+    assert {p["name"]: p for p in _doc(out)["plugins"]}["more"]["version"] == first["version"]
+    (mp / "plugins/more/skills/gamma/references/notes.md").write_text("changed\n")
+    result = _build(mp, out)
+    moved = {p["name"]: p for p in _doc(out)["plugins"]}["more"]["version"]
+    assert moved != first["version"] and re.fullmatch(r"0\.0\.0\+[0-9a-f]{12}", moved)
+    assert result.failed == ()
+    gamma = next(s for s in _doc(out)["skills"] if s["name"] == "gamma")
+    assert gamma["version"] == moved  # its skills carry the plugin's version

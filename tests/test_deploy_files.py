@@ -358,8 +358,19 @@ def test_t48_ci_build_checks_bumps_against_the_live_index(
             "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
         },
     )
-    assert done.returncode != 0
+    # the plugin keeps its published version (the site being replaced is at hand); the rest publishes
+    assert done.returncode == 0, done.stderr
     assert skill_md.parent.name in done.stderr and "bump" in done.stderr.lower()
+    plugin = skill_md.parent.parent.parent.name
+    assert f"plugin {plugin} failed: still published at its last version" in done.stderr
+    with pytest.raises(subprocess.CalledProcessError):  # the pull-request check fails on it
+        subprocess.run(
+            [sys.executable, "-m", "builder.cli", "validate", str(marketplace), "--previous-index", previous],
+            cwd=tmp_path,
+            env={**os.environ, "SKILLPORT_SIGNING_KEYS": SIGNING},
+            capture_output=True,
+            check=True,
+        )
 
 
 @pytest.mark.threat("T21")

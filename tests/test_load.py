@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -114,13 +115,43 @@ def test_os_litter_is_skipped_and_executable_bits_are_kept(mp: Path) -> None:
     assert [f.path for f in alpha.files if f.executable] == ["scripts/run.py"]
 
 
-def test_a_folder_without_skill_md_is_reported(mp: Path) -> None:
+def test_a_folder_without_skill_md_is_a_warning_as_claude_code_skips_it(mp: Path) -> None:
     (mp / "plugins/tools/skills/empty").mkdir()
     (mp / "plugins/tools/skills/empty/README.md").write_text("x\n")
-    found = [p for p in problems(mp) if p.is_error]
-    assert [(p.rule, p.file) for p in found] == [("skill-md-missing", "plugins/tools/skills/empty/SKILL.md")]
+    found = problems(mp)
+    assert [(p.rule, p.file, p.severity) for p in found] == [
+        ("skill-md-missing", "plugins/tools/skills/empty/SKILL.md", "warning")
+    ]
 
 
 def test_skill_md_that_is_not_utf8_is_reported(mp: Path) -> None:
     (_alpha(mp) / "SKILL.md").write_bytes(b"---\nname: alpha\ndescription: caf\xe9\n---\n")
     assert "skill-md-encoding" in errors(mp)
+
+
+@pytest.mark.threat("T44")
+def test_t44_a_symlink_inside_the_marketplace_is_followed_and_packaged_as_a_file(
+    mp: Path, tmp_path: Path
+) -> None:
+    (mp / "shared").mkdir()
+    (mp / "shared/glossary.md").write_text("Shared glossary.\n")
+    (_alpha(mp) / "glossary.md").symlink_to("../../../../shared/glossary.md")
+    (_alpha(mp) / "docs").symlink_to("../../../../shared", target_is_directory=True)
+    assert problems(mp) == []
+    marketplace, _ = load(mp)
+    alpha = next(s for s in marketplace.skills if s.name == "alpha")
+    files = {f.path: f.data for f in alpha.files}
+    assert files["glossary.md"] == files["docs/glossary.md"] == b"Shared glossary.\n"
+    out = tmp_path / "site"
+    build(mp, out, keys=KEYS, now=datetime.now(UTC))
+    zips = list((out / "plugins").glob("tools-*.zip"))
+    with zipfile.ZipFile(zips[0]) as zf:
+        info = zf.getinfo("skills/alpha/glossary.md")
+        assert zf.read(info) == b"Shared glossary.\n" and not (info.external_attr >> 16) & 0o020000
+
+
+@pytest.mark.threat("T44")
+def test_t44_a_link_loop_inside_the_marketplace_is_refused(mp: Path) -> None:
+    (_alpha(mp) / "loop").symlink_to(".", target_is_directory=True)
+    found = [p for p in problems(mp) if p.is_error]
+    assert [(p.rule, p.file) for p in found] == [("skill-symlink", "plugins/tools/skills/alpha/loop")]

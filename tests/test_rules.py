@@ -86,13 +86,27 @@ def warnings(root: Path, **kwargs: Any) -> set[str]:
     return {p.rule for p in problems(root, **kwargs) if not p.is_error}
 
 
-def edit_json(path: Path, **changes: Any) -> None:
-    value = json.loads(path.read_text())
+def _apply(value: dict[str, Any], changes: dict[str, Any]) -> None:
     for key, new in changes.items():
         if new is None:
             value.pop(key, None)
         else:
             value[key] = new
+
+
+def edit_json(path: Path, **changes: Any) -> None:
+    value = json.loads(path.read_text())
+    _apply(value, changes)
+    write_json(path, value)
+
+
+def edit_entry(root: Path, plugin: str, **changes: Any) -> None:
+    """Change the marketplace entry of ``plugin`` (a ``None`` value removes the key)."""
+    path = root / ".claude-plugin" / "marketplace.json"
+    value = json.loads(path.read_text())
+    for entry in value["plugins"]:
+        if entry.get("name") == plugin:
+            _apply(entry, changes)
     write_json(path, value)
 
 
@@ -172,7 +186,7 @@ def test_marketplace_owner_and_plugins_are_required(mp: Path) -> None:
     "entry,rule",
     [
         ("not an object", "plugin-entry"),
-        ({"name": "Tools", "source": "./plugins/tools"}, "plugin-name"),
+        ({"name": "../tools", "source": "./plugins/tools"}, "plugin-name"),
         ({"name": "tools", "source": "plugins/tools"}, "plugin-source"),
         ({"name": "tools", "source": "./plugins/../../etc"}, "plugin-source"),
         ({"name": "tools", "source": ".\\plugins\\tools"}, "plugin-source"),
@@ -186,11 +200,19 @@ def test_plugin_entry_rules(mp: Path, entry: Any, rule: str) -> None:
     assert rule in errors(mp)
 
 
-def test_an_external_plugin_source_is_a_warning(mp: Path) -> None:
+def test_an_external_plugin_source_is_passed_through_without_problems(mp: Path) -> None:
     data = json.loads((mp / MJSON).read_text())
     data["plugins"].append({"name": "ext", "source": {"source": "github", "repo": "acme/ext"}})
     write_json(mp / MJSON, data)
-    assert errors(mp) == set() and "plugin-source-external" in warnings(mp)
+    assert problems(mp) == []
+    marketplace, _ = validate_marketplace(mp)
+    assert [dict(e) for e in marketplace.external] == [data["plugins"][-1]]
+
+
+def test_a_non_kebab_plugin_name_is_a_warning_as_claude_code_installs_it(mp: Path) -> None:
+    edit_entry(mp, "tools", name="Tools_Kit")
+    edit_json(mp / PJSON, name="Tools_Kit")
+    assert errors(mp) == set() and "plugin-name-not-kebab" in warnings(mp)
 
 
 @pytest.mark.threat("T43")
@@ -224,14 +246,9 @@ def test_a_version_mismatch_between_plugin_json_and_entry_is_a_warning(mp: Path)
     assert "plugin-version-mismatch" not in warnings(mp)
 
 
-def test_a_plugin_without_any_version_fails_unless_every_skill_has_one(mp: Path) -> None:
+def test_a_plugin_without_a_version_is_a_warning(mp: Path) -> None:
     edit_json(mp / PJSON, version=None)
-    assert "plugin-version-missing" in errors(mp)
-    for skill in ("alpha", "beta"):
-        (mp / f"plugins/tools/skills/{skill}/SKILL.md").write_text(
-            skill_text(skill, extra='metadata:\n  version: "2.0.0"\n')
-        )
-    assert errors(mp) == set()
+    assert errors(mp) == set() and "plugin-version-missing" in warnings(mp)
 
 
 def test_a_plugin_without_skills_is_a_warning(tmp_path: Path) -> None:
@@ -239,10 +256,12 @@ def test_a_plugin_without_skills_is_a_warning(tmp_path: Path) -> None:
     assert errors(root) == set() and "plugin-no-skills" in warnings(root)
 
 
-def test_a_missing_plugin_json_is_reported(mp: Path) -> None:
+def test_a_missing_plugin_json_is_a_warning_unless_the_entry_is_not_strict(mp: Path) -> None:
     (mp / PJSON).unlink()
-    (found,) = [p for p in problems(mp) if p.rule == "manifest-missing"]
-    assert found.file == "plugins/tools/.claude-plugin/plugin.json"
+    (found,) = [p for p in problems(mp) if p.rule == "plugin-json-missing"]
+    assert found.file == "plugins/tools/.claude-plugin/plugin.json" and not found.is_error
+    edit_entry(mp, "tools", strict=False, version="1.0.0")
+    assert problems(mp) == []
 
 
 # -- SKILL.md frontmatter (Agent Skills spec) --
@@ -267,16 +286,17 @@ def test_valid_skill_names_pass(tmp_path: Path, name: str) -> None:
     assert errors(root) == set()
 
 
-def test_skill_name_must_equal_its_folder(mp: Path) -> None:
+def test_a_skill_name_other_than_its_folder_is_a_warning(mp: Path) -> None:
     _skill(mp, skill_text("gamma"))
-    assert errors(mp) == {"skill-name-folder"}
+    assert errors(mp) == set() and warnings(mp) == {"skill-name-folder"}
 
 
 @pytest.mark.parametrize("name", ["claude-helper", "my-anthropic-tool"])
-def test_claude_and_anthropic_are_refused_in_names(tmp_path: Path, name: str) -> None:
+def test_claude_and_anthropic_in_names_make_a_skill_claude_code_only(tmp_path: Path, name: str) -> None:
     root = make_marketplace(tmp_path, {"tools": []})
     write_skill(root, "tools", name)
-    assert errors(root) == {"skill-name-reserved-word"}
+    assert errors(root) == set() and warnings(root) == {"skill-name-reserved-word"}
+    assert errors(root, strict=True) == {"skill-name-reserved-word"}
 
 
 def test_description_is_required(mp: Path) -> None:
@@ -288,12 +308,14 @@ def test_description_length_limit_is_1024(mp: Path) -> None:
     _skill(mp, skill_text("alpha", "d" * 1024))
     assert errors(mp) == set()
     _skill(mp, skill_text("alpha", "d" * 1025))
-    assert errors(mp) == {"skill-description"}
+    assert errors(mp) == set() and warnings(mp) == {"skill-description-too-long"}
 
 
-def test_angle_brackets_in_description_are_refused(mp: Path) -> None:
+def test_xml_like_tags_in_description_make_a_skill_claude_code_only(mp: Path) -> None:
     _skill(mp, skill_text("alpha", '"Use for <b>bold</b> moves."'))
-    assert errors(mp) == {"skill-description-angle-brackets"}
+    assert errors(mp) == set() and warnings(mp) == {"skill-description-tags"}
+    _skill(mp, skill_text("alpha", '"Keep LCP < 1s and CLS > 0."'))
+    assert problems(mp) == []
 
 
 def test_compatibility_limit_is_500(mp: Path) -> None:
@@ -372,12 +394,13 @@ def test_t42_more_than_200_files_fails_and_200_pass(mp: Path) -> None:
         (refs / f"r{i:03}.md").write_text("x\n")
     assert errors(mp) == set()
     (refs / "r999.md").write_text("x\n")
-    assert errors(mp) == {"skill-too-many-files"}
+    assert errors(mp) == set() and warnings(mp) == {"skill-too-big-to-upload"}
+    assert errors(mp, limits=BuildLimits(max_files_per_skill=200)) == {"skill-too-many-files"}
 
 
 @pytest.mark.threat("T42")
 def test_t42_too_many_bytes_fails(mp: Path) -> None:
-    assert BuildLimits().max_skill_bytes == 30 * 1024 * 1024
+    assert BuildLimits().max_upload_bytes == 30 * 1024 * 1024
     (mp / "plugins/tools/skills/alpha/assets").mkdir()
     (mp / "plugins/tools/skills/alpha/assets/big.bin").write_bytes(b"\0" * 5000)
     limits = BuildLimits(max_skill_bytes=4000)
@@ -396,13 +419,13 @@ def test_nested_archives_are_refused(mp: Path, name: str) -> None:
     target = mp / "plugins/tools/skills/alpha" / name
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(b"PK\x03\x04")
-    assert errors(mp) == {"skill-nested-archive"}
+    assert errors(mp) == set() and warnings(mp) == {"skill-nested-archive"}
 
 
 def test_a_second_skill_md_is_refused(mp: Path) -> None:
     (mp / "plugins/tools/skills/alpha/sub").mkdir()
     (mp / "plugins/tools/skills/alpha/sub/SKILL.md").write_text(skill_text("sub"))
-    assert errors(mp) == {"skill-nested-skill-md"}
+    assert errors(mp) == set() and warnings(mp) == {"skill-nested-skill-md"}
 
 
 @pytest.mark.parametrize("name", ["what?.md", "a#b.md", "[x].md", "caf\u00e9.md", "tab\tname.md"])
@@ -422,23 +445,25 @@ def test_ordinary_file_names_pass(mp: Path) -> None:
 
 
 @pytest.mark.threat("T43")
-def test_t43_same_skill_name_in_two_plugins_fails(tmp_path: Path) -> None:
+def test_t43_same_skill_name_in_two_plugins_is_two_skills(tmp_path: Path) -> None:
     root = make_marketplace(tmp_path, {"tools": ["alpha"], "more": ["alpha"]})
-    found = [p for p in problems(root) if p.rule == "skill-name-collision"]
-    assert len(found) == 1 and "tools" in found[0].message and "more" in found[0].message
+    assert problems(root) == []
 
 
 @pytest.mark.threat("T43")
-def test_t43_case_only_twins_fail(tmp_path: Path) -> None:
+def test_t43_case_only_twins_in_one_plugin_fail_and_across_plugins_warn(tmp_path: Path) -> None:
     root = make_marketplace(tmp_path, {"tools": ["alpha"], "more": []})
-    write_skill(root, "more", "ALPHA")
+    write_skill(root, "tools", "ALPHA")
     assert "skill-name-collision" in errors(root)
+    root = make_marketplace(tmp_path / "two", {"tools": ["alpha"], "more": []})
+    write_skill(root, "more", "ALPHA")
+    assert "skill-name-collision" not in errors(root) and "skill-name-lookalike" in warnings(root)
 
 
 @pytest.mark.threat("T43")
-def test_t43_nfkc_look_alikes_fail(tmp_path: Path) -> None:
+def test_t43_nfkc_look_alikes_in_one_plugin_fail(tmp_path: Path) -> None:
     root = make_marketplace(tmp_path, {"tools": ["alpha"], "more": []})
-    write_skill(root, "more", "\uff41lpha")  # fullwidth a
+    write_skill(root, "tools", "\uff41lpha")  # fullwidth a
     assert {"skill-name", "skill-name-collision"} <= errors(root)
 
 
