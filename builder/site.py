@@ -484,6 +484,18 @@ def catalog_from_index(
                 skills=tuple(v for v in skills if v.plugin == name),
                 zip=_zip(p["zip"], f"plugin {name}") if p.get("zip") else None,
                 repository=_url(p, "repository", f"plugin {name}") or market_repository,
+                components=tuple(
+                    ComponentRow(
+                        kind=_field(c, "kind", f"plugin {name}.components"),
+                        name=_field(c, "name", f"plugin {name}.components"),
+                        description=_field(c, "description", f"plugin {name}.components"),
+                    )
+                    for c in p.get("components") or ()
+                    if isinstance(c, Mapping)
+                ),
+                external=_field(p["source"], "source", f"plugin {name}.source") or "external"
+                if p.get("external") and isinstance(p.get("source"), Mapping)
+                else "",
             )
         )
     used_tags = {t for v in skills for t in v.tags}
