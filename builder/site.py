@@ -46,6 +46,7 @@ from markupsafe import Markup
 from builder import install_guide
 from builder.errors import BadInput, UpstreamError
 from builder.model import Version
+from builder.provisioning import GroupPlugins, group_plugins
 
 NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 PLUGIN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # Claude Code installs non-kebab names
@@ -662,7 +663,12 @@ def _environment(templates_dir: Path) -> jinja2.Environment:
 
 
 def generate_pages(
-    catalog: Catalog, env: jinja2.Environment, *, site_name: str, now: datetime
+    catalog: Catalog,
+    env: jinja2.Environment,
+    *,
+    site_name: str,
+    now: datetime,
+    groups: tuple[GroupPlugins, ...] = (),
 ) -> dict[str, str]:
     """Every generated page: docs-relative path -> Markdown text."""
     common: dict[str, Any] = {
@@ -684,6 +690,12 @@ def generate_pages(
             **common,
         ),
         "plugins/index.md": env.get_template("plugins.md.j2").render(plugins=catalog.plugins),
+        "admin/index.md": env.get_template("admin.md.j2").render(
+            plugins=catalog.plugins,
+            plugins_by_name={p.name: p for p in catalog.plugins},
+            groups=groups,
+            **common,
+        ),
         "skills/index.md": env.get_template("skills.md.j2").render(
             skills=catalog.skills, surface_labels=SURFACE_LABELS
         ),
@@ -816,7 +828,8 @@ def prepare_catalog(
     catalog = catalog_from_index(index_doc, bodies, renderer, references)
     renderer.prune()
     site_name = str(base.get("site_name") or catalog.marketplace_name)
-    pages = generate_pages(catalog, _environment(templates_dir), site_name=site_name, now=now)
+    groups = group_plugins(index_doc.get("access"), (p.name for p in catalog.plugins))
+    pages = generate_pages(catalog, _environment(templates_dir), site_name=site_name, now=now, groups=groups)
 
     docs = work_dir / "docs"
     if docs.exists():
