@@ -69,7 +69,7 @@ def test_group_plugins_follow_the_access_rules() -> None:
 
 
 @pytest.mark.threat("T26")
-def test_admin_page_lists_upload_zips_for_editors_only(served: tuple[RunningProxy, Any]) -> None:
+def test_t26_admin_page_lists_upload_zips_for_editors_only(served: tuple[RunningProxy, Any]) -> None:
     proxy, doc = served
     with _member(proxy, "alice") as alice, _member(proxy, "bob") as bob, _member(proxy, "carol") as carol:
         page = alice.get(proxy.url + "admin/")
