@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
+from builder.authoring.remote import GitPublisher
 from builder.build import build
-from builder.remote_publish import GitPublisher
 from proxy.publisher import ProxyPublisher
 from tests.test_api import bearer
 from tests.test_authoring_support import git, git_env, init_repo, make_marketplace
