@@ -17,7 +17,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlencode, urlsplit
 
 import httpx
@@ -36,7 +36,10 @@ from proxy.pages import Action, look_of, paragraph, render
 from proxy.session import Member, Sessions, clear_cookie, cookie_name, set_cookie
 from proxy.settings import Settings
 
-__all__ = ["Member", "OidcClient", "current_member", "identity_routes", "safe_next"]
+if TYPE_CHECKING:  # the services hold the sign-in client; routes get the services
+    from proxy.services import Services
+
+__all__ = ["Member", "OidcClient", "identity_routes", "safe_next"]
 
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
 DISCOVERY_TTL = 3600.0
@@ -349,18 +352,6 @@ def account_bar(member: Member, settings: Settings) -> str:
     )
 
 
-def current_member(request: Request) -> Member | None:
-    """The signed-in member of this request (from the session cookie), or ``None``."""
-    cached = request.scope.get("skillport.member", False)
-    if cached is not False:
-        return cached  # type: ignore[no-any-return]
-    state = request.app.state.skillport
-    sessions: Sessions = state.sessions
-    member = sessions.decode(request.cookies.get(sessions.name), now=datetime.now(UTC))
-    request.scope["skillport.member"] = member
-    return member
-
-
 def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
@@ -368,7 +359,7 @@ def client_ip(request: Request) -> str | None:
 class SignIn:
     """The three sign-in endpoints."""
 
-    def __init__(self, state: Any) -> None:
+    def __init__(self, state: Services) -> None:
         self.state = state
         self.settings: Settings = state.settings
         self.oidc: OidcClient = state.oidc
@@ -379,7 +370,7 @@ class SignIn:
 
     async def login(self, request: Request) -> Response:
         target = safe_next(request.query_params.get("next"))
-        if current_member(request) is not None:
+        if await self.state.authenticate(request) is not None:
             return RedirectResponse(target, status_code=302)
         now = datetime.now(UTC)
         sign_in = SignInState(
@@ -474,7 +465,7 @@ class SignIn:
 
     async def confirm_logout(self, request: Request) -> Response:
         """``GET /logout`` changes nothing (T59): it shows a button that POSTs the sign-out."""
-        if current_member(request) is None:
+        if await self.state.authenticate(request) is None:
             return RedirectResponse("/signed-out", status_code=303, headers={"Cache-Control": "no-store"})
         return render(
             look_of(request),
@@ -485,7 +476,7 @@ class SignIn:
 
     async def logout(self, request: Request) -> Response:
         """``POST /logout`` (the cross-site check of the security middleware applies, T16)."""
-        member = current_member(request)
+        member = await self.state.authenticate(request)
         response = RedirectResponse("/signed-out", status_code=303, headers={"Cache-Control": "no-store"})
         self.sessions.end(response)
         if member is not None:
@@ -508,7 +499,7 @@ async def signed_out(request: Request) -> Response:
     )
 
 
-def identity_routes(state: Any) -> list[BaseRoute]:
+def identity_routes(state: Services) -> list[BaseRoute]:
     sign_in = SignIn(state)
     return [
         Route("/login", sign_in.login, methods=["GET"]),
