@@ -25,7 +25,6 @@ from builder.limits import DEFAULT_LIMITS, BuildLimits
 from builder.model import Marketplace, Problem, SkillFile, skill_keys
 from builder.validate import validate_marketplace
 
-
 Progress = Callable[[str, int, int], None]
 
 

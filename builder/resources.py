@@ -52,7 +52,9 @@ def site_config(marketplace_dir: Path, explicit: Path | None = None) -> SiteConf
     default."""
     if explicit is not None:
         if not explicit.is_file():
-            raise BadInput(f"--site-config {explicit}: no such file (give an mkdocs.yml to build the catalog with)")
+            raise BadInput(
+                f"--site-config {explicit}: no such file (give an mkdocs.yml to build the catalog with)"
+            )
         return SiteConfig(explicit, explicit.resolve().parent)
     own = marketplace_dir / MARKETPLACE_CONFIG
     if own.is_file():

@@ -147,7 +147,8 @@ class OAuthConfig:
             object.__setattr__(self, "public_url", self.public_url + "/")
 
     @classmethod
-    def from_settings(cls, settings: Any) -> OAuthConfig:
+    def from_settings(cls, settings: Any, revocations: RevocationList | None = None) -> OAuthConfig:
+        """``revocations``: the proxy's one list (``Services``); read from the settings' file if not given."""
         from proxy.identity import org_allows
 
         def member_allowed(member: Mapping[str, str]) -> bool:
@@ -163,7 +164,7 @@ class OAuthConfig:
             redirect_hosts=tuple(settings.oauth_redirect_hosts),
             replay_entries=int(settings.oauth_replay_max_entries),
             member_allowed=member_allowed,
-            revocations=revocations_for(settings.revocation_file),
+            revocations=revocations or revocations_for(settings.revocation_file),
         )
 
     @property

@@ -121,7 +121,8 @@ class Services:
             origin_name=settings.origin,
         )
         audit = audit or AuditLog(settings.audit_log)
-        oauth = SkillportOAuthProvider(OAuthConfig.from_settings(settings))
+        revocations = revocations_for(settings.revocation_file)
+        oauth = SkillportOAuthProvider(OAuthConfig.from_settings(settings, revocations))
 
         async def refresh(now: datetime) -> None:
             await index.refresh(now=now, force=True)
@@ -137,7 +138,7 @@ class Services:
                 settings.secrets,
                 lifetime=settings.session_lifetime,
                 https=settings.is_https,
-                revocations=revocations_for(settings.revocation_file),
+                revocations=revocations,
             ),
             oidc=OidcClient(settings),
             oauth=oauth,
