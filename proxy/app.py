@@ -211,7 +211,7 @@ class Site:
     async def download(self, request: Request) -> Response:
         """``/d/<token>``: a signed link, no cookie needed (T32)."""
         now = _now()
-        grant = self.state.links.inner.check(request.path_params["token"], now=now)
+        grant = self.state.links.check(request.path_params["token"], now=now)
         member = await self.state.authenticate(request)
         if member is not None and member.sub != grant.sub:
             raise PermissionDenied("this download link was made for someone else; ask for your own")

@@ -22,7 +22,7 @@ from proxy.audit import AuditLog
 from proxy.bearer import MEMBER_KEY, VIA_KEY, BearerVerifier, bearer_token
 from proxy.errors import InvalidToken
 from proxy.identity import OidcClient
-from proxy.links import Links
+from proxy.links import LinkGrant, Links
 from proxy.oauth import OAuthConfig, SkillportOAuthProvider, www_authenticate
 from proxy.origin import IndexStore, Origin, open_origin
 from proxy.pages import LookCache
@@ -75,8 +75,12 @@ class AuditedLinks:
         self.audit.record("link-minted", member=member, ip=ip, now=now, skill=skill_name, version=version)
         return url
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+    @property
+    def lifetime(self) -> int:
+        return self.inner.lifetime
+
+    def check(self, token: str, *, now: datetime) -> LinkGrant:
+        return self.inner.check(token, now=now)
 
 
 @dataclass(frozen=True)
