@@ -13,12 +13,15 @@ request becomes a member: with a ``Bearer`` header that does not verify it raise
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from starlette.requests import Request
 
 from proxy.oauth import SkillportOAuthProvider
 from proxy.session import Member
 
-__all__ = ["MEMBER_KEY", "VIA_KEY", "BearerVerifier", "bearer_token"]
+__all__ = ["MEMBER_KEY", "VIA_KEY", "BearerVerifier", "bearer_token", "member_from_claims"]
 
 MEMBER_KEY = "skillport.member"  # the request-scope cache of the authenticated member
 VIA_KEY = "skillport.via"
@@ -50,13 +53,17 @@ class BearerVerifier:
         found = await self.provider.load_access_token(token)
         if found is None or found.resource != self.resource:
             return None
-        claims = found.claims or {}
-        try:
-            return Member(
-                sub=str(claims.get("sub") or ""),
-                email=str(claims.get("email") or ""),
-                name=str(claims.get("name") or ""),
-                hd=str(claims.get("hd") or ""),
-            )
-        except ValueError:
-            return None
+        return member_from_claims(found.claims or {})
+
+
+def member_from_claims(claims: Mapping[str, Any]) -> Member | None:
+    """The member an access token's claims name (``/mcp`` reads them through the MCP SDK)."""
+    try:
+        return Member(
+            sub=str(claims.get("sub") or ""),
+            email=str(claims.get("email") or ""),
+            name=str(claims.get("name") or ""),
+            hd=str(claims.get("hd") or ""),
+        )
+    except ValueError:
+        return None

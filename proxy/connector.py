@@ -32,6 +32,7 @@ from builder import install_guide, package, rules, zipcheck
 from builder.errors import BadInput, NotConfigured, NotFound, PermissionDenied, SkillportError
 from builder.model import bare_skill_name
 from proxy import catalog
+from proxy.bearer import member_from_claims
 from proxy.errors import json_error
 from proxy.oauth import OAuthConfig, www_authenticate
 from proxy.services import Services
@@ -371,18 +372,6 @@ def compact(result: Mapping[str, Any]) -> str:
 # -- the MCP server --------------------------------------------------------------------------------
 
 
-class TokenMember:
-    """The member an access token speaks for (same attributes as the session's ``Member``)."""
-
-    __slots__ = ("email", "hd", "name", "sub")
-
-    def __init__(self, claims: Mapping[str, Any]) -> None:
-        self.sub = str(claims.get("sub") or "")
-        self.email = str(claims.get("email") or "")
-        self.name = str(claims.get("name") or "")
-        self.hd = str(claims.get("hd") or "")
-
-
 def transport_security(public_url: str) -> TransportSecuritySettings:
     """Host/Origin allow-lists from the public URL (T34): DNS-rebinding protection stays on."""
     from urllib.parse import urlsplit
@@ -411,7 +400,9 @@ def make_server(state: Services, clock: Callable[[], datetime] | None = None) ->
         token = get_access_token()
         if token is None or not token.subject:
             raise ToolError("not signed in")
-        member = TokenMember(token.claims or {})
+        member = member_from_claims(token.claims or {})
+        if member is None:
+            raise ToolError("not signed in")
         try:
             return compact(await run_action(state, member, arguments, now=now(), via="mcp"))
         except SkillportError as exc:
