@@ -8,6 +8,16 @@
 # holds no secrets. Health: GET /healthz (process up), GET /readyz (a verified index is loaded).
 # Running several replicas behind a load balancer: docs/admin/running-the-proxy.md.
 
+# Stage 1: the skillport wheel (templates, theme and the default mkdocs.yml are package data in it).
+FROM python:3.11-slim AS wheel
+WORKDIR /src
+COPY pyproject.toml README.md mkdocs.yml ./
+COPY builder/ builder/
+COPY proxy/ proxy/
+COPY templates/ templates/
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /dist .
+
+# Stage 2: the runtime, with the wheel installed (regular, not editable) into a virtualenv.
 FROM python:3.11-slim AS runtime
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -30,16 +40,11 @@ RUN apt-get update \
     && mkdir -p /data/site /data/publish \
     && chown -R skillport:skillport /data
 
-# The builder reads templates/ and mkdocs.yml from the source tree (builder/build.py REPO_ROOT), so
-# the tree is kept at /app and installed in place (editable) into a virtualenv.
-WORKDIR /app
-COPY pyproject.toml README.md mkdocs.yml ./
-COPY builder/ builder/
-COPY proxy/ proxy/
-COPY templates/ templates/
+COPY --from=wheel /dist/ /tmp/dist/
 RUN python -m venv /opt/venv \
-    && pip install --no-cache-dir -e . \
-    && python -c "import builder.build, proxy.app" \
+    && pip install --no-cache-dir /tmp/dist/skillport-*.whl \
+    && rm -rf /tmp/dist \
+    && python -c "import builder.build, builder.resources, proxy.app; builder.resources.templates_dir()" \
     && skillport --help > /dev/null
 
 # Numeric so that Kubernetes `runAsNonRoot` can check it.

@@ -19,7 +19,8 @@ from typing import Any
 
 from proxy import catalog
 from proxy.access import AccessRules
-from proxy.connector import TokenMember, make_server, run_action
+from proxy.bearer import member_from_claims
+from proxy.connector import make_server, run_action
 
 WORDS = [
     "pdf",
@@ -198,7 +199,7 @@ def main() -> None:
     )
 
     state = State(doc)
-    member = TokenMember({"sub": "u1", "email": "member@corp.example"})
+    member = member_from_claims({"sub": "u1", "email": "member@corp.example"})
     now = datetime.now(UTC)
     rng = random.Random(1)
     queries = [" ".join(rng.sample(WORDS, rng.randint(1, 2))) for _ in range(args.runs)]

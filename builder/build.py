@@ -19,15 +19,11 @@ from typing import Any
 
 import httpx
 
-from builder import frontmatter, history, index, plan, publish, rules, site, wellknown
+from builder import frontmatter, history, index, plan, publish, resources, rules, site, wellknown
 from builder.errors import BadInput, IndexRejected, UpstreamError, ValidationFailed
 from builder.limits import DEFAULT_LIMITS, BuildLimits
 from builder.model import Marketplace, Problem, SkillFile, skill_keys
 from builder.validate import validate_marketplace
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MKDOCS_CONFIG = REPO_ROOT / "mkdocs.yml"
-DEFAULT_TEMPLATES = REPO_ROOT / "templates"
 
 Progress = Callable[[str, int, int], None]
 
@@ -128,20 +124,22 @@ def build(
     base_url: str | None = None,
     previous_index: str | None = None,
     limits: BuildLimits = DEFAULT_LIMITS,
-    mkdocs_config: Path = DEFAULT_MKDOCS_CONFIG,
-    templates_dir: Path = DEFAULT_TEMPLATES,
+    mkdocs_config: Path | None = None,
+    templates_dir: Path | None = None,
     progress: Progress | None = None,
     strict: bool = False,
 ) -> BuildResult:
     """Build ``marketplace_dir`` into ``out_dir``. Raises ``ValidationFailed`` (nothing written) when
     the marketplace has errors (with ``strict``, warnings count as errors), ``BuildInProgress`` when
-    another build holds the lock."""
+    another build holds the lock. ``mkdocs_config``: the catalog's configuration (default: the
+    marketplace's ``.skillport/mkdocs.yml``, else the packaged one, builder/resources.py)."""
     if not keys:
         raise BadInput("no signing keys: set SKILLPORT_SIGNING_KEYS (or use --dev for an ephemeral key)")
     if base_url is not None and not base_url.endswith("/"):
         base_url += "/"
     out_dir = out_dir.resolve()
     marketplace_dir = marketplace_dir.resolve()
+    config = resources.site_config(marketplace_dir, mkdocs_config)
     with publish.build_lock(out_dir):
         publish.remove_leftovers(out_dir)
         previous, notes = load_previous_index(previous_index, out_dir, keys, now)
@@ -244,8 +242,9 @@ def build(
                 document,
                 {**_kept_bodies(kept_known), **{sp.key: sp.skill.body for sp in skill_plans}},
                 staged,
-                config_path=mkdocs_config,
-                templates_dir=templates_dir,
+                config_path=config.path,
+                docs_base=config.docs_base,
+                templates_dir=templates_dir or resources.templates_dir(),
                 work_dir=publish.cache_dir(out_dir),
                 now=now,
                 references={sp.skill.name: site.reference_texts(sp.skill.files) for sp in skill_plans},

@@ -122,6 +122,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             previous_index=args.previous_index,
             progress=progress_cb,
             strict=args.strict,
+            mkdocs_config=Path(args.site_config) if args.site_config else None,
         )
     except ValidationFailed as exc:
         if progress_ctx:
@@ -158,10 +159,21 @@ def cmd_build(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def site_build(
+    marketplace: Path, out: Path, /, *, keys: Sequence[str], now: datetime, base_url: str | None = None
+) -> object:
+    """The builder as the proxy's ``SiteBuild`` (``skillport serve --rebuild``); the pipeline (and
+    MkDocs) is imported only when an editor's change is rebuilt."""
+    from builder.build import build
+
+    return build(marketplace, out, keys=keys, now=now, base_url=base_url)
+
+
 def cmd_serve(args: argparse.Namespace, rest: list[str]) -> int:
+    # the one place the builder reaches the proxy: lazily, for `serve`, injecting the rebuild
     from proxy.serve import main as serve_main
 
-    return serve_main(rest)
+    return serve_main(rest, site_build=site_build)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -184,6 +196,12 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--out", required=True, metavar="SITE", help="output folder (replaced atomically)")
     b.add_argument("--base-url", metavar="URL", help="public URL the site is served at (for absolute links)")
     b.add_argument(
+        "--site-config",
+        metavar="FILE",
+        help="mkdocs.yml to build the catalog with (default: the marketplace's .skillport/mkdocs.yml "
+        "when present, else Skillport's own)",
+    )
+    b.add_argument(
         "--previous-index",
         metavar="FILE|URL",
         help="published index.json (default: SITE/index.json when present)",
@@ -204,12 +222,12 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=None)
 
     try:
-        from builder.authoring_cli import register
+        from builder.authoring.cli import register
     except ImportError:  # pragma: no cover - authoring is optional in stripped installs
         pass
     else:
         register(sub)
-    from builder.member_cli import register as register_member
+    from builder.client.member import register as register_member
 
     register_member(sub)
     from builder.apisync.run import register as register_sync_api

@@ -821,8 +821,10 @@ def prepare_catalog(
     work_dir: Path,
     now: datetime,
     references: Mapping[str, Mapping[str, str]] | None = None,
+    docs_base: Path | None = None,
 ) -> Path:
-    """Write the generated Markdown and ``mkdocs.yml`` into ``work_dir``; return that config file."""
+    """Write the generated Markdown and ``mkdocs.yml`` into ``work_dir``; return that config file.
+    The config's ``docs_dir`` (extra pages) is relative to ``docs_base`` (default: its folder)."""
     base = load_base_config(config_path)
     renderer = CachedRenderer(BodyRenderer(), work_dir / "body-cache")
     catalog = catalog_from_index(index_doc, bodies, renderer, references)
@@ -835,7 +837,7 @@ def prepare_catalog(
     if docs.exists():
         shutil.rmtree(docs)
     docs.mkdir(parents=True)
-    extra_docs = config_path.parent / str(base.get("docs_dir") or "docs")
+    extra_docs = (docs_base or config_path.parent) / str(base.get("docs_dir") or "docs")
     if base.get("docs_dir") and extra_docs.is_dir():
         for source in sorted(extra_docs.rglob("*")):
             relative = source.relative_to(extra_docs)
@@ -905,6 +907,7 @@ def render_catalog(
     work_dir: Path,
     now: datetime,
     references: Mapping[str, Mapping[str, str]] | None = None,
+    docs_base: Path | None = None,
 ) -> None:
     """Build the catalog pages for ``index_doc`` into ``out_dir`` (other files there are kept).
 
@@ -919,6 +922,7 @@ def render_catalog(
         work_dir=work_dir,
         now=now,
         references=references,
+        docs_base=docs_base,
     )
     built = build_site(config_file)
     out_dir.mkdir(parents=True, exist_ok=True)

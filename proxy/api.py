@@ -3,7 +3,7 @@ code-execution sandbox), with its OpenAPI document at ``/api/v1/openapi.json``.
 
 Authentication: ``Authorization: Bearer <access token>`` from the proxy's OAuth server (the same
 tokens ``/mcp`` takes, bound to this server); ``GET`` requests also accept the browser session.
-Errors are ``{"error": <code>, "message": <text>}`` with the matching status."""
+Errors are ``{"error": <code>, "message": <text>}`` with the matching status (proxy/errors.py)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from builder.errors import BadInput, SkillportError
-from proxy.connector import TokenMember, run_action
-from proxy.errors import error_code, status_for
-from proxy.oauth import OAuthConfig, SkillportOAuthProvider, www_authenticate
+from proxy.connector import run_action
+from proxy.errors import error_response, json_error
+from proxy.oauth import www_authenticate
+from proxy.services import Services
+from proxy.session import Member
 from proxy.tool_spec import TOOL_SCHEMA
 
 PREFIX = "/api/v1"
@@ -27,45 +29,22 @@ MAX_JSON_BYTES = 40 * 1024 * 1024
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(
-        {"error": code, "message": message},
-        status_code=status,
-        headers={"Cache-Control": "no-store", **(headers or {})},
-    )
-
-
-def error_for(exc: SkillportError) -> JSONResponse:
-    status = status_for(exc)
-    return _error(status, error_code(status), str(exc) if status != 500 else "unexpected error")
-
-
 class Api:
-    def __init__(self, state: Any, verifier: SkillportOAuthProvider) -> None:
-        self.state = state
-        self.verifier = verifier
+    def __init__(self, services: Services) -> None:
+        self.state = services
 
-    async def _member(self, request: Request) -> Any:
-        header = request.headers.get("authorization", "")
-        if header.lower().startswith("bearer "):
-            token = await self.verifier.load_access_token(header[7:].strip())
-            if token is None or token.resource != self.verifier.config.resource:
-                return None
-            return TokenMember(token.claims or {})
-        if request.method == "GET" and not header:
-            from proxy.identity import current_member
+    async def _member(self, request: Request) -> Member | None:
+        """A bearer token; the session cookie only on GET without an ``Authorization`` header (a
+        cross-site form cannot POST as the member, T16)."""
+        cookie = request.method == "GET" and "authorization" not in request.headers
+        return await self.state.authenticate(request, cookie=cookie)
 
-            return current_member(request)
-        return None
-
-    def _unauthorized(self, request: Request) -> JSONResponse:
-        sent = "authorization" in request.headers
-        return _error(
+    def _unauthorized(self) -> Response:
+        return json_error(
             401,
-            "unauthorized",
             "send Authorization: Bearer <token> (sign in with `skillport login` "
             "or the OAuth flow described at the resource metadata)",
-            {"WWW-Authenticate": www_authenticate(self.verifier.config, "invalid_token" if sent else None)},
+            headers={"WWW-Authenticate": www_authenticate(self.state.oauth.config)},
         )
 
     async def _body(self, request: Request) -> dict[str, Any]:
@@ -90,10 +69,10 @@ class Api:
 
     def endpoint(self, action: str | None, fields: Callable[[Request], dict[str, Any]]) -> Handler:
         async def handle(request: Request) -> Response:
-            member = await self._member(request)
-            if member is None:
-                return self._unauthorized(request)
             try:
+                member = await self._member(request)
+                if member is None:
+                    return self._unauthorized()
                 body = await self._body(request)
                 args = {**body, **fields(request)}
                 if action is not None:
@@ -101,9 +80,9 @@ class Api:
                 ip = request.client.host if request.client else None
                 result = await run_action(self.state, member, args, ip=ip, via="api")
             except _UnsupportedMediaError:
-                return _error(415, "unsupported_media_type", "send the body as application/json")
+                return json_error(415, "send the body as application/json")
             except SkillportError as exc:
-                return error_for(exc)
+                return error_response(request, exc)
             return JSONResponse(result, headers={"Cache-Control": "private, no-store"})
 
         return handle
@@ -257,11 +236,10 @@ def openapi(public_url: str) -> dict[str, Any]:
     }
 
 
-def api_routes(state: Any) -> list[BaseRoute]:
+def api_routes(services: Services) -> list[BaseRoute]:
     """Routes under ``/api/v1`` (bearer tokens; GET also with the session cookie)."""
-    config = OAuthConfig.from_settings(state.settings)
-    api = Api(state, SkillportOAuthProvider(config))
-    document = openapi(config.public_url)
+    api = Api(services)
+    document = openapi(services.oauth.config.public_url)
 
     async def openapi_endpoint(request: Request) -> Response:
         return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})

@@ -25,21 +25,29 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from builder.errors import NotFound, PermissionDenied, SkillportError, UpstreamError
 from proxy.access import AccessRules
 from proxy.api import api_routes
-from proxy.bearer import VIA_KEY, BearerAuth
+from proxy.bearer import VIA_KEY
 from proxy.connector import build_mcp
-from proxy.errors import RangeNotSatisfiable, skillport_error_handler, unexpected_error_handler, wants_json
-from proxy.identity import ACCOUNT_MARKER, Member, account_bar, client_ip, current_member, identity_routes
+from proxy.errors import (
+    RangeNotSatisfiable,
+    json_error,
+    skillport_error_handler,
+    unexpected_error_handler,
+    wants_json,
+)
+from proxy.identity import ACCOUNT_MARKER, Member, account_bar, client_ip, identity_routes
 from proxy.inert import inert_file, is_skill_file
-from proxy.oauth import OAuthConfig, oauth_routes, www_authenticate
+from proxy.oauth import oauth_routes, www_authenticate
 from proxy.origin import check_zip, safe_path
-from proxy.pages import LOOK_KEY, look_from_home
+from proxy.pages import look_from_home
+from proxy.publisher import SiteBuild
 from proxy.security import SecurityMiddleware
+from proxy.services import Services, services_of
 from proxy.settings import Settings
-from proxy.state import ProxyState
 
 PRIVATE = "private, no-cache"
 SERVED_WELL_KNOWN = ".well-known/agent-skills/"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+AUDITED_PATHS = frozenset({"claude-code/marketplace.json"})  # read by Claude Code with a bearer token
 FILTERED_JSON = frozenset(
     {"claude-code/marketplace.json", ".well-known/agent-skills/index.json", "search/search_index.json"}
 )
@@ -52,44 +60,39 @@ def _now() -> datetime:
 class IndexRefresh:
     """Before each request, let the index store look for a newer index (rate-limited inside)."""
 
-    def __init__(self, app: ASGIApp, state: ProxyState) -> None:
+    def __init__(self, app: ASGIApp, services: Services) -> None:
         self.app = app
-        self.state = state
+        self.services = services
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] not in ("/healthz",):
-            await self.state.index.refresh(now=_now())
+            await self.services.index.refresh(now=_now())
             await self._relook()
         await self.app(scope, receive, send)
 
     async def _relook(self) -> None:
         """The proxy's own pages copy the catalog's name and palette from its home page, re-read
         whenever a new index is trusted (proxy/pages.py)."""
-        serial = self.state.index.serial
-        extras = self.state.extras
-        if serial is None or extras.get("look_serial") == serial:
+        serial = self.services.index.serial
+        cache = self.services.look
+        if serial is None or cache.serial == serial:
             return
-        extras["look_serial"] = serial
+        cache.serial = serial
         try:
-            home = await self.state.origin.read("index.html")
+            home = await self.services.origin.read("index.html")
         except UpstreamError:
             return
         if home is not None:
-            extras[LOOK_KEY] = look_from_home(home.decode("utf-8", "replace"))
+            cache.look = look_from_home(home.decode("utf-8", "replace"))
 
 
-def unauthenticated(request: Request, settings: Settings) -> Response:
+def unauthenticated(request: Request, services: Services) -> Response:
     """Browsers (they ask for ``text/html``): 302 to sign-in and back; everything else — API
     clients, ``curl``, Claude Code, scripts — 401 + ``WWW-Authenticate``, so ``curl -f`` fails
     loudly instead of saving a sign-in page (T25)."""
     if wants_json(request):
-        return JSONResponse(
-            {"error": "unauthorized", "detail": "sign in first"},
-            status_code=401,
-            headers={
-                "WWW-Authenticate": www_authenticate(OAuthConfig.from_settings(settings)),
-                "Cache-Control": "no-store",
-            },
+        return json_error(
+            401, "sign in first", headers={"WWW-Authenticate": www_authenticate(services.oauth.config)}
         )
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(
@@ -121,9 +124,8 @@ def ranged(request: Request, data: bytes, media_type: str, headers: dict[str, st
 class Site:
     """Serves the built site to signed-in members, filtered by their access."""
 
-    def __init__(self, state: ProxyState) -> None:
-        self.state = state
-        self.bearer = BearerAuth(state.settings, state)
+    def __init__(self, services: Services) -> None:
+        self.state = services
 
     def _ready(self) -> tuple[dict[str, Any], AccessRules]:
         doc = self.state.index.current()
@@ -136,19 +138,15 @@ class Site:
         path = safe_path(raw)
         if path.startswith(".well-known/") and not path.startswith(SERVED_WELL_KNOWN):
             # discovery probes (OAuth, OpenID, ...) get a plain 404, never the sign-in redirect
-            return JSONResponse(
-                {"error": "not_found", "detail": "no such document"},
-                status_code=404,
-                headers={"Cache-Control": "no-store"},
-            )
-        # -- bearer tokens (proxy/bearer.py): Claude Code's marketplace by URL with a header --------
-        refused = await self.bearer.authenticate(request, path)
-        if refused is not None:
-            return refused
-        # -- otherwise (or with a valid token) the member, as for a browser session -----------------
-        member = current_member(request)
+            return json_error(404, "no such document")
+        # a bearer token (Claude Code's marketplace by URL with a header) or the session cookie
+        member = await self.state.authenticate(request)
         if member is None:
-            return unauthenticated(request, self.state.settings)
+            return unauthenticated(request, self.state)
+        if request.scope.get(VIA_KEY) == "bearer" and path in AUDITED_PATHS and request.method == "GET":
+            self.state.audit.record(
+                "catalog-read", member=member, ip=client_ip(request), path=path, via="bearer"
+            )
         doc, rules = self._ready()
         if path == "" or raw.endswith("/"):
             path = f"{path}/index.html" if path else "index.html"
@@ -213,8 +211,8 @@ class Site:
     async def download(self, request: Request) -> Response:
         """``/d/<token>``: a signed link, no cookie needed (T32)."""
         now = _now()
-        grant = self.state.links.inner.check(request.path_params["token"], now=now)
-        member = current_member(request)
+        grant = self.state.links.check(request.path_params["token"], now=now)
+        member = await self.state.authenticate(request)
         if member is not None and member.sub != grant.sub:
             raise PermissionDenied("this download link was made for someone else; ask for your own")
         _, rules = self._ready()
@@ -259,11 +257,10 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    index = request.app.state.skillport.index
     """``ready`` (200): a verified index is loaded and current. ``degraded`` (200): still serving the
     last good index while the origin is down or serves something refused (``reason`` says what).
     ``unavailable`` (503): no valid index at all."""
-    index = request.app.state.skillport.index
+    index = services_of(request).index
     if index.current() is None:
         return JSONResponse(
             {"status": "unavailable", "reason": index.problem},
@@ -276,9 +273,13 @@ async def readyz(request: Request) -> Response:
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
-def create_app(settings: Settings, *, state: ProxyState | None = None) -> Starlette:
-    """The proxy application. ``state`` may be passed pre-built (tests inject origins/audit logs)."""
-    state = state or ProxyState.create(settings)
+def create_app(
+    settings: Settings, *, services: Services | None = None, site_build: SiteBuild | None = None
+) -> Starlette:
+    """The proxy application over ``services`` (built here from ``settings`` unless passed
+    pre-built: tests inject origins/audit logs). ``site_build`` is the builder, injected by
+    ``skillport serve`` for ``SKILLPORT_REBUILD`` (the proxy never imports the build pipeline)."""
+    state = services or Services.create(settings, site_build=site_build)
     site = Site(state)
     mcp_app, mcp_lifespan = build_mcp(state)
 
@@ -293,7 +294,7 @@ def create_app(settings: Settings, *, state: ProxyState | None = None) -> Starle
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/readyz", readyz, methods=["GET", "HEAD"]),
         *identity_routes(state),
-        *oauth_routes(state),
+        *oauth_routes(state.oauth, state.audit, state.authenticate),
         *api_routes(state),
         Route("/mcp", mcp_app),  # an ASGI app on the exact path (Mount would never match "/mcp")
         Route("/d/{token}", site.download, methods=["GET", "HEAD"]),
@@ -308,7 +309,7 @@ def create_app(settings: Settings, *, state: ProxyState | None = None) -> Starle
                 https=settings.is_https,
                 max_body_bytes=settings.max_body_bytes,
             ),
-            Middleware(IndexRefresh, state=state),
+            Middleware(IndexRefresh, services=state),
         ],
         exception_handlers={SkillportError: skillport_error_handler, Exception: unexpected_error_handler},
         lifespan=lifespan,

@@ -25,14 +25,17 @@ from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import AnyHttpUrl
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from builder import install_guide, package, rules, zipcheck
 from builder.errors import BadInput, NotConfigured, NotFound, PermissionDenied, SkillportError
 from builder.model import bare_skill_name
 from proxy import catalog
-from proxy.oauth import OAuthConfig, SkillportOAuthProvider, www_authenticate
+from proxy.bearer import member_from_claims
+from proxy.errors import json_error
+from proxy.oauth import OAuthConfig, www_authenticate
+from proxy.services import Services
 from proxy.tool_spec import (
     MAX_PUBLISH_BYTES,
     MAX_PUBLISH_FILES,
@@ -100,7 +103,7 @@ def _link(state: Any, member: Any, entry: Mapping[str, Any], now: datetime) -> s
 
 
 def _link_lifetime(state: Any) -> int:
-    return int(getattr(state.settings, "link_lifetime", 900))
+    return int(state.settings.link_lifetime)
 
 
 def _help(state: Any, member: Any, doc: Mapping[str, Any], now: datetime) -> dict[str, Any]:
@@ -158,11 +161,10 @@ def _get(
 
 async def _skill_md(state: Any, entry: Mapping[str, Any]) -> str | None:
     size = next((int(f.get("size") or 0) for f in entry.get("files") or () if f.get("path") == "SKILL.md"), 0)
-    origin = getattr(state, "origin", None)
-    if origin is None or size > MAX_INLINE_SKILL_MD:
+    if size > MAX_INLINE_SKILL_MD:
         return None
     # the path is built from a name that exists in the verified index, never from the caller (T38)
-    data = await origin.read(f".well-known/agent-skills/{entry['name']}/SKILL.md")
+    data = await state.origin.read(f".well-known/agent-skills/{entry['name']}/SKILL.md")
     if data is None or len(data) > MAX_INLINE_SKILL_MD:
         return None
     return bytes(data).decode("utf-8", errors="replace")
@@ -289,7 +291,7 @@ async def _editor(
             "message": f"Deleting {args.skill!r} removes it for everyone. Ask the user, then call again "
             "with confirm=true.",
         }
-    publisher: Publisher | None = getattr(state, "publisher", None)
+    publisher: Publisher | None = state.publisher
     if publisher is None:
         raise NotConfigured(
             "editing through Skillport is not configured on this server; edit the "
@@ -304,7 +306,7 @@ async def _editor(
 
 
 async def run_action(
-    state: Any,
+    state: Services,
     member: Any,
     raw: Mapping[str, Any],
     *,
@@ -370,18 +372,6 @@ def compact(result: Mapping[str, Any]) -> str:
 # -- the MCP server --------------------------------------------------------------------------------
 
 
-class TokenMember:
-    """The member an access token speaks for (same attributes as the session's ``Member``)."""
-
-    __slots__ = ("email", "hd", "name", "sub")
-
-    def __init__(self, claims: Mapping[str, Any]) -> None:
-        self.sub = str(claims.get("sub") or "")
-        self.email = str(claims.get("email") or "")
-        self.name = str(claims.get("name") or "")
-        self.hd = str(claims.get("hd") or "")
-
-
 def transport_security(public_url: str) -> TransportSecuritySettings:
     """Host/Origin allow-lists from the public URL (T34): DNS-rebinding protection stays on."""
     from urllib.parse import urlsplit
@@ -401,7 +391,7 @@ class _WholeArguments(FuncMetadata):
         return {"arguments": dict(arguments_to_validate)}
 
 
-def make_server(state: Any, clock: Callable[[], datetime] | None = None) -> MCPServer[Any]:
+def make_server(state: Services, clock: Callable[[], datetime] | None = None) -> MCPServer[Any]:
     server: MCPServer[Any] = MCPServer("skillport", version="1", log_level="WARNING")
     now = clock or (lambda: datetime.now(UTC))
 
@@ -410,7 +400,9 @@ def make_server(state: Any, clock: Callable[[], datetime] | None = None) -> MCPS
         token = get_access_token()
         if token is None or not token.subject:
             raise ToolError("not signed in")
-        member = TokenMember(token.claims or {})
+        member = member_from_claims(token.claims or {})
+        if member is None:
+            raise ToolError("not signed in")
         try:
             return compact(await run_action(state, member, arguments, now=now(), via="mcp"))
         except SkillportError as exc:
@@ -445,9 +437,10 @@ class _RequireToken:
         if not isinstance(scope.get("user"), AuthenticatedUser):
             sent = any(name == b"authorization" for name, _ in scope.get("headers", ()))
             error = "invalid_token" if sent else None
-            response = JSONResponse(
-                {"error": error or "unauthorized", "error_description": "sign in: an OAuth access token"},
-                status_code=401,
+            response = json_error(
+                401,
+                "sign in: an OAuth access token",
+                code=error or "unauthorized",
                 headers={"WWW-Authenticate": www_authenticate(self.config, error, "token refused")},
             )
         elif scope.get("method") == "GET":
@@ -458,20 +451,20 @@ class _RequireToken:
         await self.app(scope, receive, send)
 
 
-def build_mcp(state: Any) -> tuple[ASGIApp, Callable[[], AbstractAsyncContextManager[None]]]:
+def build_mcp(state: Services) -> tuple[ASGIApp, Callable[[], AbstractAsyncContextManager[None]]]:
     """The ASGI app to mount at ``/mcp`` (path-agnostic: Streamable HTTP, stateless, JSON responses,
     bearer tokens from ``proxy/oauth.py`` bound to this resource) and the lifespan context the host
     app's lifespan must enter."""
     settings = state.settings
-    config = OAuthConfig.from_settings(settings)
-    verifier = SkillportOAuthProvider(config)
+    config = state.oauth.config
+    verifier = state.oauth
     server = make_server(state)
     server.streamable_http_app(
         streamable_http_path="/mcp",
         stateless_http=True,
         json_response=True,
         transport_security=transport_security(config.public_url),
-        max_request_body_size=int(getattr(settings, "max_body_bytes", 1024 * 1024)),
+        max_request_body_size=settings.max_body_bytes,
     )
     manager = server.session_manager
     resource = AnyHttpUrl(config.resource)

@@ -1,8 +1,11 @@
 """Errors -> HTTP, in one place: friendly HTML for browsers, JSON for API clients.
 
-``BadInput`` family -> 4xx (``NotFound`` 404, ``PermissionDenied`` 403, ``Conflict`` 409, others 400);
-``NotConfigured`` -> 501; ``UpstreamError`` family -> 503 (identity provider / origin / Git remote).
-Messages are redacted (T21).
+``Unauthorized`` -> 401 + ``WWW-Authenticate`` (always JSON); ``BadInput`` family -> 4xx
+(``NotFound`` 404, ``PermissionDenied`` 403, ``Conflict`` 409, others 400); ``NotConfigured`` -> 501;
+``UpstreamError`` family -> 503 (identity provider / origin / Git remote). Messages are redacted (T21).
+
+Every JSON error the proxy writes has ONE shape, ``{"error": <code>, "message": <text>}``
+(``json_error``); only the OAuth endpoints answer in the OAuth specs' own shape.
 """
 
 from __future__ import annotations
@@ -23,6 +26,22 @@ from builder.errors import (
 )
 from proxy.audit import redact
 from proxy.pages import Action, look_of, paragraph, render
+
+
+class Unauthorized(SkillportError):
+    """No (acceptable) credentials: 401 with ``challenge`` as the ``WWW-Authenticate`` header."""
+
+    code = "unauthorized"
+
+    def __init__(self, message: str, *, challenge: str) -> None:
+        super().__init__(message)
+        self.challenge = challenge
+
+
+class InvalidToken(Unauthorized):
+    """A bearer token that does not verify here (expired, revoked, another server's, T33)."""
+
+    code = "invalid_token"
 
 
 class SignInRefused(PermissionDenied):
@@ -46,6 +65,8 @@ class RangeNotSatisfiable(BadInput):
 
 
 def status_for(exc: BaseException) -> int:
+    if isinstance(exc, Unauthorized):
+        return 401
     if isinstance(exc, PayloadTooLarge):
         return 413
     if isinstance(exc, RangeNotSatisfiable):
@@ -67,11 +88,14 @@ def status_for(exc: BaseException) -> int:
 
 ERROR_CODES = {
     400: "bad_request",
+    401: "unauthorized",
     403: "forbidden",
     404: "not_found",
     409: "conflict",
     413: "too_large",
+    415: "unsupported_media_type",
     416: "range_not_satisfiable",
+    500: "server_error",
     501: "not_configured",
     503: "unavailable",
 }
@@ -80,6 +104,17 @@ ERROR_CODES = {
 def error_code(status: int) -> str:
     """The machine-readable ``error`` of a JSON error body for ``status``."""
     return ERROR_CODES.get(status, "error")
+
+
+def json_error(
+    status: int, message: str, *, code: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The one JSON error body: ``{"error": <code>, "message": <text>}``, never cached."""
+    return JSONResponse(
+        {"error": code or error_code(status), "message": message},
+        status_code=status,
+        headers={"Cache-Control": "no-store", **(headers or {})},
+    )
 
 
 TITLES = {
@@ -148,12 +183,10 @@ def wants_json(request: Request) -> bool:
 def error_response(request: Request, exc: SkillportError) -> Response:
     status = status_for(exc)
     message = redact(str(exc)) or title_for(exc)
+    if isinstance(exc, Unauthorized):
+        return json_error(status, message, code=exc.code, headers={"WWW-Authenticate": exc.challenge})
     if wants_json(request):
-        return JSONResponse(
-            {"error": title_for(exc), "detail": message},
-            status_code=status,
-            headers={"Cache-Control": "no-store"},
-        )
+        return json_error(status, message)
     body = [
         paragraph(message[:1].upper() + message[1:]),
         f'<p class="sp-note">{html.escape(next_step(exc))}</p>',
@@ -164,11 +197,7 @@ def error_response(request: Request, exc: SkillportError) -> Response:
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
     """A bug (500): no details (they may hold secrets, T21); the traceback goes to the server log."""
     if wants_json(request):
-        return JSONResponse(
-            {"error": "Server error", "detail": "something went wrong on the server; try again"},
-            status_code=500,
-            headers={"Cache-Control": "no-store"},
-        )
+        return json_error(500, "something went wrong on the server; try again")
     body = [
         paragraph("Something went wrong on the server while answering this page."),
         '<p class="sp-note">Try again in a moment. If it keeps happening, tell your catalog\'s '

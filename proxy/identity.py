@@ -14,10 +14,9 @@ import json
 import re
 import secrets
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlencode, urlsplit
 
 import httpx
@@ -33,10 +32,14 @@ from starlette.routing import BaseRoute, Route
 from builder.signing import Purpose, serializer
 from proxy.errors import IdentityProviderUnavailable, SignInFailed, SignInRefused
 from proxy.pages import Action, look_of, paragraph, render
+from proxy.replay import GuardFull
 from proxy.session import Member, Sessions, clear_cookie, cookie_name, set_cookie
 from proxy.settings import Settings
 
-__all__ = ["Member", "OidcClient", "current_member", "identity_routes", "safe_next"]
+if TYPE_CHECKING:  # the services hold the sign-in client; routes get the services
+    from proxy.services import Services
+
+__all__ = ["Member", "OidcClient", "identity_routes", "safe_next"]
 
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
 DISCOVERY_TTL = 3600.0
@@ -81,25 +84,6 @@ class SignInState:
     verifier: str
     next: str
     issued_at: int
-
-
-class ReplayGuard:
-    """A bounded set of recently used one-time values (oldest dropped first)."""
-
-    def __init__(self, capacity: int = 10_000) -> None:
-        self._seen: OrderedDict[str, float] = OrderedDict()
-        self._capacity = capacity
-
-    def use(self, value: str, *, now: float, ttl: float) -> bool:
-        """Record ``value``; ``False`` when it was already used within ``ttl``."""
-        while self._seen and next(iter(self._seen.values())) < now - ttl:
-            self._seen.popitem(last=False)
-        if value in self._seen:
-            return False
-        self._seen[value] = now
-        if len(self._seen) > self._capacity:
-            self._seen.popitem(last=False)
-        return True
 
 
 class OidcClient:
@@ -349,18 +333,6 @@ def account_bar(member: Member, settings: Settings) -> str:
     )
 
 
-def current_member(request: Request) -> Member | None:
-    """The signed-in member of this request (from the session cookie), or ``None``."""
-    cached = request.scope.get("skillport.member", False)
-    if cached is not False:
-        return cached  # type: ignore[no-any-return]
-    state = request.app.state.skillport
-    sessions: Sessions = state.sessions
-    member = sessions.decode(request.cookies.get(sessions.name), now=datetime.now(UTC))
-    request.scope["skillport.member"] = member
-    return member
-
-
 def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
@@ -368,18 +340,18 @@ def client_ip(request: Request) -> str | None:
 class SignIn:
     """The three sign-in endpoints."""
 
-    def __init__(self, state: Any) -> None:
+    def __init__(self, state: Services) -> None:
         self.state = state
         self.settings: Settings = state.settings
         self.oidc: OidcClient = state.oidc
         self.sessions: Sessions = state.sessions
         self._state_serializer = serializer(self.settings.secrets, Purpose.OIDC_STATE)
         self.state_cookie = cookie_name("skillport-signin", self.settings.is_https)
-        self.replay = ReplayGuard()
+        self.replay = state.oauth.guard  # the process's one replay guard (proxy/replay.py)
 
     async def login(self, request: Request) -> Response:
         target = safe_next(request.query_params.get("next"))
-        if current_member(request) is not None:
+        if await self.state.authenticate(request) is not None:
             return RedirectResponse(target, status_code=302)
         now = datetime.now(UTC)
         sign_in = SignInState(
@@ -409,6 +381,14 @@ class SignIn:
         )
         return response
 
+    def _first_use(self, value: str, now: datetime) -> bool:
+        """True the first time ``value`` is seen within the sign-in's lifetime (T36)."""
+        stamp = now.timestamp()
+        try:
+            return self.replay.first_use(value, stamp + self.settings.oidc_state_lifetime, stamp)
+        except GuardFull:  # fail closed: too many sign-ins in flight to remember one more
+            raise SignInFailed("too many sign-ins are in progress; please try again in a minute") from None
+
     def _read_state(self, request: Request, now: datetime) -> SignInState:
         raw = request.cookies.get(self.state_cookie)
         if not raw or len(raw) > 2000:
@@ -432,9 +412,7 @@ class SignIn:
         given = request.query_params.get("state", "")
         if not given or not secrets.compare_digest(given, found.state):
             raise SignInFailed("this sign-in's state does not match; please sign in again")
-        if not self.replay.use(
-            "s:" + found.state, now=now.timestamp(), ttl=self.settings.oidc_state_lifetime
-        ):
+        if not self._first_use("oidc-state:" + found.state, now):
             raise SignInFailed("this sign-in was already used; please sign in again")
         return found
 
@@ -461,9 +439,7 @@ class SignIn:
             raise SignInFailed("the identity provider sent no sign-in code; please sign in again")
         tokens = await self.oidc.exchange(code, sign_in.verifier)
         claims = await self.oidc.verify_id_token(str(tokens["id_token"]), nonce=sign_in.nonce, now=now)
-        if not self.replay.use(
-            "n:" + sign_in.nonce, now=now.timestamp(), ttl=self.settings.oidc_state_lifetime
-        ):
+        if not self._first_use("oidc-nonce:" + sign_in.nonce, now):
             raise SignInFailed("this ID token was already used")
         member = member_from_claims(claims, self.settings)
         response = RedirectResponse(sign_in.next, status_code=302, headers={"Cache-Control": "no-store"})
@@ -474,7 +450,7 @@ class SignIn:
 
     async def confirm_logout(self, request: Request) -> Response:
         """``GET /logout`` changes nothing (T59): it shows a button that POSTs the sign-out."""
-        if current_member(request) is None:
+        if await self.state.authenticate(request) is None:
             return RedirectResponse("/signed-out", status_code=303, headers={"Cache-Control": "no-store"})
         return render(
             look_of(request),
@@ -485,7 +461,7 @@ class SignIn:
 
     async def logout(self, request: Request) -> Response:
         """``POST /logout`` (the cross-site check of the security middleware applies, T16)."""
-        member = current_member(request)
+        member = await self.state.authenticate(request)
         response = RedirectResponse("/signed-out", status_code=303, headers={"Cache-Control": "no-store"})
         self.sessions.end(response)
         if member is not None:
@@ -508,7 +484,7 @@ async def signed_out(request: Request) -> Response:
     )
 
 
-def identity_routes(state: Any) -> list[BaseRoute]:
+def identity_routes(state: Services) -> list[BaseRoute]:
     sign_in = SignIn(state)
     return [
         Route("/login", sign_in.login, methods=["GET"]),

@@ -32,7 +32,7 @@ import hmac
 import html
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -64,6 +64,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from builder.signing import Purpose, serializer
+from proxy.audit import AuditLog
 from proxy.pages import Action, look_of, paragraph, render
 from proxy.replay import GuardFull, ReplayGuard
 from proxy.revocation import RevocationList, revocations_for
@@ -146,7 +147,8 @@ class OAuthConfig:
             object.__setattr__(self, "public_url", self.public_url + "/")
 
     @classmethod
-    def from_settings(cls, settings: Any) -> OAuthConfig:
+    def from_settings(cls, settings: Any, revocations: RevocationList | None = None) -> OAuthConfig:
+        """``revocations``: the proxy's one list (``Services``); read from the settings' file if not given."""
         from proxy.identity import org_allows
 
         def member_allowed(member: Mapping[str, str]) -> bool:
@@ -162,7 +164,7 @@ class OAuthConfig:
             redirect_hosts=tuple(settings.oauth_redirect_hosts),
             replay_entries=int(settings.oauth_replay_max_entries),
             member_allowed=member_allowed,
-            revocations=revocations_for(settings.revocation_file),
+            revocations=revocations or revocations_for(settings.revocation_file),
         )
 
     @property
@@ -577,21 +579,11 @@ def _page(request: Request, status: int, title: str, message: str, *, again: boo
     return render(look_of(request), title, body, status=status, headers=CONSENT_HEADERS)
 
 
-def _default_member(request: Request) -> Any:
-    from proxy.identity import current_member
-
-    return current_member(request)
+# the signed-in member of a request (``Services.authenticate``), or None
+MemberOf = Callable[[Request], Awaitable[Any]]
 
 
-def _audit(state: Any, action: str, **fields: Any) -> None:
-    audit = getattr(state, "audit", None)
-    if audit is not None:
-        audit.record(action, **fields)
-
-
-def consent_routes(
-    provider: SkillportOAuthProvider, state: Any, member_of: Callable[[Request], Any] = _default_member
-) -> list[BaseRoute]:
+def consent_routes(provider: SkillportOAuthProvider, audit: AuditLog, member_of: MemberOf) -> list[BaseRoute]:
     config = provider.config
 
     async def show(request: Request) -> Response:
@@ -599,7 +591,7 @@ def consent_routes(
         data = provider.load_consent_request(token)
         if data is None:
             return _page(request, 400, "This sign-in link is invalid or expired", EXPIRED)
-        member = member_of(request)
+        member = await member_of(request)
         if member is None:
             next_path = CONSENT_PATH + "?req=" + quote(token)
             return RedirectResponse("/login?next=" + quote(next_path, safe=""), status_code=303)
@@ -634,14 +626,14 @@ def consent_routes(
         form = await request.form()
         token = str(form.get("req") or "")
         data = provider.load_consent_request(token)
-        member = member_of(request)
+        member = await member_of(request)
         if data is None or member is None:
             return _page(request, 400, "This sign-in link is invalid or expired", EXPIRED)
         if not provider.check_csrf(str(form.get("csrf") or ""), token, str(member.sub)):
             return _page(request, 403, "Request refused", "The form was not sent from this consent page.")
         ip = request.client.host if request.client else None
         if form.get("decision") != "allow":
-            _audit(state, "oauth.deny", member=member, ip=ip, client=provider.client_label_from_id(data["c"]))
+            audit.record("oauth.deny", member=member, ip=ip, client=provider.client_label_from_id(data["c"]))
             return RedirectResponse(
                 construct_redirect_uri(
                     str(data["r"]), error="access_denied", state=data.get("st"), iss=config.issuer
@@ -649,7 +641,7 @@ def consent_routes(
                 status_code=303,
             )
         code = provider.issue_code(data, _member_dict(member))
-        _audit(state, "oauth.consent", member=member, ip=ip, client=provider.client_label_from_id(data["c"]))
+        audit.record("oauth.consent", member=member, ip=ip, client=provider.client_label_from_id(data["c"]))
         return RedirectResponse(
             construct_redirect_uri(str(data["r"]), code=code, state=data.get("st"), iss=config.issuer),
             status_code=303,
@@ -738,22 +730,10 @@ def _authorize_error_page(request: Request, location: str) -> Response:
     )
 
 
-_providers: dict[int, SkillportOAuthProvider] = {}
-
-
-def provider_for(state: Any) -> SkillportOAuthProvider:
-    """The one provider (and replay guard) of a proxy state."""
-    found = _providers.get(id(state))
-    if found is None or getattr(found, "_state_ref", None) is not state:
-        found = SkillportOAuthProvider(OAuthConfig.from_settings(state.settings))
-        found._state_ref = state  # type: ignore[attr-defined]
-        _providers[id(state)] = found
-    return found
-
-
-def build_oauth_routes(
-    provider: SkillportOAuthProvider, state: Any = None, member_of: Callable[[Request], Any] = _default_member
-) -> list[BaseRoute]:
+def oauth_routes(provider: SkillportOAuthProvider, audit: AuditLog, member_of: MemberOf) -> list[BaseRoute]:
+    """Routes of the authorization server (RFC 8414 metadata, RFC 7591 registration, /authorize,
+    /token, the consent page) and the RFC 9728 protected-resource metadata of /mcp, over the one
+    ``provider`` of the proxy's ``Services``."""
     config = provider.config
     registration = ClientRegistrationOptions(enabled=True, valid_scopes=[SCOPE], default_scopes=[SCOPE])
     as_metadata = authorization_server_metadata(config, registration)
@@ -788,11 +768,5 @@ def build_oauth_routes(
             resource_name="Skillport",
         )
     )
-    routes.extend(consent_routes(provider, state, member_of))
+    routes.extend(consent_routes(provider, audit, member_of))
     return routes
-
-
-def oauth_routes(state: Any) -> list[BaseRoute]:
-    """Routes of the authorization server (RFC 8414 metadata, RFC 7591 registration, /authorize,
-    /token, the consent page) and the RFC 9728 protected-resource metadata of /mcp."""
-    return build_oauth_routes(provider_for(state), state)

@@ -13,7 +13,6 @@ import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -33,7 +32,6 @@ ACCENT = {
     "yellow": "#ffdd00", "amber": "#ffaa00", "orange": "#ff9100", "deep-orange": "#ff6e42",
 }  # fmt: skip
 DARK_TEXT = frozenset({"lime", "yellow", "amber", "orange", "white"})
-LOOK_KEY = "look"
 
 
 @dataclass(frozen=True)
@@ -71,11 +69,18 @@ def look_from_home(page: str) -> Look:
     )
 
 
+class LookCache:
+    """The catalog's look, re-read from its home page whenever a new index serial is trusted."""
+
+    def __init__(self) -> None:
+        self.serial: int | None = None
+        self.look = Look()
+
+
 def look_of(request: Request) -> Look:
-    state = getattr(request.app.state, "skillport", None)
-    extras: Mapping[str, Any] = getattr(state, "extras", None) or {}
-    found = extras.get(LOOK_KEY)
-    return found if isinstance(found, Look) else Look()
+    """The look of the app serving ``request`` (defaults before its first index, or outside it)."""
+    cache = getattr(getattr(request.app.state, "skillport", None), "look", None)
+    return cache.look if isinstance(cache, LookCache) else Look()
 
 
 @dataclass(frozen=True)

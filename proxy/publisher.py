@@ -1,5 +1,5 @@
 """``ProxyPublisher``: the connector's editor actions (``bump``/``delete``/``publish``) on top of
-``builder.remote_publish.GitPublisher``.
+``builder.authoring.remote.GitPublisher``.
 
 The connector has already checked the arguments, the member's ``edit`` rights (T39) and audited the
 call; this adapter names the member in the commit (``Requested-by: <email>``), runs the blocking Git
@@ -7,6 +7,10 @@ work in a worker thread (one change at a time per process), and — for single-m
 (``skillport serve --rebuild``) — rebuilds the site from the updated clone into the origin directory
 and makes the proxy re-read the index at once, so the change shows within seconds. Every failure
 reaches the caller as a ``builder.errors`` class with a message meant for the member.
+
+The proxy never imports the build pipeline: the site build is a ``SiteBuild`` callable given at
+composition time (``builder/cli.py`` passes it to ``skillport serve``), so a proxy started without
+it (``python -m proxy.serve``) refuses ``--rebuild`` at start-up instead of pulling MkDocs in.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ import threading
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from builder.authoring.remote import GitPublisher, PublishResult
 from builder.errors import BadInput, PermissionDenied, SkillportError, UpstreamError
-from builder.remote_publish import GitPublisher, PublishResult
+from proxy.settings import Settings
 
 logger = logging.getLogger("skillport.publisher")
 
@@ -30,17 +35,25 @@ Rebuild = Callable[[Path, datetime], object]
 Refresh = Callable[[datetime], Awaitable[None]]
 
 
-def site_rebuilder(out_dir: Path, keys: Sequence[str], *, base_url: str | None = None) -> Rebuild:
-    """A ``Rebuild`` that runs ``builder.build.build`` into ``out_dir`` (the proxy's local origin)."""
+class SiteBuild(Protocol):
+    """Builds a marketplace folder into a site folder (``builder.build.build`` has this shape)."""
+
+    def __call__(
+        self, marketplace: Path, out: Path, /, *, keys: Sequence[str], now: datetime, base_url: str | None
+    ) -> object: ...
+
+
+def site_rebuilder(
+    site_build: SiteBuild, out_dir: Path, keys: Sequence[str], *, base_url: str | None = None
+) -> Rebuild:
+    """A ``Rebuild`` that runs the injected ``site_build`` into ``out_dir`` (the proxy's local origin)."""
     if not keys:
         raise BadInput("rebuilding needs SKILLPORT_SIGNING_KEYS (the keys the index is signed with)")
     out = Path(out_dir)
     key_list = list(keys)
 
     def rebuild(marketplace: Path, now: datetime) -> object:
-        from builder.build import build
-
-        return build(marketplace, out, keys=key_list, now=now, base_url=base_url)
+        return site_build(marketplace, out, keys=key_list, now=now, base_url=base_url)
 
     return rebuild
 
@@ -147,10 +160,12 @@ class ProxyPublisher:
             return out, True
 
 
-def publisher_from_settings(settings: Any, refresh: Refresh | None = None) -> ProxyPublisher | None:
+def publisher_from_settings(
+    settings: Settings, refresh: Refresh | None = None, site_build: SiteBuild | None = None
+) -> ProxyPublisher | None:
     """The publisher configured by ``SKILLPORT_MARKETPLACE_GIT`` & co., or None when editing through
-    the proxy is off. ``settings`` is a ``proxy.settings.Settings``."""
-    remote = str(getattr(settings, "marketplace_git", "") or "")
+    the proxy is off. ``site_build`` is required when ``SKILLPORT_REBUILD`` is on."""
+    remote = settings.marketplace_git
     if not remote:
         return None
     git = GitPublisher(
@@ -161,9 +176,14 @@ def publisher_from_settings(settings: Any, refresh: Refresh | None = None) -> Pr
         author_email=settings.git_author_email,
         subdir=settings.marketplace_subdir,
     )
-    rebuild = (
-        site_rebuilder(Path(settings.origin), settings.index_keys, base_url=settings.public_url)
-        if settings.rebuild
-        else None
-    )
+    rebuild: Rebuild | None = None
+    if settings.rebuild:
+        if site_build is None:
+            raise BadInput(
+                "SKILLPORT_REBUILD: this proxy was started without the site builder; "
+                "start it with `skillport serve --rebuild` (which includes the builder)"
+            )
+        rebuild = site_rebuilder(
+            site_build, Path(settings.origin), settings.index_keys, base_url=settings.public_url
+        )
     return ProxyPublisher(git, rebuild=rebuild, refresh=refresh)

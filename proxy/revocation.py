@@ -110,16 +110,7 @@ class RevocationList:
         return False
 
 
-_lists: dict[str, RevocationList] = {}
-_lists_lock = threading.Lock()
-
-
 def revocations_for(path: str) -> RevocationList | None:
-    """One ``RevocationList`` per file per process (shared by the OAuth server, API and sessions)."""
-    if not path:
-        return None
-    with _lists_lock:
-        found = _lists.get(path)
-        if found is None:
-            found = _lists[path] = RevocationList(path)
-        return found
+    """The ``RevocationList`` of ``path`` (None when unset). ``Services`` makes one and gives it to
+    the OAuth server and the sessions alike."""
+    return RevocationList(path) if path else None

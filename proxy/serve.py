@@ -1,4 +1,7 @@
-"""``skillport serve``: run the proxy under uvicorn with settings from the environment."""
+"""``skillport serve``: run the proxy under uvicorn with settings from the environment.
+
+``main(argv, site_build=...)``: the builder (for ``--rebuild``) is given by the composition in
+``builder/cli.py``; ``python -m proxy.serve`` runs the proxy alone, without it."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import uvicorn
 from builder.errors import BadInput
 from proxy.audit import install_log_redaction
 from proxy.connections import head_timeout_protocol
+from proxy.publisher import SiteBuild
 from proxy.settings import Settings
 
 MAX_REQUEST_HEAD_BYTES = 64 * 1024  # request line + headers; larger heads get 400
@@ -44,14 +48,21 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def uvicorn_config(settings: Settings, *, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
+def uvicorn_config(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    site_build: SiteBuild | None = None,
+) -> uvicorn.Config:
     """Forwarded headers are believed only from ``SKILLPORT_TRUSTED_PROXIES`` (T20); slow or idle
     connections are bounded: request head timeout, keep-alive timeout, connection limit (T55)."""
     from proxy.app import create_app
 
     trusted = list(settings.trusted_proxies)
     return uvicorn.Config(
-        create_app(settings),
+        create_app(settings, site_build=site_build),
         host=host,
         port=port,
         log_level=log_level,
@@ -66,7 +77,7 @@ def uvicorn_config(settings: Settings, *, host: str, port: int, log_level: str =
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, site_build: SiteBuild | None = None) -> int:
     args = parser().parse_args(list(argv) if argv is not None else None)
     try:
         env = dict(os.environ)
@@ -78,7 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     install_log_redaction()
     try:
-        config = uvicorn_config(settings, host=args.host, port=args.port, log_level=args.log_level)
+        config = uvicorn_config(
+            settings, host=args.host, port=args.port, log_level=args.log_level, site_build=site_build
+        )
     except BadInput as exc:  # e.g. an unreadable SKILLPORT_STATE_DIR record
         print(f"skillport serve: {exc}", file=sys.stderr)
         return 2

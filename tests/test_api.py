@@ -76,9 +76,9 @@ def test_actions_answer_like_the_tool(proxy: Proxy, alice: dict[str, str]) -> No
 
 @pytest.mark.threat("T25")
 def test_t25_no_or_bad_token_is_401_with_www_authenticate(proxy: Proxy) -> None:
-    for headers in ({}, {"Authorization": "Bearer nonsense"}):
+    for headers, code in (({}, "unauthorized"), ({"Authorization": "Bearer nonsense"}, "invalid_token")):
         r = httpx.get(api(proxy) + "/search", params={"query": "pdf"}, headers=headers)
-        assert r.status_code == 401 and r.json()["error"] == "unauthorized"
+        assert r.status_code == 401 and r.json() == {"error": code, "message": r.json()["message"]}
         assert "resource_metadata=" in r.headers["www-authenticate"]
 
 

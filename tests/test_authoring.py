@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.apply import applied, apply_plan, read_checkout
-from builder.authoring import (
+from builder.authoring.apply import applied, apply_plan, read_checkout
+from builder.authoring.plans import (
     FileChange,
     Plan,
     dump_json,

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from builder.apply import Validator
+from builder.authoring.apply import Validator
+from builder.authoring.remote import GitPublisher, PublishConflict, publish_files_from_dir
 from builder.errors import BadInput, NotFound, ValidationFailed
 from builder.model import Problem
-from builder.remote_publish import GitPublisher, PublishConflict, publish_files_from_dir
 from tests.test_authoring_support import git, git_env, init_repo, make_marketplace
 
 

@@ -55,7 +55,7 @@ Solo.
 
 def write_json(path: Path, value: object) -> None:
     """The house style: indent 2, inline arrays of scalars (like examples/marketplace)."""
-    from builder.authoring import dump_json
+    from builder.authoring.plans import dump_json
 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(dump_json(value))
@@ -126,7 +126,7 @@ def run_cli(
 ) -> subprocess.CompletedProcess[str]:
     """The authoring commands as a real process with a non-terminal standard input."""
     return subprocess.run(
-        [sys.executable, "-m", "builder.authoring_cli", *args, "--marketplace", str(root)],
+        [sys.executable, "-m", "builder.authoring.cli", *args, "--marketplace", str(root)],
         cwd=REPO_ROOT,
         input=stdin if stdin is not None else "",
         capture_output=True,

@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from builder.member_cli import EXIT_SIGN_IN, Credentials, credentials_path
+from builder.client.credentials import Credentials, credentials_path
+from builder.client.member import EXIT_SIGN_IN
 from proxy.app import create_app
 from proxy.oauth import Clock, OAuthConfig, SkillportOAuthProvider
 from proxy.settings import Settings

@@ -442,14 +442,24 @@ def test_dockerfile_copies_only_existing_files_that_the_context_keeps() -> None:
     assert copies
     copied: list[str] = []
     for args in copies:
+        if args.startswith("--from="):
+            continue  # from an earlier stage of the image, not from the build context
         sources = [a for a in args.split() if not a.startswith("--")][:-1]
         for source in sources:
             assert (REPO / source).exists(), f"COPY {source}: no such file in the repository"
             assert not dockerignored(source), f".dockerignore drops {source}, which the Dockerfile copies"
             copied.append(source.rstrip("/"))
-    # what the builder needs at run time (builder/build.py: REPO_ROOT / "templates", "mkdocs.yml")
+    # what the wheel is built from (templates/ and mkdocs.yml become package data: builder/resources.py)
     assert {"builder", "proxy", "templates", "mkdocs.yml", "pyproject.toml"} <= set(copied)
     assert not dockerignored("builder/build.py")
+
+
+def test_the_image_installs_the_skillport_wheel_not_the_source_tree() -> None:
+    runs = " ".join(instruction("RUN"))
+    assert "pip wheel" in runs and "skillport-*.whl" in runs
+    assert "-e ." not in runs and "--editable" not in runs
+    assert any(args.startswith("--from=wheel ") for args in instruction("COPY"))
+    assert "WORKDIR /app" not in DOCKERFILE.read_text()  # no source tree in the runtime image
 
 
 @pytest.mark.threat("T21")

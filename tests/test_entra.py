@@ -7,6 +7,7 @@ provider that answers as an Entra tenant (its issuer URL is routed to 127.0.0.1)
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +20,8 @@ from builder.errors import BadInput
 from proxy.app import create_app
 from proxy.errors import SignInRefused
 from proxy.identity import OidcClient, is_entra_issuer, member_from_claims
+from proxy.services import Services
 from proxy.settings import Settings
-from proxy.state import ProxyState
 from tests.oidc import BROWSER, FakeIdP, free_socket, proxy_env, serve, write_site
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -161,10 +162,10 @@ def entra(tmp_path: Path) -> Iterator[Entra]:
     sock = free_socket()
     public = f"http://127.0.0.1:{sock.getsockname()[1]}/"
     settings = Settings.from_env(proxy_env(public, ENTRA, site, audit_log=str(tmp_path / "audit.jsonl")))
-    state = ProxyState.create(settings)
+    state = Services.create(settings)
     asyncio.run(state.oidc.aclose())
-    state.oidc = OidcClient(settings, transport=_ToLoopback(base))
-    with serve(idp.app(), idp_sock), serve(create_app(settings, state=state), sock) as url:
+    state = dataclasses.replace(state, oidc=OidcClient(settings, transport=_ToLoopback(base)))
+    with serve(idp.app(), idp_sock), serve(create_app(settings, services=state), sock) as url:
         yield Entra(idp=idp, idp_base=base, proxy=url)
 
 

@@ -241,12 +241,13 @@ def run_proxy(
 ) -> Iterator[Proxy]:
     """The real proxy (``create_app``) under uvicorn in a thread on a free 127.0.0.1 port; ``wrap``
     (an ASGI layer class) goes in front of it, reachable as ``Proxy.extra["wrap"]``."""
+    from builder.cli import site_build
     from proxy.app import create_app
     from proxy.settings import Settings
 
     port = free_port()
     settings = Settings.from_env(proxy_env(site, issuer, port, audit, **extra))
-    app = create_app(settings)
+    app = create_app(settings, site_build=site_build)  # composed as `skillport serve` does
     front = wrap(app) if wrap is not None else app
     config = uvicorn.Config(front, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)

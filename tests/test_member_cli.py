@@ -18,7 +18,9 @@ import httpx
 import pytest
 
 from builder import frontmatter
-from builder.member_cli import EXIT_SIGN_IN, credentials_path, installed_skills
+from builder.client.credentials import credentials_path
+from builder.client.install import installed_skills
+from builder.client.member import EXIT_SIGN_IN
 from tests.test_api import bearer
 from tests.test_mcp_support import Proxy, sign_in_and_consent
 from tests.test_proxy_publish import editing_proxy

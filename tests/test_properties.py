@@ -28,8 +28,8 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from builder.apply import apply_plan
-from builder.authoring import FileChange, Plan
+from builder.authoring.apply import apply_plan
+from builder.authoring.plans import FileChange, Plan
 from builder.errors import BadInput, NotFound, ValidationFailed
 from builder.model import Marketplace, Problem
 from builder.package import check_member_path, path_problem

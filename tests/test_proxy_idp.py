@@ -118,7 +118,9 @@ def test_t05_outside_the_organization_is_403(idp: FakeIdP, proxy: RunningProxy, 
     idp.override = claims
     with httpx.Client() as client:
         page = login_with_fake(client, proxy.url)
-        assert page.status_code == 403 and "Not in your organization" in page.text
+        body = page.json()  # a client that did not ask for HTML: the one JSON error shape
+        assert page.status_code == 403 and body["error"] == "forbidden"
+        assert "not an account of this organization" in body["message"]
         assert not _signed_in(client, proxy)
 
 
@@ -336,8 +338,9 @@ def test_t12_provider_down_at_first_sign_in_is_a_friendly_503(site: Path, tmp_pa
         fake_idp(mode="down") as down,
         run_proxy(site, down.issuer, tmp_path, oidc_timeout_seconds="1") as proxy,
     ):
-        page = httpx.get(proxy.url + "login")
+        page = httpx.get(proxy.url + "login", headers={"Accept": "text/html"})
         assert page.status_code == 503
         assert "Sign-in is unavailable right now" in page.text and "<script" not in page.text
         api = httpx.get(proxy.url + "login", headers={"Accept": "application/json"})
-        assert api.status_code == 503 and api.json()["error"]
+        assert api.status_code == 503 and api.json()["error"] == "unavailable"
+        assert "identity provider did not answer" in api.json()["message"]

@@ -51,5 +51,5 @@ def test_an_unexpected_error_is_a_catalog_page_for_browsers_and_json_for_others(
     assert page.status_code == 500 and "<h1>Something went wrong</h1>" in page.text
     assert "secret-token-123" not in page.text and 'href="/"' in page.text
     api = client.get("/x", headers={"Accept": "*/*"})
-    assert api.status_code == 500 and api.json()["error"] == "Server error"
+    assert api.status_code == 500 and api.json()["error"] == "server_error"
     assert "secret-token-123" not in api.text

@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
+from builder.authoring.remote import GitPublisher
 from builder.build import build
-from builder.remote_publish import GitPublisher
 from proxy.publisher import ProxyPublisher
 from tests.test_api import bearer
 from tests.test_authoring_support import git, git_env, init_repo, make_marketplace
@@ -280,3 +280,20 @@ def test_serve_rebuild_needs_a_marketplace_remote_and_a_local_origin(
     monkeypatch.setenv("SKILLPORT_ORIGIN", "https://origin.corp.example/site/")
     assert main(["--rebuild"]) == 2
     assert "SKILLPORT_ORIGIN to be a local folder" in capsys.readouterr().err
+
+
+def test_the_proxy_alone_refuses_rebuild_without_the_injected_builder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``python -m proxy.serve`` never imports the build pipeline: the rebuild is given by
+    ``skillport serve`` (builder/cli.py); without it, ``--rebuild`` is refused at start-up."""
+    from proxy.serve import main
+    from tests.test_mcp_support import proxy_env
+
+    for key, value in proxy_env(tmp_path, "http://127.0.0.1:9", 8000, tmp_path / "audit").items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("SKILLPORT_MARKETPLACE_GIT", str(tmp_path / "market.git"))
+    monkeypatch.setenv("SKILLPORT_PUBLISH_WORKDIR", str(tmp_path / "work"))
+    monkeypatch.setenv("SKILLPORT_GIT_AUTHOR_EMAIL", "skillport@corp.example")
+    assert main(["--rebuild"]) == 2
+    assert "started without the site builder" in capsys.readouterr().err

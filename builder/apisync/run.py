@@ -191,7 +191,7 @@ def cmd_sync_api(args: argparse.Namespace) -> int:
         if args.site:
             read, where = _site_reader(Path(args.site)), f"{args.site}/index.json"
         else:
-            from builder.member_cli import api_for  # the member's stored sign-in (`skillport login`)
+            from builder.client.api import api_for  # the member's stored sign-in (`skillport login`)
 
             server = args.server or args.index.rsplit("/index.json", 1)[0]
             api = stack.enter_context(api_for(argparse.Namespace(server=server)))

@@ -2,8 +2,8 @@
 
 Everything here is pure: a planner reads a ``Checkout`` (a snapshot of the checkout's file paths and
 the bytes of its manifests and SKILL.md files) and returns a ``Plan`` — the list of file writes and
-deletes plus a commit message. ``builder/apply.py`` applies a plan atomically and validates the
-result; ``builder/gitrepo.py`` commits it.
+deletes plus a commit message. ``builder/authoring/apply.py`` applies a plan atomically and validates the
+result; ``builder/authoring/gitrepo.py`` commits it.
 
 Formatting is preserved: JSON manifests are re-written in the style they were found in (indent,
 key order, inline arrays of scalars), and a SKILL.md version bump edits the one ``version:`` line in
@@ -24,12 +24,12 @@ from typing import Any, Literal
 import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from builder import resources
 from builder.errors import BadInput, NotFound, did_you_mean
 from builder.model import Problem, Version
 
 MARKETPLACE_JSON = ".claude-plugin/marketplace.json"
 PLUGIN_JSON = ".claude-plugin/plugin.json"
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "authoring"
 OPTIONAL_DIRS = ("scripts", "references", "assets")
 BUMP_PARTS = ("patch", "minor", "major", "prerelease", "release")
 BumpPart = Literal["patch", "minor", "major", "prerelease", "release"]
@@ -445,7 +445,7 @@ def render_skill(
     license: str | None = None,
     author: str | None = None,
     version: str | None = None,
-    templates: Path = TEMPLATES,
+    templates: Path | None = None,
 ) -> dict[str, bytes]:
     """A new skill folder's files (relative to the folder) from ``templates/authoring/skill``."""
     check_name(name)
@@ -454,7 +454,7 @@ def render_skill(
     if unknown:
         raise BadInput(f"unknown folder(s) {', '.join(unknown)}: choose from {', '.join(OPTIONAL_DIRS)}")
     env = Environment(  # renders Markdown and YAML, not HTML: no autoescaping
-        loader=FileSystemLoader(str(templates)),
+        loader=FileSystemLoader(str(templates or resources.templates_dir() / "authoring")),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,  # noqa: S701

@@ -19,7 +19,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.authoring import Checkout, FileChange, Plan, basic_problems, check_relative_path
+from builder.authoring.plans import Checkout, FileChange, Plan, basic_problems, check_relative_path
 from builder.errors import BadInput, ValidationFailed
 from builder.model import Problem
 

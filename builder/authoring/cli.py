@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from builder.apply import applied, read_checkout
-from builder.authoring import (
+from builder.authoring.apply import applied, read_checkout
+from builder.authoring.gitrepo import GitRepo
+from builder.authoring.plans import (
     BUMP_PARTS,
     OPTIONAL_DIRS,
     NoChange,
@@ -34,7 +35,6 @@ from builder.authoring import (
     render_skill,
 )
 from builder.errors import BadInput, SkillportError, UsageError, ValidationFailed
-from builder.gitrepo import GitRepo
 
 
 def _interactive(args: argparse.Namespace) -> bool:
@@ -255,7 +255,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the authoring commands alone (``python -m builder.authoring_cli``)."""
+    """Run the authoring commands alone (``python -m builder.authoring.cli``)."""
     parser = argparse.ArgumentParser(prog="skillport")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)

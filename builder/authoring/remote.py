@@ -18,10 +18,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.apply import Validator, applied, read_checkout
-from builder.authoring import Checkout, Plan, check_relative_path, plan_bump, plan_delete, plan_publish
+from builder.authoring.apply import Validator, applied, read_checkout
+from builder.authoring.gitrepo import GitRepo
+from builder.authoring.plans import Checkout, Plan, check_relative_path, plan_bump, plan_delete, plan_publish
 from builder.errors import BadInput, PublishConflict, PushRejected
-from builder.gitrepo import GitRepo
 
 _EMAIL = re.compile(r"^[^@\s<>\x00-\x1f\x7f]{1,64}@[A-Za-z0-9.-]{1,253}$")
 

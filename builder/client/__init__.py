@@ -1,0 +1,1 @@
+"""The member client: sign-in, API calls and installs (a client of the proxy)."""

@@ -1,0 +1,1 @@
+"""Package data (``builder.templates``): the catalog templates, theme, pages and default mkdocs.yml."""
