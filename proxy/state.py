@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from builder.contract.index import IndexDocument
 from proxy.access import AccessRules, MemberLike
 from proxy.audit import AuditLog
 from proxy.identity import OidcClient
@@ -24,9 +25,9 @@ class AccessPolicy:
         self._index = index
         self._cached: tuple[int, AccessRules] | None = None
 
-    def for_index(self, doc: dict[str, Any] | None) -> AccessRules:
+    def for_index(self, doc: IndexDocument | None) -> AccessRules:
         if doc is None:
-            return AccessRules.from_index({})
+            return AccessRules({}, ("*",), (), {}, {})
         if self._cached is not None and self._cached[0] == id(doc):
             return self._cached[1]
         rules = AccessRules.from_index(doc)
