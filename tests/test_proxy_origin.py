@@ -90,7 +90,7 @@ def test_t29_rollback_to_a_lower_serial_is_refused(site: tuple[Path, dict[str, A
     publish_index(root, dict(doc, serial=299))
     refresh(store)
     assert store.serial == 300 and "IndexRollback" in (store.problem or "")
-    assert store.current() is not None and store.current()["serial"] == 300
+    assert store.current() is not None and store.current().serial == 300
 
 
 @pytest.mark.threat("T29")
