@@ -52,7 +52,7 @@ BASE_URL_RE = re.compile(r"^https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?(?:/[A-Za-z0
 LINK_RE = re.compile(r"^https?://[^\s<>\"']{1,492}$")
 TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 
-Surface = Literal["all", "claude-code"]
+Surface = Literal["all", "claude-code"]  # documented as its values
 T = TypeVar("T")
 
 
@@ -760,3 +760,34 @@ def verify(
     if now >= document.expires and not allow_expired:
         raise IndexExpired(f"the index expired at {document.expires_at}; rebuild and republish the site")
     return document
+
+
+# -- the documentation's field table ---------------------------------------------------------------
+
+WHERE: Mapping[type, str] = MappingProxyType(
+    {
+        IndexDocument: "the document",
+        SourceInfo: "`source`",
+        MarketplaceInfo: "`marketplace`",
+        AccessSection: "`access`",
+        Rule: "`access.default`, `access.plugins.<plugin>`",
+        PluginEntry: "`plugins[]`",
+        Component: "`plugins[].components[]`",
+        ZipRecord: "`plugins[].zip`, `skills[].zip`",
+        SkillEntry: "`skills[]`",
+        FileRecord: "`skills[].files[]`",
+        HistoryEntry: "`skills[].history[]`",
+    }
+)
+
+
+def field_table() -> str:
+    """The Markdown table of every record and its JSON fields (``docs/site-layout.md`` embeds it)."""
+    rows = ["| Record | Where | Fields |", "|---|---|---|"]
+    for record in RECORDS:
+        types = {f.name: str(f.type).replace(" | ", " or ") for f in fields(record)}
+        listed = ", ".join(
+            f"`{name}`" + (f" ({types[name]})" if name in types else "") for name in json_fields(record)
+        )
+        rows.append(f"| `{record.__name__}` | {WHERE[record]} | {listed} |")
+    return "\n".join(rows).replace("(Surface)", "('all' or 'claude-code')") + "\n"
