@@ -881,11 +881,7 @@ def check_version_bumps(
         )
     for skill, version, _, key in current:
         old = before.get(key)
-        if (
-            old
-            and Version.is_valid(version)
-            and Version.parse(version) < Version.parse(old.version)
-        ):
+        if old and Version.is_valid(version) and Version.parse(version) < Version.parse(old.version):
             out.append(
                 _p(
                     skill.skill_md,

@@ -128,9 +128,7 @@ def _upload_steps() -> list[str]:
     ]
 
 
-def _get(
-    state: Any, member: Any, entry: SkillEntry, now: datetime, text: str | None
-) -> dict[str, Any]:
+def _get(state: Any, member: Any, entry: SkillEntry, now: datetime, text: str | None) -> dict[str, Any]:
     keys = (
         "name",
         "plugin",
