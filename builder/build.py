@@ -21,7 +21,7 @@ import httpx
 
 from builder import frontmatter, history, index, plan, publish, rules, site, wellknown
 from builder.contract.index import IndexDocument, PluginEntry, SkillEntry, ZipRecord
-from builder.errors import BadInput, IndexRejected, UpstreamError, ValidationFailed
+from builder.errors import BadInput, IndexMalformed, IndexRejected, UpstreamError, ValidationFailed
 from builder.limits import DEFAULT_LIMITS, BuildLimits
 from builder.model import Marketplace, Problem, SkillFile, skill_keys
 from builder.validate import validate_marketplace
@@ -235,6 +235,10 @@ def build(
                 repository=history.remote_url(marketplace_dir) if commit else None,
             )
             document = document.with_entries(kept.plugins, kept.skills)
+            try:
+                encoded = document.to_json()
+            except IndexMalformed as exc:
+                raise BadInput(f"the index this build would publish breaks its contract: {exc}") from exc
             kept_known = _kept_discovery(out_dir, kept)  # read before the swap replaces the old site
             if progress:
                 progress("catalog", 0, 1)
@@ -268,7 +272,6 @@ def build(
             )
             for rel, data in known.files:
                 publish.write_file(staged, f"{wellknown.WELL_KNOWN_DIR}/{rel}", data)
-            encoded = document.to_json()
             publish.write_file(staged, "index.json.sig", index.sign(encoded, keys))
             publish.write_file(staged, "index.json", encoded)
             publish.swap_into_place(staged, out_dir)

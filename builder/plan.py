@@ -27,6 +27,7 @@ from builder.contract.index import (
     SourceInfo,
     ZipRecord,
 )
+from builder.contract.reading import LINK_RE
 from builder.digest import file_digest, skill_digest
 from builder.model import Marketplace, Plugin, Skill, SkillFile, skill_version
 
@@ -208,9 +209,7 @@ def _url(value: Any) -> str | None:
     """A repository / homepage link for the catalog pages: an http(s) URL, else nothing."""
     if isinstance(value, Mapping):  # npm-style {"type": "git", "url": "…"}
         value = value.get("url")
-    if not isinstance(value, str) or not value.startswith(("https://", "http://")) or len(value) > 500:
-        return None
-    return value if not any(c.isspace() or c in '<>"' for c in value) else None
+    return value if isinstance(value, str) and LINK_RE.match(value) else None
 
 
 def external_plugin_doc(entry: Mapping[str, Any]) -> PluginEntry:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -208,3 +209,13 @@ def test_the_documented_example_has_exactly_the_records_fields() -> None:
     for record, obj in expected:
         assert set(obj) == set(json_fields(record)), f"{record.__name__}: the example and the record disagree"
     assert set(external) <= set(json_fields(PluginEntry)) and external["external"] is True
+
+
+def test_no_writer_can_publish_an_index_its_readers_refuse() -> None:
+    doc = IndexDocument.from_json(_sample())
+    bad = replace(doc, plugins=(replace(doc.plugins[0], name="has space"),), skills=())
+    with pytest.raises(IndexMalformed, match=r"plugins\[0\]\.name"):
+        bad.to_json()
+    unsafe = replace(doc, skills=(replace(doc.skills[0], zip=ZipRecord("../x.zip", "c" * 64, 5)),))
+    with pytest.raises(IndexMalformed, match=r"skills\[0\]\.zip\.path"):
+        unsafe.to_json()

@@ -18,16 +18,26 @@ that the document and these records name the same fields.
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from itsdangerous import BadSignature
 
+from builder.contract.reading import (
+    BASE_URL_RE,
+    LINK_RE,
+    PLUGIN_NAME_RE,
+    SHA256_RE,
+    SKILL_KEY_RE,
+    SKILL_NAME_RE,
+    TIME_RE,
+    ZIP_PATH_RE,
+    JsonObject,
+)
 from builder.errors import (
     IndexBadSignature,
     IndexExpired,
@@ -42,18 +52,7 @@ INDEX_TYPE = "skillport/index"
 INDEX_FORMAT = 1  # bump when a reader of the previous format would misread the document
 MAX_INDEX_BYTES = 256 * 1024 * 1024
 
-PLUGIN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # Claude Code installs non-kebab names
-SKILL_NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-# the index name: the bare skill name, or ``plugin.skill`` when several plugins share the name
-SKILL_KEY_RE = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,63}\.)?[a-z0-9]+(?:-[a-z0-9]+)*$")
-ZIP_PATH_RE = re.compile(r"^[A-Za-z0-9._+-]+(?:/[A-Za-z0-9._+-]+)*$")
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-BASE_URL_RE = re.compile(r"^https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~%\-]+)*/?$")
-LINK_RE = re.compile(r"^https?://[^\s<>\"']{1,492}$")
-TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
-
 Surface = Literal["all", "claude-code"]  # documented as its values
-T = TypeVar("T")
 
 
 def format_time(moment: datetime) -> str:
@@ -62,92 +61,6 @@ def format_time(moment: datetime) -> str:
 
 def parse_time(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-
-
-# -- reading JSON with the field's path in every error ----------------------------------------------
-
-
-class _Obj:
-    """A JSON object being read, with its path (``skills[3].zip``) for error messages."""
-
-    def __init__(self, value: Any, where: str) -> None:
-        if not isinstance(value, Mapping):
-            raise IndexMalformed(f"index.json: {where} must be an object, not {_kind(value)}")
-        self.value = value
-        self.where = where
-
-    def _at(self, key: str) -> str:
-        return f"{self.where}.{key}" if self.where else key
-
-    def _fail(self, key: str, what: str) -> IndexMalformed:
-        return IndexMalformed(f"index.json: {self._at(key)} must be {what}, not {_kind(self.value.get(key))}")
-
-    def has(self, key: str) -> bool:
-        return key in self.value
-
-    def text(self, key: str, *, pattern: re.Pattern[str] | None = None, default: str | None = None) -> str:
-        value = self.value.get(key, default)
-        if not isinstance(value, str):
-            raise self._fail(key, "a string" if default is None else "a string (or absent)")
-        if pattern is not None and not pattern.match(value):
-            raise IndexMalformed(f"index.json: {self._at(key)} {value[:80]!r} is not {_shape(pattern)}")
-        return value
-
-    def opt_text(self, key: str, *, pattern: re.Pattern[str] | None = None) -> str | None:
-        if self.value.get(key) is None:
-            return None
-        return self.text(key, pattern=pattern)
-
-    def integer(self, key: str, *, minimum: int = 0, default: int | None = None) -> int:
-        value = self.value.get(key, default)
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            raise self._fail(key, f"an integer ≥ {minimum}")
-        return value
-
-    def flag(self, key: str, default: bool) -> bool:
-        value = self.value.get(key, default)
-        if not isinstance(value, bool):
-            raise self._fail(key, "true or false")
-        return value
-
-    def texts(self, key: str) -> tuple[str, ...]:
-        value = self.value.get(key)
-        if value is None:
-            return ()
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self._fail(key, "a list of strings")
-        return tuple(value)
-
-    def items(self, key: str, make: Callable[[_Obj], T]) -> tuple[T, ...]:
-        value = self.value.get(key)
-        if value is None:
-            return ()
-        if not isinstance(value, list):
-            raise self._fail(key, "a list")
-        return tuple(make(_Obj(v, f"{self._at(key)}[{i}]")) for i, v in enumerate(value))
-
-    def obj(self, key: str) -> _Obj:
-        return _Obj(self.value.get(key), self._at(key))
-
-    def opt_obj(self, key: str) -> _Obj | None:
-        return None if self.value.get(key) is None else self.obj(key)
-
-
-def _kind(value: Any) -> str:
-    return "missing" if value is None else type(value).__name__
-
-
-def _shape(pattern: re.Pattern[str]) -> str:
-    return {
-        PLUGIN_NAME_RE.pattern: "a plugin name (letters, digits, '.', '_', '-')",
-        SKILL_NAME_RE.pattern: "a kebab-case skill name",
-        SKILL_KEY_RE.pattern: "a skill index name (kebab-case, or plugin.skill)",
-        ZIP_PATH_RE.pattern: "a plain relative path",
-        SHA256_RE.pattern: "64 lowercase hex digits",
-        BASE_URL_RE.pattern: "an http(s) URL like https://skills.corp.example/",
-        LINK_RE.pattern: "an http(s) URL",
-        TIME_RE.pattern: "a UTC time like 2026-01-31T00:00:00Z",
-    }.get(pattern.pattern, f"of the form {pattern.pattern}")
 
 
 def _frozen(value: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -177,7 +90,7 @@ class ZipRecord:
     key: str | None = None
 
     @classmethod
-    def from_json(cls, o: _Obj) -> ZipRecord:
+    def from_json(cls, o: JsonObject) -> ZipRecord:
         path = o.text("path", pattern=ZIP_PATH_RE)
         if ".." in path.split("/"):
             raise IndexMalformed(f"index.json: {o.where}.path {path!r} must not contain '..'")
@@ -200,7 +113,7 @@ class FileRecord:
     digest: str | None = None
 
     @classmethod
-    def from_json(cls, o: _Obj) -> FileRecord:
+    def from_json(cls, o: JsonObject) -> FileRecord:
         return cls(o.text("path"), o.integer("size", default=0), o.opt_text("digest"))
 
     def to_json(self) -> dict[str, Any]:
@@ -217,7 +130,7 @@ class HistoryEntry:
     subject: str
 
     @classmethod
-    def from_json(cls, o: _Obj) -> HistoryEntry:
+    def from_json(cls, o: JsonObject) -> HistoryEntry:
         return cls(
             o.text("version", default=""),
             o.text("date", default=""),
@@ -239,7 +152,7 @@ class Component:
     path: str
 
     @classmethod
-    def from_json(cls, o: _Obj) -> Component:
+    def from_json(cls, o: JsonObject) -> Component:
         return cls(
             o.text("kind"), o.text("name"), o.text("description", default=""), o.text("path", default="")
         )
@@ -256,7 +169,7 @@ class Rule:
     edit: tuple[str, ...]
 
     @classmethod
-    def from_json(cls, o: _Obj, default: Rule | None = None) -> Rule:
+    def from_json(cls, o: JsonObject, default: Rule | None = None) -> Rule:
         read = o.texts("read") if o.has("read") or default is None else default.read
         edit = o.texts("edit") if o.has("edit") or default is None else default.edit
         return cls(read, edit)
@@ -281,7 +194,7 @@ class AccessSection:
         object.__setattr__(self, "plugins", MappingProxyType(dict(self.plugins)))
 
     @classmethod
-    def from_json(cls, o: _Obj) -> AccessSection:
+    def from_json(cls, o: JsonObject) -> AccessSection:
         default = Rule.from_json(o.obj("default"), EVERYONE_READS) if o.has("default") else EVERYONE_READS
         groups_obj = o.opt_obj("groups")
         plugins_obj = o.opt_obj("plugins")
@@ -315,7 +228,7 @@ class MarketplaceInfo:
         object.__setattr__(self, "owner", _frozen(self.owner))
 
     @classmethod
-    def from_json(cls, o: _Obj) -> MarketplaceInfo:
+    def from_json(cls, o: JsonObject) -> MarketplaceInfo:
         owner = o.opt_obj("owner")
         return cls(
             o.text("name"),
@@ -345,7 +258,7 @@ class SourceInfo:
     path: str | None = None
 
     @classmethod
-    def from_json(cls, o: _Obj) -> SourceInfo:
+    def from_json(cls, o: JsonObject) -> SourceInfo:
         return cls(o.opt_text("commit"), o.opt_text("path"))
 
     def to_json(self) -> dict[str, Any]:
@@ -376,7 +289,7 @@ class PluginEntry:
             object.__setattr__(self, "source", _frozen(self.source))
 
     @classmethod
-    def from_json(cls, o: _Obj) -> PluginEntry:
+    def from_json(cls, o: JsonObject) -> PluginEntry:
         source: str | Mapping[str, Any]
         raw = o.value.get("source", "")
         source = o.obj("source").value if isinstance(raw, Mapping) else o.text("source", default="")
@@ -456,7 +369,7 @@ class SkillEntry:
             object.__setattr__(self, "id", f"{self.plugin}:{self.skill}")
 
     @classmethod
-    def from_json(cls, o: _Obj) -> SkillEntry:
+    def from_json(cls, o: JsonObject) -> SkillEntry:
         name = o.text("name", pattern=SKILL_KEY_RE)
         if len(name) > 129:
             raise IndexMalformed(f"index.json: {o.where}.name is longer than 129 characters")
@@ -564,7 +477,7 @@ class IndexDocument:
         missing = [f for f in REQUIRED_FIELDS if f not in data]
         if missing:
             raise IndexMalformed(f"the index lacks {', '.join(missing)}")
-        o = _Obj(data, "")
+        o = JsonObject(data, "")
         version = o.integer("format", minimum=1)
         if version != INDEX_FORMAT:
             raise IndexMalformed(
@@ -607,8 +520,12 @@ class IndexDocument:
         return out
 
     def to_json(self) -> bytes:
-        """The canonical bytes that are signed (sorted keys, UTF-8, newline-terminated)."""
-        return encode(self.to_dict())
+        """The canonical bytes that are signed (sorted keys, UTF-8, newline-terminated). They are read
+        back through ``from_json`` first, so no writer can publish an index its readers refuse
+        (``IndexMalformed`` names the field)."""
+        data = encode(self.to_dict())
+        IndexDocument.from_json(json.loads(data))
+        return data
 
     # -- lookups --------------------------------------------------------------------------------
 
