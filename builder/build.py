@@ -234,8 +234,8 @@ def build(
                 previous=previous,
                 repository=history.remote_url(marketplace_dir) if commit else None,
             )
-            document = document.with_entries(kept.plugins, kept.skills)
-            try:
+            try:  # kept plugins join the new ones; the bytes are read back through the contract
+                document = document.with_entries(kept.plugins, kept.skills)
                 encoded = document.to_json()
             except IndexMalformed as exc:
                 raise BadInput(f"the index this build would publish breaks its contract: {exc}") from exc
