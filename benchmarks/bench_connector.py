@@ -17,6 +17,7 @@ import tracemalloc
 from datetime import UTC, datetime
 from typing import Any
 
+from builder.contract.index import IndexDocument
 from proxy import catalog
 from proxy.access import AccessRules
 from proxy.bearer import member_from_claims
@@ -86,6 +87,10 @@ def generate(n: int, seed: int = 7) -> dict[str, Any]:
             }
         )
     return {
+        "_type": "skillport/index",
+        "format": 1,
+        "generated_at": "2026-11-29T14:00:00Z",
+        "expires_at": "2026-12-29T14:00:00Z",
         "serial": 1_764_424_800,
         "access": {
             "default": {"read": ["*"], "edit": []},
@@ -98,10 +103,10 @@ def generate(n: int, seed: int = 7) -> dict[str, Any]:
 
 
 class Index:
-    def __init__(self, doc: dict[str, Any]) -> None:
+    def __init__(self, doc: IndexDocument) -> None:
         self.doc = doc
 
-    def current(self) -> dict[str, Any]:
+    def current(self) -> IndexDocument:
         return self.doc
 
 
@@ -111,7 +116,7 @@ class Audit:
 
 
 class State:
-    def __init__(self, doc: dict[str, Any]) -> None:
+    def __init__(self, doc: IndexDocument) -> None:
         self.index = Index(doc)
         self.access = AccessRules.from_index(doc)
         self.audit = Audit()
@@ -185,7 +190,8 @@ def main() -> None:
 
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    doc = generate(args.skills)
+    raw = generate(args.skills)
+    doc = IndexDocument.from_json(raw)
     after_doc = tracemalloc.get_traced_memory()[0]
     t0 = time.perf_counter()
     catalog.catalog_for(doc)
@@ -203,7 +209,7 @@ def main() -> None:
     now = datetime.now(UTC)
     rng = random.Random(1)
     queries = [" ".join(rng.sample(WORDS, rng.randint(1, 2))) for _ in range(args.runs)]
-    installed = [{"name": s["name"], "version": "1.0.0"} for s in rng.sample(doc["skills"], 50)]
+    installed = [{"name": s["name"], "version": "1.0.0"} for s in rng.sample(raw["skills"], 50)]
 
     async def measure(raw: dict[str, Any] | None, queried: bool) -> list[float]:
         out = []
@@ -216,7 +222,7 @@ def main() -> None:
 
     s = asyncio.run(measure(None, True))
     u = asyncio.run(measure({"action": "updates", "installed": installed}, False))
-    base = timed(lambda i: naive_search(doc, queries[i]), max(20, args.runs // 10))
+    base = timed(lambda i: naive_search(raw, queries[i]), max(20, args.runs // 10))
     core = timed(lambda i: catalog.search(doc, queries[i]), args.runs)
     for name, values in (("search (run_action)", s), ("updates x50 (run_action)", u)):
         p50, p99 = pct(values, 0.5), pct(values, 0.99)

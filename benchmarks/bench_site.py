@@ -26,6 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from builder import site  # noqa: E402
+from builder.contract.index import IndexDocument  # noqa: E402
 
 NOW = datetime(2026, 11, 29, 14, 0, tzinfo=UTC)
 WORDS = ["data", "review", "sql", "writing", "python", "api", "design"]
@@ -53,7 +54,7 @@ def check(value: str) -> bool:
 """
 
 
-def generate(count: int) -> tuple[dict[str, Any], dict[str, str]]:
+def generate(count: int) -> tuple[IndexDocument, dict[str, str]]:
     plugins: list[dict[str, Any]] = []
     skills: list[dict[str, Any]] = []
     bodies: dict[str, str] = {}
@@ -117,7 +118,7 @@ def generate(count: int) -> tuple[dict[str, Any], dict[str, str]]:
         "plugins": plugins,
         "skills": skills,
     }
-    return document, bodies
+    return IndexDocument.from_json(document), bodies
 
 
 def run(count: int, *, quiet: bool = False) -> None:

@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 
 from builder import frontmatter, history, index, plan, publish, resources, rules, site, wellknown
-from builder.errors import BadInput, IndexRejected, UpstreamError, ValidationFailed
+from builder.contract.index import IndexDocument, PluginEntry, SkillEntry, ZipRecord
+from builder.errors import BadInput, IndexMalformed, IndexRejected, UpstreamError, ValidationFailed
 from builder.limits import DEFAULT_LIMITS, BuildLimits
 from builder.model import Marketplace, Problem, SkillFile, skill_keys
 from builder.validate import validate_marketplace
@@ -75,7 +76,7 @@ def _read_previous(spec: str) -> tuple[bytes, bytes | None]:
 
 def load_previous_index(
     spec: str | None, out_dir: Path, keys: Sequence[str], now: datetime
-) -> tuple[dict[str, Any] | None, list[Problem]]:
+) -> tuple[IndexDocument | None, list[Problem]]:
     """The previously published index, verified with ``keys``.
 
     An explicit ``--previous-index`` must verify (else the build stops: its serial and digests are
@@ -152,10 +153,8 @@ def build(
             raise ValidationFailed(problems)
         failed = tuple(p for p in problems if p.is_error)
         kept = _kept_plugins(previous, out_dir, failing)
-        published_before = {
-            d.get("name") for d in (previous or {}).get("plugins", []) if isinstance(d, Mapping)
-        }
-        lost = (failing & published_before) - {d["name"] for d in kept.plugins}
+        published_before = set(previous.plugins_by_name) if previous else set()
+        lost = (failing & published_before) - {d.name for d in kept.plugins}
         survivors = tuple(p for p in marketplace.plugins if p.name not in failing)
         if lost or (failed and not survivors and not kept.plugins):
             raise ValidationFailed(problems)  # publishing would drop what is live, or publish nothing
@@ -214,7 +213,7 @@ def build(
                 packaged += 1
                 if progress:
                     progress("package", i + 1, len(jobs))
-            serial = index.next_serial(previous.get("serial") if previous else None, now)
+            serial = index.next_serial(previous.serial if previous else None, now)
             try:
                 source_path = marketplace_dir.relative_to(Path.cwd()).as_posix()
             except ValueError:
@@ -233,8 +232,11 @@ def build(
                 previous=previous,
                 repository=history.remote_url(marketplace_dir) if commit else None,
             )
-            document["plugins"] = sorted([*document["plugins"], *kept.plugins], key=lambda d: str(d["name"]))
-            document["skills"] = sorted([*document["skills"], *kept.skills], key=lambda d: str(d["name"]))
+            try:  # kept plugins join the new ones; the bytes are read back through the contract
+                document = document.with_entries(kept.plugins, kept.skills)
+                encoded = document.to_json()
+            except IndexMalformed as exc:
+                raise BadInput(f"the index this build would publish breaks its contract: {exc}") from exc
             kept_known = _kept_discovery(out_dir, kept)  # read before the swap replaces the old site
             if progress:
                 progress("catalog", 0, 1)
@@ -269,7 +271,6 @@ def build(
             )
             for rel, data in known.files:
                 publish.write_file(staged, f"{wellknown.WELL_KNOWN_DIR}/{rel}", data)
-            encoded = index.encode(document)
             publish.write_file(staged, "index.json.sig", index.sign(encoded, keys))
             publish.write_file(staged, "index.json", encoded)
             publish.swap_into_place(staged, out_dir)
@@ -282,8 +283,8 @@ def build(
         reused,
         tuple(problems),
         failed,
-        tuple(sorted(str(p["name"]) for p in kept.plugins)),
-        tuple(sorted(n for n in failing if n is not None and n not in {p["name"] for p in kept.plugins})),
+        tuple(sorted(p.name for p in kept.plugins)),
+        tuple(sorted(n for n in failing if n is not None and n not in {p.name for p in kept.plugins})),
     )
 
 
@@ -313,8 +314,8 @@ def failing_plugins(marketplace: Marketplace, problems: Sequence[Problem]) -> se
 
 @dataclass(frozen=True)
 class _Kept:
-    plugins: tuple[Mapping[str, Any], ...] = ()
-    skills: tuple[Mapping[str, Any], ...] = ()
+    plugins: tuple[PluginEntry, ...] = ()
+    skills: tuple[SkillEntry, ...] = ()
     entries: tuple[Mapping[str, Any], ...] = ()
     zips: tuple[str, ...] = ()
 
@@ -322,7 +323,7 @@ class _Kept:
 _KEPT_NONE = _Kept()
 
 
-def _kept_plugins(previous: Mapping[str, Any] | None, out_dir: Path, failing: set[str | None]) -> _Kept:
+def _kept_plugins(previous: IndexDocument | None, out_dir: Path, failing: set[str | None]) -> _Kept:
     """What the site being replaced published for each failing plugin, when all its zips are still
     there: it stays published at that version (nothing already published is lost)."""
     if not previous or not failing:
@@ -332,15 +333,18 @@ def _kept_plugins(previous: Mapping[str, Any] | None, out_dir: Path, failing: se
     except (OSError, ValueError):
         old_cc = {}
     old_entries = {e.get("name"): e for e in old_cc.get("plugins", []) if isinstance(e, Mapping)}
-    plugins, skills, entries, zips = [], [], [], []
-    for doc in previous.get("plugins", []):
-        name = doc.get("name") if isinstance(doc, Mapping) else None
+    plugins: list[PluginEntry] = []
+    skills: list[SkillEntry] = []
+    entries: list[Mapping[str, Any]] = []
+    zips: list[str] = []
+    for doc in previous.plugins:
+        name = doc.name
         if name not in failing or name not in old_entries:
             continue
-        mine = [s for s in previous.get("skills", []) if isinstance(s, Mapping) and s.get("plugin") == name]
-        records = [z for z in [doc.get("zip"), *(s.get("zip") for s in mine)] if isinstance(z, Mapping)]
-        paths = [str(z.get("path")) for z in records]
-        if not all(_same_file(out_dir / str(z.get("path")), z) for z in records):
+        mine = previous.skills_of(name)
+        records = [z for z in [doc.zip, *(s.zip for s in mine)] if z is not None]
+        paths = [z.path for z in records]
+        if not all(_same_file(out_dir / z.path, z) for z in records):
             continue
         plugins.append(doc)
         skills += mine
@@ -349,21 +353,18 @@ def _kept_plugins(previous: Mapping[str, Any] | None, out_dir: Path, failing: se
     return _Kept(tuple(plugins), tuple(skills), tuple(entries), tuple(zips))
 
 
-def _reusable(previous: Mapping[str, Any] | None) -> dict[str, tuple[str, int, str]]:
+def _reusable(previous: IndexDocument | None) -> dict[str, tuple[str, int, str]]:
     """Zip path -> (sha256, size, key) from a verified previous index."""
-    out: dict[str, tuple[str, int, str]] = {}
-    for entry in [*(previous or {}).get("skills", []), *(previous or {}).get("plugins", [])]:
-        z = entry.get("zip") if isinstance(entry, Mapping) else None
-        if isinstance(z, Mapping) and isinstance(z.get("path"), str) and isinstance(z.get("key"), str):
-            out[z["path"]] = (str(z.get("sha256")), int(z.get("size") or 0), z["key"])
-    return out
+    if previous is None:
+        return {}
+    return {path: (z.sha256, z.size, z.key) for path, (_, z) in previous.by_zip.items() if z.key is not None}
 
 
 def _kept_discovery(out_dir: Path, kept: _Kept) -> list[wellknown.DiscoverySkill]:
     """The well-known entries of kept skills, from the files the site being replaced serves."""
     out = []
     for doc in kept.skills:
-        name = str(doc.get("name"))
+        name = doc.name
         folder = out_dir / wellknown.WELL_KNOWN_DIR / name
         if "." in name or not folder.is_dir() or folder.is_symlink():
             continue
@@ -372,7 +373,7 @@ def _kept_discovery(out_dir: Path, kept: _Kept) -> list[wellknown.DiscoverySkill
             for f in sorted(folder.rglob("*"))
             if f.is_file() and not f.is_symlink()
         )
-        out.append(wellknown.DiscoverySkill(name, str(doc.get("description") or ""), files))
+        out.append(wellknown.DiscoverySkill(name, doc.description, files))
     return out
 
 
@@ -388,12 +389,12 @@ def _kept_bodies(known: list[wellknown.DiscoverySkill]) -> dict[str, str]:
     return out
 
 
-def _same_file(path: Path, record: Mapping[str, Any]) -> bool:
+def _same_file(path: Path, record: ZipRecord) -> bool:
     return (
         path.is_file()
         and not path.is_symlink()
         and path.resolve().is_relative_to(path.parent.resolve())
-        and _sha256_file(path) == record.get("sha256")
+        and _sha256_file(path) == record.sha256
     )
 
 

@@ -14,6 +14,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from builder import index, package
+from builder.contract.index import (
+    AccessSection,
+    Component,
+    FileRecord,
+    HistoryEntry,
+    IndexDocument,
+    MarketplaceInfo,
+    PluginEntry,
+    Rule,
+    SkillEntry,
+    SourceInfo,
+    ZipRecord,
+)
+from builder.contract.reading import LINK_RE
 from builder.digest import file_digest, skill_digest
 from builder.model import Marketplace, Plugin, Skill, SkillFile, skill_version
 
@@ -148,10 +162,6 @@ def _tags(skill: Skill, plugin: Plugin) -> list[str]:
     return sorted({t.lower() for t in plugin.keywords})
 
 
-def _zip_entry(path: str, data_sha256: str, size: int, key: str) -> dict[str, Any]:
-    return {"path": path, "sha256": data_sha256, "size": size, "key": key}
-
-
 def absolute(base_url: str | None, path: str) -> str:
     return f"{base_url.rstrip('/')}/{path}" if base_url else path
 
@@ -199,12 +209,10 @@ def _url(value: Any) -> str | None:
     """A repository / homepage link for the catalog pages: an http(s) URL, else nothing."""
     if isinstance(value, Mapping):  # npm-style {"type": "git", "url": "…"}
         value = value.get("url")
-    if not isinstance(value, str) or not value.startswith(("https://", "http://")) or len(value) > 500:
-        return None
-    return value if not any(c.isspace() or c in '<>"' for c in value) else None
+    return value if isinstance(value, str) and LINK_RE.match(value) else None
 
 
-def external_plugin_doc(entry: Mapping[str, Any]) -> dict[str, Any]:
+def external_plugin_doc(entry: Mapping[str, Any]) -> PluginEntry:
     """An external plugin as the index lists it: Claude Code fetches it from its own source."""
 
     def text(key: str) -> str | None:
@@ -214,45 +222,52 @@ def external_plugin_doc(entry: Mapping[str, Any]) -> dict[str, Any]:
     author = entry.get("author")
     raw_keywords = entry.get("keywords")
     keywords: list[Any] = raw_keywords if isinstance(raw_keywords, list) else []
-    return {
-        "name": entry["name"],
-        "version": text("version"),
-        "description": text("description") or "",
-        "author": author.get("name") if isinstance(author, Mapping) else text("author"),
-        "category": text("category"),
-        "tags": sorted({str(t).lower() for t in keywords if isinstance(t, str)}),
-        "skills": [],
-        "repository": _url(entry.get("repository")) or _url(entry.get("homepage")),
-        "source": dict(entry["source"]),
-        "strict": entry.get("strict") is not False,
-        "external": True,
-        "digest": None,
-        "components": [],
-        "zip": None,
-    }
+    return PluginEntry(
+        name=entry["name"],
+        version=text("version"),
+        description=text("description") or "",
+        author=author.get("name") if isinstance(author, Mapping) else text("author"),
+        category=text("category"),
+        tags=tuple(sorted({str(t).lower() for t in keywords if isinstance(t, str)})),
+        skills=(),
+        repository=_url(entry.get("repository")) or _url(entry.get("homepage")),
+        source=dict(entry["source"]),
+        strict=entry.get("strict") is not False,
+        external=True,
+        digest=None,
+        components=(),
+        zip=None,
+    )
 
 
-def normalized_access(access: Mapping[str, Any]) -> dict[str, Any]:
+def normalized_access(access: Mapping[str, Any]) -> AccessSection:
     """The access rules as the index carries them, each plugin's rule complete (a verb it leaves out
     comes from ``default``); without a file everyone reads and nobody edits."""
 
-    def principals(value: Any) -> list[str]:
-        return [str(v) for v in value] if isinstance(value, list) else []
+    def principals(value: Any) -> tuple[str, ...]:
+        return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
     default = access.get("default") if isinstance(access.get("default"), Mapping) else {}
     plugins = access.get("plugins") if isinstance(access.get("plugins"), Mapping) else {}
     groups = access.get("groups") if isinstance(access.get("groups"), Mapping) else {}
     assert isinstance(default, Mapping) and isinstance(plugins, Mapping) and isinstance(groups, Mapping)
-    fallback = {"read": principals(default.get("read", ["*"])), "edit": principals(default.get("edit", []))}
-    return {
-        "groups": {str(g): principals(m) for g, m in sorted(groups.items())},
-        "default": fallback,
-        "plugins": {
-            str(p): {verb: principals(r[verb]) if verb in r else fallback[verb] for verb in ("read", "edit")}
+    fallback = Rule(principals(default.get("read", ["*"])), principals(default.get("edit", [])))
+    return AccessSection(
+        groups={str(g): principals(m) for g, m in sorted(groups.items())},
+        default=fallback,
+        plugins={
+            str(p): Rule(
+                principals(r["read"]) if "read" in r else fallback.read,
+                principals(r["edit"]) if "edit" in r else fallback.edit,
+            )
             for p, r in sorted(plugins.items())
             if isinstance(r, Mapping)
         },
-    }
+    )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def index_document(
@@ -267,96 +282,93 @@ def index_document(
     base_url: str | None,
     source_path: str | None,
     histories: Mapping[str, tuple[Mapping[str, str], ...]],
-    previous: Mapping[str, Any] | None,
+    previous: IndexDocument | None,
     repository: str | None = None,
-) -> dict[str, Any]:
+) -> IndexDocument:
     """The catalog index of ``docs/site-layout.md`` (pure; ``zips`` maps path -> (sha256, size);
     ``repository`` is the checkout's remote as a link, used when the marketplace names none)."""
-    before = {s.get("name"): s for s in (previous or {}).get("skills", []) if isinstance(s, Mapping)}
+    before = previous.by_name if previous else {}
     stamp = index.format_time(now)
+
+    def zip_record(artifact: Artifact) -> ZipRecord:
+        sha, size = zips[artifact.path]
+        return ZipRecord(artifact.path, sha, size, artifact.key)
+
     skill_docs = []
     for plan in skills:
         s, p = plan.skill, plan.plugin
-        history = [dict(h) for h in histories.get(plan.key, ())]
+        history = histories.get(plan.key, ())
         old = before.get(plan.key)
         if history:
-            updated = index.format_time(datetime.fromisoformat(history[0]["time"]))
-            for h in history:
-                h.pop("time", None)
-        elif old and old.get("version") == plan.version and isinstance(old.get("updated_at"), str):
-            updated = old["updated_at"]
+            updated: str | None = index.format_time(datetime.fromisoformat(history[0]["time"]))
+        elif old and old.version == plan.version and old.updated_at is not None:
+            updated = old.updated_at
         else:
             updated = stamp
         fm = s.frontmatter
         skill_docs.append(
-            {
-                "name": plan.key,
-                "id": f"{p.name}:{s.name}",
-                "skill": s.name,
-                "plugin": p.name,
-                "version": plan.version,
-                "description": s.description,
-                "license": fm.get("license") if isinstance(fm.get("license"), str) else p.value_of("license"),
-                "compatibility": fm.get("compatibility")
-                if isinstance(fm.get("compatibility"), str)
-                else None,
-                "allowed_tools": fm.get("allowed-tools")
-                if isinstance(fm.get("allowed-tools"), str)
-                else None,
-                "tags": _tags(s, p),
-                "category": p.category,
-                "author": s.metadata.get("author") or p.author_name,
-                "digest": plan.digest,
-                "files": [{"path": f.path, "size": f.size, "digest": file_digest(f.data)} for f in s.files],
-                "surface": "all" if plan.zip else "claude-code",
-                "zip": _zip_entry(plan.zip.path, *zips[plan.zip.path], plan.zip.key) if plan.zip else None,
-                "updated_at": updated,
-                "history": history,
-            }
+            SkillEntry(
+                name=plan.key,
+                id=f"{p.name}:{s.name}",
+                skill=s.name,
+                plugin=p.name,
+                version=plan.version,
+                description=s.description,
+                license=fm["license"] if isinstance(fm.get("license"), str) else _text(p.value_of("license")),
+                compatibility=_text(fm.get("compatibility")),
+                allowed_tools=_text(fm.get("allowed-tools")),
+                tags=tuple(_tags(s, p)),
+                category=p.category,
+                author=s.metadata.get("author") or p.author_name,
+                digest=plan.digest,
+                files=tuple(FileRecord(f.path, f.size, file_digest(f.data)) for f in s.files),
+                surface="all" if plan.zip else "claude-code",
+                zip=zip_record(plan.zip) if plan.zip else None,
+                updated_at=updated,
+                history=tuple(
+                    HistoryEntry(h["version"], h["date"], h["commit"], h["subject"]) for h in history
+                ),
+            )
         )
     plugin_docs = []
     for pplan in plugins:
-        sha, size = zips[pplan.zip.path]
         pl = pplan.plugin
         plugin_docs.append(
-            {
-                "name": pl.name,
-                "version": pplan.version,
-                "description": pl.description,
-                "author": pl.author_name,
-                "category": pl.category,
-                "tags": sorted({t.lower() for t in pl.keywords}),
-                "skills": [sp.key for sp in skills if sp.plugin.name == pl.name],
-                "source": pl.source,
-                "repository": _url(pl.value_of("repository")) or _url(pl.value_of("homepage")),
-                "strict": pl.strict,
-                "external": False,
-                "digest": pplan.digest,
-                "components": [c.as_dict() for c in pl.components],
-                "zip": _zip_entry(pplan.zip.path, sha, size, pplan.zip.key),
-            }
+            PluginEntry(
+                name=pl.name,
+                version=pplan.version,
+                description=pl.description,
+                author=pl.author_name,
+                category=pl.category,
+                tags=tuple(sorted({t.lower() for t in pl.keywords})),
+                skills=tuple(sp.key for sp in skills if sp.plugin.name == pl.name),
+                source=pl.source,
+                repository=_url(pl.value_of("repository")) or _url(pl.value_of("homepage")),
+                strict=pl.strict,
+                external=False,
+                digest=pplan.digest,
+                components=tuple(Component(c.kind, c.name, c.description, c.path) for c in pl.components),
+                zip=zip_record(pplan.zip),
+            )
         )
     for entry in marketplace.external:
         plugin_docs.append(external_plugin_doc(entry))
-    plugin_docs.sort(key=lambda d: str(d["name"]))
     manifest = marketplace.manifest
     meta = manifest.get("metadata") if isinstance(manifest.get("metadata"), Mapping) else {}
     assert isinstance(meta, Mapping)
-    return {
-        "_type": index.INDEX_TYPE,
-        "format": index.INDEX_FORMAT,
-        "serial": serial,
-        "generated_at": stamp,
-        "expires_at": index.format_time(now + lifetime),
-        "base_url": base_url,
-        "source": {"commit": marketplace.commit, "path": source_path},
-        "marketplace": {
-            "name": marketplace.name,
-            "owner": dict(manifest.get("owner") or {}),
-            "description": meta.get("description") or manifest.get("description") or "",
-            "repository": _url(meta.get("repository")) or _url(manifest.get("repository")) or repository,
-        },
-        "access": normalized_access(marketplace.access),
-        "plugins": plugin_docs,
-        "skills": sorted(skill_docs, key=lambda d: d["name"]),
-    }
+    return IndexDocument(
+        serial=serial,
+        generated_at=stamp,
+        expires_at=index.format_time(now + lifetime),
+        base_url=base_url,
+        source=SourceInfo(marketplace.commit, source_path),
+        marketplace=MarketplaceInfo(
+            name=marketplace.name,
+            owner=dict(manifest.get("owner") or {}),
+            description=_text(meta.get("description")) or _text(manifest.get("description")) or "",
+            repository=_url(meta.get("repository")) or _url(manifest.get("repository")) or repository,
+        ),
+        access=normalized_access(marketplace.access),
+        plugins=tuple(sorted(plugin_docs, key=lambda d: d.name)),
+        skills=tuple(sorted(skill_docs, key=lambda d: d.name)),
+    )

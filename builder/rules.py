@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from builder import layout
+from builder.contract.index import IndexDocument
 from builder.limits import DEFAULT_LIMITS, BuildLimits
 from builder.load import ACCESS_YAML, MARKETPLACE_JSON, PLUGIN_JSON
 from builder.model import (
@@ -830,17 +831,16 @@ def check(marketplace: Marketplace, limits: BuildLimits = DEFAULT_LIMITS) -> lis
 
 
 def check_plugin_bumps(
-    current: Iterable[tuple[Plugin, str, str]], previous_index: Mapping[str, Any] | None
+    current: Iterable[tuple[Plugin, str, str]], previous_index: IndexDocument | None
 ) -> list[Problem]:
     """Each ``(plugin, version, digest)`` whose files differ from the previous index's plugin of the
     same name and version: Claude Code would never offer the change (it updates by version)."""
     if not previous_index:
         return []
-    before = {p.get("name"): p for p in previous_index.get("plugins", []) if isinstance(p, Mapping)}
     out: list[Problem] = []
     for plugin, version, digest in current:
-        old = before.get(plugin.name)
-        if not old or old.get("version") != version or not old.get("digest") or old.get("digest") == digest:
+        old = previous_index.plugins_by_name.get(plugin.name)
+        if not old or old.version != version or not old.digest or old.digest == digest:
             continue
         file = f"{plugin.folder}/{PLUGIN_JSON}" if plugin.has_manifest else MARKETPLACE_JSON
         out.append(
@@ -858,17 +858,17 @@ def check_plugin_bumps(
 
 
 def check_version_bumps(
-    current: Iterable[tuple[Skill, str, str, str]], previous_index: Mapping[str, Any] | None
+    current: Iterable[tuple[Skill, str, str, str]], previous_index: IndexDocument | None
 ) -> list[Problem]:
     """T48: each ``(skill, version, digest)`` whose digest differs from the previous index's entry for
     the same name and version is an error: the content changed without a version bump."""
     if not previous_index:
         return []
-    before = {s.get("name"): s for s in previous_index.get("skills", []) if isinstance(s, Mapping)}
+    before = previous_index.by_name
     out: list[Problem] = []
     for skill, version, digest, key in current:
         old = before.get(key)
-        if not old or old.get("version") != version or old.get("digest") == digest:
+        if not old or old.version != version or old.digest == digest:
             continue
         out.append(
             _p(
@@ -881,18 +881,13 @@ def check_version_bumps(
         )
     for skill, version, _, key in current:
         old = before.get(key)
-        if (
-            old
-            and Version.is_valid(old.get("version"))
-            and Version.is_valid(version)
-            and Version.parse(version) < Version.parse(str(old["version"]))
-        ):
+        if old and Version.is_valid(version) and Version.parse(version) < Version.parse(old.version):
             out.append(
                 _p(
                     skill.skill_md,
                     None,
                     "version-went-backwards",
-                    f"skill {skill.name} is {version}, older than the published {old['version']}",
+                    f"skill {skill.name} is {version}, older than the published {old.version}",
                     "versions only move forward: set a version above the published one",
                 )
             )

@@ -44,17 +44,10 @@ from markdown.extensions.toc import slugify as _toc_slugify
 from markupsafe import Markup
 
 from builder import install_guide
+from builder.contract.index import IndexDocument, ZipRecord
 from builder.errors import BadInput, UpstreamError
-from builder.model import Version
 from builder.provisioning import GroupPlugins, group_plugins
 
-NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-PLUGIN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # Claude Code installs non-kebab names
-# A skill's index name: bare, or plugin.skill when several plugins have a skill of that name.
-SKILL_KEY_RE = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,63}\.)?[a-z0-9]+(?:-[a-z0-9]+)*$")
-ZIP_PATH_RE = re.compile(r"^[A-Za-z0-9._+-]+(?:/[A-Za-z0-9._+-]+)*$")
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-BASE_URL_RE = re.compile(r"^https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~%\-]+)*/?$")
 PLACEHOLDER_URL = "https://catalog.invalid/"  # replaced in the browser by skillport.js
 RECENT_COUNT = 8
 REFERENCE_RE = re.compile(r"references/([A-Za-z0-9][A-Za-z0-9_-]{0,80})\.md")
@@ -235,35 +228,6 @@ class Catalog:
     repository: str = ""
 
 
-def _url(obj: Mapping[str, Any], key: str, where: str) -> str:
-    """An optional http(s) link (repository): anything else is a clear error (the index is ours)."""
-    value = _field(obj, key, where)
-    if value and (not re.match(r"^https?://[^\s<>\"']+$", value) or len(value) > 500):
-        raise BadInput(f"index document: {where}.{key} {value[:80]!r} must be an http(s) URL")
-    return value
-
-
-def _field(obj: Mapping[str, Any], key: str, where: str, *, required: bool = False) -> str:
-    value = obj.get(key)
-    if value is None or value == "":
-        if required:
-            raise BadInput(f"index document: {where} has no {key!r}; the build must set it")
-        return ""
-    if not isinstance(value, str | int | float) or isinstance(value, bool):
-        raise BadInput(f"index document: {where}.{key} must be text, not {type(value).__name__}")
-    return str(value)
-
-
-def _name(obj: Mapping[str, Any], key: str, where: str, pattern: re.Pattern[str] = NAME_RE) -> str:
-    value = _field(obj, key, where, required=True)
-    if not pattern.match(value) or len(value) > (129 if pattern is SKILL_KEY_RE else 64):
-        raise BadInput(
-            f"index document: {where}.{key} {value!r} is not a kebab-case name ([a-z0-9-], ≤64 chars); "
-            "names become page paths"
-        )
-    return value
-
-
 def human_size(size: int) -> str:
     if size < 1024:
         return f"{size} B"
@@ -272,19 +236,10 @@ def human_size(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
-def _zip(obj: Any, where: str) -> ZipRef:
-    if not isinstance(obj, Mapping):
-        raise BadInput(f"index document: {where}.zip must be an object with path, sha256 and size")
-    path = _field(obj, "path", f"{where}.zip", required=True)
-    if not ZIP_PATH_RE.match(path) or ".." in path.split("/"):
-        raise BadInput(f"index document: {where}.zip.path {path!r} must be a plain relative path")
-    sha = _field(obj, "sha256", f"{where}.zip", required=True)
-    if not SHA256_RE.match(sha):
-        raise BadInput(f"index document: {where}.zip.sha256 must be 64 lowercase hex digits")
-    size = obj.get("size", 0)
-    if not isinstance(size, int) or size < 0:
-        raise BadInput(f"index document: {where}.zip.size must be a byte count")
-    return ZipRef(path=path, file=path.rsplit("/", 1)[-1], sha256=sha, size=human_size(size))
+def _zip(record: ZipRecord | None) -> ZipRef | None:
+    if record is None:
+        return None
+    return ZipRef(path=record.path, file=record.file, sha256=record.sha256, size=human_size(record.size))
 
 
 def slugify(label: str) -> str:
@@ -305,26 +260,12 @@ def assign_slugs(labels: Iterable[str]) -> dict[str, str]:
     return slugs
 
 
-def _labels(value: Any, where: str) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise BadInput(f"index document: {where}.tags must be a list of strings")
-    return [v.strip() for v in value if v.strip()]
+def _labels(values: Iterable[str]) -> list[str]:
+    return [v.strip() for v in values if v.strip()]
 
 
 def _date(moment: str) -> str:
     return moment[:10] if re.match(r"^\d{4}-\d{2}-\d{2}", moment) else moment
-
-
-def _surfaces(value: Any, where: str) -> tuple[str, ...]:
-    """Where a skill installs: everywhere, or Claude Code only (``surface: claude-code`` in the index:
-    a skill Claude.ai's upload would refuse gets no upload zip)."""
-    if value in (None, "all"):
-        return SURFACES
-    if value == "claude-code":
-        return ("claude-code",)
-    raise BadInput(f"index document: {where}.surface must be 'all' or 'claude-code', not {value!r}")
 
 
 def _reference_pages(
@@ -357,44 +298,27 @@ def reference_texts(files: Iterable[Any]) -> dict[str, str]:
 
 
 def catalog_from_index(
-    index_doc: Mapping[str, Any],
+    index_doc: IndexDocument,
     bodies: Mapping[str, str],
     render_body: Callable[[str, SkillView, str, str], Markup],
     references: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Catalog:
-    """Check the parts of the index document the pages use, and shape them for the templates."""
-    market = index_doc.get("marketplace")
-    if not isinstance(market, Mapping):
-        raise BadInput("index document: 'marketplace' must be an object with a name")
-    market_name = _name(market, "name", "marketplace")
-    base_url = _field(index_doc, "base_url", "index")
-    if base_url and not BASE_URL_RE.match(base_url):
-        raise BadInput(
-            f"index document: base_url {base_url!r} must be an http(s) URL like https://skills.corp.example/"
-        )
+    """Shape the verified index document for the templates (the contract has checked it)."""
+    market = index_doc.marketplace
+    base_url = index_doc.base_url
     catalog_url = (base_url.rstrip("/") + "/") if base_url else PLACEHOLDER_URL
-
-    raw_plugins = index_doc.get("plugins") or []
-    raw_skills = index_doc.get("skills") or []
-    if not isinstance(raw_plugins, list) or not isinstance(raw_skills, list):
-        raise BadInput("index document: 'plugins' and 'skills' must be lists")
-    plugin_docs: dict[str, Mapping[str, Any]] = {}
-    for i, p in enumerate(raw_plugins):
-        if not isinstance(p, Mapping):
-            raise BadInput(f"index document: plugins[{i}] must be an object")
-        plugin_docs[_name(p, "name", f"plugins[{i}]", PLUGIN_NAME_RE)] = p
-    market_repository = _url(market, "repository", "marketplace")
-    owner = market.get("owner") if isinstance(market.get("owner"), Mapping) else {}
-    assert isinstance(owner, Mapping)
+    plugin_docs = index_doc.plugins_by_name
+    market_repository = market.repository or ""
 
     all_tags: list[str] = []
     all_categories: list[str] = []
-    for doc in [*raw_plugins, *raw_skills]:
-        if isinstance(doc, Mapping):
-            all_tags += _labels(doc.get("tags"), "entry")
-            category = doc.get("category")
-            if isinstance(category, str) and category.strip():
-                all_categories.append(category.strip())
+    labelled = [(p.tags, p.category) for p in index_doc.plugins] + [
+        (s.tags, s.category) for s in index_doc.skills
+    ]
+    for tags, category in labelled:
+        all_tags += _labels(tags)
+        if category and category.strip():
+            all_categories.append(category.strip())
     tag_slugs = assign_slugs(all_tags)
     category_slugs = assign_slugs(all_categories)
 
@@ -402,70 +326,36 @@ def catalog_from_index(
         return Label(label=text, slug=slugs[text])
 
     skills: list[SkillView] = []
-    seen: set[str] = set()
-    for i, s in enumerate(raw_skills):
-        if not isinstance(s, Mapping):
-            raise BadInput(f"index document: skills[{i}] must be an object")
-        where = f"skills[{i}]"
-        name = _name(s, "name", where, SKILL_KEY_RE)
-        if name in seen:
-            raise BadInput(f"index document: skill {name!r} appears twice; skill names are unique")
-        seen.add(name)
-        plugin = _name(s, "plugin", where, PLUGIN_NAME_RE)
-        if plugin not in plugin_docs:
-            raise BadInput(
-                f"index document: skill {name!r} names plugin {plugin!r}, which is not in 'plugins'"
-            )
-        version = _field(s, "version", where, required=True)
-        if not Version.is_valid(version):
-            raise BadInput(f"index document: {where}.version {version!r} is not SemVer")
-        plugin_doc = plugin_docs[plugin]
-        category = _field(s, "category", where).strip() or _field(plugin_doc, "category", plugin).strip()
-        files = s.get("files") or []
-        if not isinstance(files, list):
-            raise BadInput(f"index document: {where}.files must be a list")
-        history = s.get("history") or []
-        if not isinstance(history, list):
-            raise BadInput(f"index document: {where}.history must be a list")
-        updated_at = _field(s, "updated_at", where)
+    for s in index_doc.skills:
+        plugin_doc = plugin_docs.get(s.plugin)
+        category = (s.category or "").strip() or ((plugin_doc.category if plugin_doc else None) or "").strip()
+        updated_at = s.updated_at or ""
         view = SkillView(
-            name=name,
-            plugin=plugin,
-            version=version,
-            description=_field(s, "description", where),
-            license=_field(s, "license", where),
-            compatibility=_field(s, "compatibility", where),
-            author=_field(s, "author", where) or _field(plugin_doc, "author", plugin),
-            allowed_tools=_field(s, "allowed_tools", where),
-            tags=tuple(label_of(t, tag_slugs) for t in _labels(s.get("tags"), where)),
+            name=s.name,
+            plugin=s.plugin,
+            version=s.version,
+            description=s.description,
+            license=s.license or "",
+            compatibility=s.compatibility or "",
+            author=s.author or (plugin_doc.author if plugin_doc else None) or "",
+            allowed_tools=s.allowed_tools or "",
+            tags=tuple(label_of(t, tag_slugs) for t in _labels(s.tags)),
             category=label_of(category, category_slugs) if category else None,
             updated_at=updated_at,
             updated=_date(updated_at),
-            files=tuple(
-                FileRow(
-                    path=_field(f, "path", f"{where}.files", required=True),
-                    size=human_size(int(f.get("size", 0))),
-                )
-                for f in files
-                if isinstance(f, Mapping)
-            ),
-            zip=_zip(s["zip"], where) if s.get("zip") is not None else None,
+            files=tuple(FileRow(path=f.path, size=human_size(f.size)) for f in s.files),
+            zip=_zip(s.zip),
             history=tuple(
-                HistoryRow(
-                    version=_field(h, "version", f"{where}.history"),
-                    date=_date(_field(h, "date", f"{where}.history")),
-                    commit=_field(h, "commit", f"{where}.history")[:12],
-                    subject=_field(h, "subject", f"{where}.history"),
-                )
-                for h in history
-                if isinstance(h, Mapping)
+                HistoryRow(version=h.version, date=_date(h.date), commit=h.commit[:12], subject=h.subject)
+                for h in s.history
             ),
             body_html=Markup(""),
-            repository=_url(plugin_doc, "repository", plugin) or market_repository,
-            surfaces=_surfaces(s.get("surface"), where),
+            repository=(plugin_doc.repository if plugin_doc else None) or market_repository,
+            surfaces=SURFACES if s.surface == "all" else ("claude-code",),
         )
-        body = bodies.get(name, "")
-        view = replace(view, references=_reference_pages(view, (references or {}).get(name, {}), render_body))
+        body = bodies.get(s.name, "")
+        texts = (references or {}).get(s.name, {})
+        view = replace(view, references=_reference_pages(view, texts, render_body))
         view = replace(view, body_html=render_body(body, view, SKILL_ROOT, "") if body else Markup(""))
         skills.append(view)
     skills.sort(key=lambda v: v.name)
@@ -473,44 +363,34 @@ def catalog_from_index(
     plugins: list[PluginView] = []
     for name in sorted(plugin_docs):
         p = plugin_docs[name]
-        category = _field(p, "category", name).strip()
+        category = (p.category or "").strip()
         plugins.append(
             PluginView(
                 name=name,
-                version=_field(p, "version", f"plugin {name}"),
-                description=_field(p, "description", f"plugin {name}"),
-                author=_field(p, "author", f"plugin {name}"),
+                version=p.version or "",
+                description=p.description,
+                author=p.author or "",
                 category=label_of(category, category_slugs) if category else None,
-                tags=tuple(label_of(t, tag_slugs) for t in _labels(p.get("tags"), f"plugin {name}")),
+                tags=tuple(label_of(t, tag_slugs) for t in _labels(p.tags)),
                 skills=tuple(v for v in skills if v.plugin == name),
-                zip=_zip(p["zip"], f"plugin {name}") if p.get("zip") else None,
-                repository=_url(p, "repository", f"plugin {name}") or market_repository,
-                components=tuple(
-                    ComponentRow(
-                        kind=_field(c, "kind", f"plugin {name}.components"),
-                        name=_field(c, "name", f"plugin {name}.components"),
-                        description=_field(c, "description", f"plugin {name}.components"),
-                    )
-                    for c in p.get("components") or ()
-                    if isinstance(c, Mapping)
-                ),
-                external=_field(p["source"], "source", f"plugin {name}.source") or "external"
-                if p.get("external") and isinstance(p.get("source"), Mapping)
-                else "",
+                zip=_zip(p.zip),
+                repository=p.repository or market_repository,
+                components=tuple(ComponentRow(c.kind, c.name, c.description) for c in p.components),
+                external=p.source_kind if p.external else "",
             )
         )
     used_tags = {t for v in skills for t in v.tags}
     used_categories = {v.category for v in skills if v.category}
     return Catalog(
-        marketplace_name=market_name,
-        marketplace_description=_field(market, "description", "marketplace"),
+        marketplace_name=market.name,
+        marketplace_description=market.description,
         catalog_url=catalog_url,
         plugins=tuple(plugins),
         skills=tuple(skills),
         tags=tuple(sorted(used_tags, key=lambda t: (t.label.casefold(), t.slug))),
         categories=tuple(sorted(used_categories, key=lambda t: (t.label.casefold(), t.slug))),
-        owner_name=_field(owner, "name", "marketplace.owner"),
-        owner_email=_field(owner, "email", "marketplace.owner"),
+        owner_name=market.owner_field("name"),
+        owner_email=market.owner_field("email"),
         repository=market_repository,
     )
 
@@ -813,7 +693,7 @@ def load_base_config(config_path: Path) -> dict[str, Any]:
 
 
 def prepare_catalog(
-    index_doc: Mapping[str, Any],
+    index_doc: IndexDocument,
     bodies: Mapping[str, str],
     *,
     config_path: Path,
@@ -830,7 +710,7 @@ def prepare_catalog(
     catalog = catalog_from_index(index_doc, bodies, renderer, references)
     renderer.prune()
     site_name = str(base.get("site_name") or catalog.marketplace_name)
-    groups = group_plugins(index_doc.get("access"), (p.name for p in catalog.plugins))
+    groups = group_plugins(index_doc.access, (p.name for p in catalog.plugins))
     pages = generate_pages(catalog, _environment(templates_dir), site_name=site_name, now=now, groups=groups)
 
     docs = work_dir / "docs"
@@ -898,7 +778,7 @@ def _move_into(source: Path, out_dir: Path) -> None:
 
 
 def render_catalog(
-    index_doc: Mapping[str, Any],
+    index_doc: IndexDocument,
     bodies: Mapping[str, str],
     out_dir: Path,
     *,

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from builder import rules
+from builder.contract.index import IndexDocument
 from builder.digest import skill_digest
 from builder.limits import DEFAULT_LIMITS, BuildLimits
 from builder.load import load
@@ -18,7 +17,7 @@ from builder.plan import plugin_version, published_skill_version
 def validate_marketplace(
     root: Path,
     *,
-    previous_index: Mapping[str, Any] | None = None,
+    previous_index: IndexDocument | None = None,
     limits: BuildLimits = DEFAULT_LIMITS,
     strict: bool = False,
 ) -> tuple[Marketplace, list[Problem]]:
@@ -52,6 +51,6 @@ def validate_marketplace(
     return marketplace, sorted(set(problems), key=lambda p: (p.file, p.line or 0, p.rule, p.message))
 
 
-def validate_dir(path: Path, *, previous_index: Mapping[str, Any] | None = None) -> list[Problem]:
+def validate_dir(path: Path, *, previous_index: IndexDocument | None = None) -> list[Problem]:
     """Every problem of the marketplace at ``path`` (errors and warnings)."""
     return validate_marketplace(path, previous_index=previous_index)[1]

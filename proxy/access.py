@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from builder.contract.index import IndexDocument
+
 _MARKER = re.compile(r"<!--sp-plugin:([^>]*?)-->(.*?)<!--/sp-plugin-->", re.DOTALL)
 _EDITORS = re.compile(r"<!--sp-editors-->(.*?)<!--/sp-editors-->", re.DOTALL)
 ADMIN_PREFIX = "admin/"  # the provisioning page: editors only (builder/provisioning.py)
@@ -20,14 +22,6 @@ ADMIN_PREFIX = "admin/"  # the provisioning page: editors only (builder/provisio
 class MemberLike(Protocol):
     @property
     def email(self) -> str: ...
-
-
-def _as_list(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list | tuple):
-        return tuple(str(v) for v in value)
-    return ()
 
 
 @dataclass(frozen=True)
@@ -42,33 +36,17 @@ class AccessRules:
     plugin_names: frozenset[str] = frozenset()
 
     @classmethod
-    def from_index(cls, doc: Mapping[str, Any]) -> AccessRules:
-        access = doc.get("access")
-        skill_plugin = {
-            str(s.get("name")): str(s.get("plugin")) for s in doc.get("skills", []) if isinstance(s, dict)
-        }
-        names = frozenset(str(p.get("name")) for p in doc.get("plugins", []) if isinstance(p, dict))
-        names = names | frozenset(skill_plugin.values())
-        if not isinstance(access, dict):
+    def from_index(cls, doc: IndexDocument) -> AccessRules:
+        skill_plugin = {s.name: s.plugin for s in doc.skills}
+        names = frozenset(doc.plugins_by_name) | frozenset(skill_plugin.values())
+        access = doc.access
+        if access is None:
             return cls({}, ("*",), (), {}, skill_plugin, names)
-        groups_raw = access.get("groups") or {}
-        groups = {str(k): _as_list(v) for k, v in groups_raw.items()} if isinstance(groups_raw, dict) else {}
-        default = access.get("default") if isinstance(access.get("default"), dict) else {"read": ["*"]}
-        assert isinstance(default, dict)
-        plugins_raw = access.get("plugins") or {}
-        plugins: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-        if isinstance(plugins_raw, dict):
-            for name, rule in plugins_raw.items():
-                rule = rule if isinstance(rule, dict) else {}
-                plugins[str(name)] = (
-                    _as_list(rule.get("read", default.get("read", []))),
-                    _as_list(rule.get("edit", default.get("edit", []))),
-                )
         return cls(
-            groups,
-            _as_list(default.get("read", [])),
-            _as_list(default.get("edit", [])),
-            plugins,
+            dict(access.groups),
+            access.default.read,
+            access.default.edit,
+            {name: (rule.read, rule.edit) for name, rule in access.plugins.items()},
             skill_plugin,
             names,
         )
@@ -110,20 +88,12 @@ class AccessRules:
 
     # -- filters --------------------------------------------------------------------------------
 
-    def filter_index(self, doc: Mapping[str, Any], member: MemberLike) -> dict[str, Any]:
-        """The index a member may see: only readable plugins and their skills; no access rules."""
-        out = {k: v for k, v in doc.items() if k != "access"}
-        out["plugins"] = [
-            p
-            for p in doc.get("plugins", [])
-            if isinstance(p, dict) and self.can_read(member, str(p.get("name")))
-        ]
-        out["skills"] = [
-            s
-            for s in doc.get("skills", [])
-            if isinstance(s, dict) and self.can_read(member, str(s.get("plugin")))
-        ]
-        return out
+    def filter_index(self, doc: IndexDocument, member: MemberLike) -> dict[str, Any]:
+        """The index a member may see (as JSON): only readable plugins and their skills; no access rules."""
+        return doc.with_only(
+            plugins=[p for p in doc.plugins if self.can_read(member, p.name)],
+            skills=[s for s in doc.skills if self.can_read(member, s.plugin)],
+        ).to_dict(with_access=False)
 
     def filter_marketplace(self, data: bytes, member: MemberLike) -> bytes:
         """``claude-code/marketplace.json`` without the plugins the member may not read."""

@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from builder.contract.index import IndexDocument
 from builder.errors import NotFound, PermissionDenied, SkillportError, UpstreamError
 from proxy.access import AccessRules
 from proxy.api import api_routes
@@ -127,7 +128,7 @@ class Site:
     def __init__(self, services: Services) -> None:
         self.state = services
 
-    def _ready(self) -> tuple[dict[str, Any], AccessRules]:
+    def _ready(self) -> tuple[IndexDocument, AccessRules]:
         doc = self.state.index.current()
         if doc is None:
             raise UpstreamError("the catalog is temporarily unavailable (no valid index); try again soon")
@@ -218,16 +219,16 @@ class Site:
         _, rules = self._ready()
         holder = Member(sub=grant.sub, email=grant.email)
         skill = self.state.index.skill(grant.skill)
-        if skill is None or not rules.can_read(holder, str(skill.get("plugin"))):
+        if skill is None or not rules.can_read(holder, skill.plugin):
             raise NotFound("this skill is not in the catalog")
-        if str(skill.get("version")) != grant.version:
+        if skill.version != grant.version:
             raise NotFound(
                 f"version {grant.version} of {grant.skill} is no longer published; ask for a new link"
             )
-        record = skill.get("zip")
-        if not isinstance(record, dict):
+        record = skill.zip
+        if record is None:
             raise NotFound("this skill has no download")
-        path = safe_path(str(record.get("path")))
+        path = safe_path(record.path)
         data = await self.state.origin.read(path)
         if data is None:
             raise NotFound("no such file")

@@ -1,6 +1,6 @@
 """Search, get and updates over the verified index document (pure, fast).
 
-The index document is the dict described in ``docs/site-layout.md``. The first call for a given
+The index is the typed ``IndexDocument`` of ``builder.contract.index``. The first call for a given
 ``serial`` builds a small precomputed structure (an inverted index of name, tag, plugin and
 description words, with a sorted vocabulary for prefix matches, and parsed versions); later calls
 for the same serial reuse it, so a 10,000-skill catalog answers in about a millisecond.
@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from builder.contract.index import IndexDocument, SkillEntry
 from builder.model import Version
 
 Readable = Callable[[str], bool]
@@ -65,7 +66,7 @@ class Entry:
     parsed: Version | None
     summary: str
     tags: frozenset[str]
-    raw: Mapping[str, Any]
+    raw: SkillEntry
 
     def brief(self) -> dict[str, str]:
         return {
@@ -92,21 +93,19 @@ class Catalog:
     _versions: dict[str, Version | None] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def build(cls, doc: Mapping[str, Any]) -> Catalog:
+    def build(cls, doc: IndexDocument) -> Catalog:
         entries: list[Entry] = []
         postings: dict[str, dict[int, float]] = {}
-        for raw in doc.get("skills") or ():
-            if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str):
-                continue
-            version = str(raw.get("version") or "")
+        for raw in doc.skills:
+            version = raw.version
             parsed = Version.parse(version) if Version.is_valid(version) else None
-            tags = frozenset(str(t).lower() for t in raw.get("tags") or () if isinstance(t, str))
+            tags = frozenset(t.lower() for t in raw.tags)
             entry = Entry(
-                name=raw["name"],
-                plugin=str(raw.get("plugin") or ""),
+                name=raw.name,
+                plugin=raw.plugin,
                 version=version,
                 parsed=parsed,
-                summary=one_line(str(raw.get("description") or "")),
+                summary=one_line(raw.description),
                 tags=tags,
                 raw=raw,
             )
@@ -116,7 +115,7 @@ class Catalog:
                 (_words(entry.name), _NAME_WEIGHT),
                 ((w for t in tags for w in _words(t)), _TAG_WEIGHT),
                 (_words(entry.plugin), _PLUGIN_WEIGHT),
-                (_words(str(raw.get("description") or "")), _TEXT_WEIGHT),
+                (_words(raw.description), _TEXT_WEIGHT),
             ]
             for words, weight in fields:
                 for word in words:
@@ -125,7 +124,7 @@ class Catalog:
                         slot[i] = weight
         by_name = {e.name: i for i, e in enumerate(entries)}
         return cls(
-            serial=int(doc.get("serial") or 0),
+            serial=doc.serial,
             entries=tuple(entries),
             by_name=by_name,
             postings=postings,
@@ -216,7 +215,7 @@ class Catalog:
                     return j
         return i
 
-    def get(self, name: str, *, readable: Readable = everyone) -> Mapping[str, Any] | None:
+    def get(self, name: str, *, readable: Readable = everyone) -> SkillEntry | None:
         i = self.find(name)
         if i is None:
             return None
@@ -258,10 +257,10 @@ class Catalog:
                 continue
             if entry.parsed > mine:
                 changes = []
-                for h in entry.raw.get("history") or ():
-                    seen = self._version(str(h.get("version"))) if isinstance(h, Mapping) else None
+                for h in entry.raw.history:
+                    seen = self._version(h.version)
                     if seen is not None and seen > mine:
-                        changes.append({k: str(h.get(k, "")) for k in ("version", "date", "subject")})
+                        changes.append({"version": h.version, "date": h.date, "subject": h.subject})
                 newer.append(
                     {
                         "name": entry.name,  # the index name: plugin:skill resolved
@@ -296,10 +295,10 @@ _cache: dict[int, Catalog] = {}
 _lock = threading.Lock()
 
 
-def catalog_for(doc: Mapping[str, Any]) -> Catalog:
+def catalog_for(doc: IndexDocument) -> Catalog:
     """The precomputed catalog of ``doc``, built once per index serial (a signed index never reuses
     a serial for different content) and kept for the newest few serials."""
-    serial = int(doc.get("serial") or 0)
+    serial = doc.serial
     found = _cache.get(serial)
     if found is not None:
         return found
@@ -312,20 +311,20 @@ def catalog_for(doc: Mapping[str, Any]) -> Catalog:
 
 
 def search(
-    doc: Mapping[str, Any], query: str, tag: str | None = None, readable: Readable = everyone, limit: int = 20
+    doc: IndexDocument, query: str, tag: str | None = None, readable: Readable = everyone, limit: int = 20
 ) -> list[dict[str, str]]:
     """Ranked skills matching every word of ``query`` (prefixes count): name, plugin, version and a
     one-line description each. An empty query lists skills by name."""
     return catalog_for(doc).search(query, tag=tag, readable=readable, limit=limit)
 
 
-def get(doc: Mapping[str, Any], name: str, readable: Readable = everyone) -> Mapping[str, Any] | None:
+def get(doc: IndexDocument, name: str, readable: Readable = everyone) -> SkillEntry | None:
     """The index entry of skill ``name``, or None when it does not exist or is not readable."""
     return catalog_for(doc).get(name, readable=readable)
 
 
 def updates(
-    doc: Mapping[str, Any], installed: Sequence[Mapping[str, Any]], readable: Readable = everyone
+    doc: IndexDocument, installed: Sequence[Mapping[str, Any]], readable: Readable = everyone
 ) -> dict[str, Any]:
     """``{"updates": [{name, plugin, installed, latest, changes}], "current": [...], "unknown": [...]}``."""
     return catalog_for(doc).updates(installed, readable=readable)

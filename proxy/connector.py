@@ -29,6 +29,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from builder import install_guide, package, rules, zipcheck
+from builder.contract.index import IndexDocument, SkillEntry
 from builder.errors import BadInput, NotConfigured, NotFound, PermissionDenied, SkillportError
 from builder.model import bare_skill_name
 from proxy import catalog
@@ -73,14 +74,14 @@ def _readable(state: Any, member: Any) -> catalog.Readable:
     return lambda plugin: bool(state.access.can_read(member, plugin))
 
 
-def _doc(state: Any) -> Mapping[str, Any]:
-    doc = state.index.current()
+def _doc(state: Any) -> IndexDocument:
+    doc: IndexDocument | None = state.index.current()
     if doc is None:
         raise NotConfigured("the skill catalog is not available right now (no valid index); try again later")
-    return doc  # type: ignore[no-any-return]
+    return doc
 
 
-def _skill(state: Any, member: Any, doc: Mapping[str, Any], name: str | None) -> Mapping[str, Any]:
+def _skill(state: Any, member: Any, doc: IndexDocument, name: str | None) -> SkillEntry:
     if not name:
         raise BadInput("this action needs `skill`: the skill's name (find it with action=search)")
     entry = catalog.get(doc, name, _readable(state, member))
@@ -89,24 +90,22 @@ def _skill(state: Any, member: Any, doc: Mapping[str, Any], name: str | None) ->
     return entry
 
 
-def _published(entry: Mapping[str, Any], version: str | None) -> Mapping[str, Any]:
+def _published(entry: SkillEntry, version: str | None) -> SkillEntry:
     """The entry, if ``version`` (when given) is the one published; older zips are not served."""
-    if version and version != entry.get("version"):
-        raise NotFound(
-            f"{entry['name']} {version} is not published; the current version is {entry.get('version')}"
-        )
+    if version and version != entry.version:
+        raise NotFound(f"{entry.name} {version} is not published; the current version is {entry.version}")
     return entry
 
 
-def _link(state: Any, member: Any, entry: Mapping[str, Any], now: datetime) -> str:
-    return str(state.links.mint(member, str(entry["name"]), str(entry["version"]), now=now))
+def _link(state: Any, member: Any, entry: SkillEntry, now: datetime) -> str:
+    return str(state.links.mint(member, entry.name, entry.version, now=now))
 
 
 def _link_lifetime(state: Any) -> int:
     return int(state.settings.link_lifetime)
 
 
-def _help(state: Any, member: Any, doc: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+def _help(state: Any, member: Any, doc: IndexDocument, now: datetime) -> dict[str, Any]:
     out: dict[str, Any] = {
         "about": "Skillport shares your organization's private Claude Skills. One tool, `skillport`, "
         "with an `action`.",
@@ -132,9 +131,7 @@ def _upload_steps() -> list[str]:
     ]
 
 
-def _get(
-    state: Any, member: Any, entry: Mapping[str, Any], now: datetime, text: str | None
-) -> dict[str, Any]:
+def _get(state: Any, member: Any, entry: SkillEntry, now: datetime, text: str | None) -> dict[str, Any]:
     keys = (
         "name",
         "plugin",
@@ -148,9 +145,10 @@ def _get(
         "allowed_tools",
         "updated_at",
     )
-    out: dict[str, Any] = {k: entry[k] for k in keys if entry.get(k) not in (None, "", [])}
-    out["files"] = [{"path": f.get("path"), "size": f.get("size")} for f in entry.get("files") or ()]
-    out["history"] = list(entry.get("history") or ())[:5]
+    record = entry.to_json()
+    out: dict[str, Any] = {k: record[k] for k in keys if record.get(k) not in (None, "", [])}
+    out["files"] = [{"path": f.path, "size": f.size} for f in entry.files]
+    out["history"] = [h.to_json() for h in entry.history[:5]]
     if text is not None:
         out["skill_md"] = text
     else:
@@ -159,54 +157,51 @@ def _get(
     return out
 
 
-async def _skill_md(state: Any, entry: Mapping[str, Any]) -> str | None:
-    size = next((int(f.get("size") or 0) for f in entry.get("files") or () if f.get("path") == "SKILL.md"), 0)
-    if size > MAX_INLINE_SKILL_MD:
+async def _skill_md(state: Any, entry: SkillEntry) -> str | None:
+    if entry.file_size("SKILL.md") > MAX_INLINE_SKILL_MD:
         return None
     # the path is built from a name that exists in the verified index, never from the caller (T38)
-    data = await state.origin.read(f".well-known/agent-skills/{entry['name']}/SKILL.md")
+    data = await state.origin.read(f".well-known/agent-skills/{entry.name}/SKILL.md")
     if data is None or len(data) > MAX_INLINE_SKILL_MD:
         return None
     return bytes(data).decode("utf-8", errors="replace")
 
 
 def _install(
-    state: Any, member: Any, doc: Mapping[str, Any], entry: Mapping[str, Any], surface: str, now: datetime
+    state: Any, member: Any, doc: IndexDocument, entry: SkillEntry, surface: str, now: datetime
 ) -> dict[str, Any]:
-    if entry.get("zip") is None:  # Claude Code only: no upload zip, install the plugin
-        market = str((doc.get("marketplace") or {}).get("name") or "skills")
+    market = doc.marketplace.name or "skills"
+    if entry.zip is None:  # Claude Code only: no upload zip, install the plugin
         return {
-            "skill": str(entry["name"]),
-            "version": entry["version"],
+            "skill": entry.name,
+            "version": entry.version,
             "surface": "claude-code",
             "claude_code_only": True,
             "note": "This skill is published for Claude Code only (Claude.ai's upload would refuse it).",
             "plugin": [
                 f"/plugin marketplace add {state.settings.public_url}claude-code/marketplace.json",
-                f"/plugin install {entry['plugin']}@{market}",
+                f"/plugin install {entry.plugin}@{market}",
             ],
         }
     link = _link(state, member, entry, now)
-    name = str(entry["name"])
+    name = entry.name
     out: dict[str, Any] = {
         "skill": name,
-        "version": entry["version"],
+        "version": entry.version,
         "surface": surface,
         "download": link,
         "expires_in": _link_lifetime(state),
-        "sha256": entry["zip"]["sha256"],
-        "size": entry["zip"]["size"],
+        "sha256": entry.zip.sha256,
+        "size": entry.zip.size,
     }
     if surface == "api":
         out["steps"] = ["Download the zip, then upload it with the Skills API (POST /v1/skills)."]
         return out
     # the same steps the catalog page shows (builder/install_guide.py), with the signed link
-    market = str((doc.get("marketplace") or {}).get("name") or "skills")
     public = str(state.settings.public_url)
-    zip_file = str(entry["zip"]["path"]).rsplit("/", 1)[-1]
-    target = install_guide.Target(public, market, str(entry["plugin"]), name, zip_file, link)
+    target = install_guide.Target(public, market, entry.plugin, name, entry.zip.file, link)
     out["steps"] = install_guide.for_surface(target, surface).lines()
-    folder = str(entry.get("skill") or name)  # the bare skill name, the zip's root folder
+    folder = entry.skill  # the bare skill name, the zip's root folder
     if surface == "claude-code":
         out["settings"] = json.loads(install_guide.settings_block(public, market))
         out["on_the_web"] = install_guide.claude_code_web(target).lines()
@@ -218,8 +213,8 @@ def _install(
     return out
 
 
-def _whoami(state: Any, member: Any, doc: Mapping[str, Any]) -> dict[str, Any]:
-    plugins = [str(p.get("name")) for p in doc.get("plugins") or () if isinstance(p, Mapping)]
+def _whoami(state: Any, member: Any, doc: IndexDocument) -> dict[str, Any]:
+    plugins = [p.name for p in doc.plugins]
     readable = [p for p in plugins if state.access.can_read(member, p)]
     return {
         "sub": member.sub,
@@ -227,7 +222,7 @@ def _whoami(state: Any, member: Any, doc: Mapping[str, Any]) -> dict[str, Any]:
         "name": getattr(member, "name", ""),
         "plugins": readable,
         "can_edit": [p for p in readable if state.access.can_edit(member, p)],
-        "catalog_serial": doc.get("serial"),
+        "catalog_serial": doc.serial,
     }
 
 
@@ -264,7 +259,7 @@ def _publish_files(args: ToolArgs) -> dict[str, bytes]:
 
 
 async def _editor(
-    state: Any, member: Any, doc: Mapping[str, Any], args: ToolArgs, now: datetime, ip: str | None
+    state: Any, member: Any, doc: IndexDocument, args: ToolArgs, now: datetime, ip: str | None
 ) -> dict[str, Any]:
     # a name the member may not read is looked up like a missing one: same answers for both (T53)
     readable = catalog.get(doc, args.skill, _readable(state, member)) if args.skill else None
@@ -278,7 +273,7 @@ async def _editor(
             # names are unique in the marketplace: an editor can learn that one is taken, never where
             raise BadInput(f"the skill name {args.skill!r} is not available: choose another name")
     else:
-        plugin = str(_skill(state, member, doc, args.skill)["plugin"])
+        plugin = _skill(state, member, doc, args.skill).plugin
     if not state.access.can_edit(member, plugin):
         state.audit.record(
             "denied", member=member, ip=ip, tool_action=args.action, skill=args.skill, plugin=plugin

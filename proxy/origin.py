@@ -19,13 +19,13 @@ import stat
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import quote
 
 import httpx
 
+from builder.contract.index import IndexDocument, SkillEntry, ZipRecord, verify
 from builder.errors import BadInput, IndexExpired, IndexRejected, NotFound, UpstreamError
-from builder.index import parse_time, verify
 
 logger = logging.getLogger("skillport.origin")
 MAX_PATH_CHARS = 1024
@@ -199,14 +199,14 @@ class IndexStore:
         self._keys = list(keys)
         self._refresh_seconds = refresh_seconds
         self._expiry = expiry
-        self._doc: dict[str, Any] | None = None
+        self._doc: IndexDocument | None = None
         self._checked_at: float | None = None
         self._lock = asyncio.Lock()
         self.serial: int | None = None
         self.problem: str | None = "no index loaded yet"
         self.expired = False
 
-    def current(self) -> dict[str, Any] | None:
+    def current(self) -> IndexDocument | None:
         """The verified index document, or ``None`` when none is trusted."""
         return self._doc
 
@@ -246,7 +246,7 @@ class IndexStore:
             self._expire_held(now)
             return
         self._doc = doc
-        self.serial = int(doc["serial"])
+        self.serial = doc.serial
         if self._serial_file is not None and self.serial > self._persisted:
             await asyncio.to_thread(write_serial, self._serial_file, self._origin_name, self.serial)
             self._persisted = self.serial
@@ -263,42 +263,21 @@ class IndexStore:
     def _expire_held(self, now: datetime) -> None:
         if self._doc is None:
             return
-        try:
-            self.expired = now >= parse_time(str(self._doc["expires_at"]))
-        except ValueError:
-            self.expired = True
+        self.expired = now >= self._doc.expires
         if self.expired and self._expiry == "refuse":
             self._doc = None
             self.problem = f"{IndexExpired.__name__}: the last good index expired; rebuild and republish"
 
-    def skill(self, name: str) -> dict[str, Any] | None:
-        doc = self._doc
-        if doc is None:
-            return None
-        for entry in doc.get("skills", []):
-            if isinstance(entry, dict) and entry.get("name") == name:
-                return entry
-        return None
+    def skill(self, name: str) -> SkillEntry | None:
+        """The skill an index name (or ``plugin:skill`` id) names in the trusted index."""
+        return self._doc.skill(name) if self._doc is not None else None
 
-    def zip_entry(self, path: str) -> tuple[str, dict[str, Any]] | None:
+    def zip_entry(self, path: str) -> tuple[str, ZipRecord] | None:
         """``(plugin name, zip record)`` for a zip path the index lists, else ``None``."""
-        doc = self._doc
-        if doc is None:
-            return None
-        for kind in ("skills", "plugins"):
-            for entry in doc.get(kind, []):
-                if not isinstance(entry, dict):
-                    continue
-                z = entry.get("zip")
-                if isinstance(z, dict) and z.get("path") == path:
-                    plugin = entry.get("plugin") if kind == "skills" else entry.get("name")
-                    return str(plugin), z
-        return None
+        return self._doc.by_zip.get(path) if self._doc is not None else None
 
 
-def check_zip(data: bytes, record: Mapping[str, Any]) -> None:
+def check_zip(data: bytes, record: ZipRecord) -> None:
     """``UpstreamError`` unless the bytes have the size and sha256 the index lists (T31)."""
-    if len(data) != record.get("size") or hashlib.sha256(data).hexdigest() != record.get("sha256"):
-        raise UpstreamError(
-            f"{record.get('path')} does not match the signed index (size or sha256); not served"
-        )
+    if len(data) != record.size or hashlib.sha256(data).hexdigest() != record.sha256:
+        raise UpstreamError(f"{record.path} does not match the signed index (size or sha256); not served")

@@ -17,6 +17,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from builder.contract.index import IndexDocument
 from proxy.access import AccessRules, MemberLike
 from proxy.audit import AuditLog
 from proxy.bearer import MEMBER_KEY, VIA_KEY, BearerVerifier, bearer_token
@@ -39,9 +40,9 @@ class AccessPolicy:
         self._index = index
         self._cached: tuple[int, AccessRules] | None = None
 
-    def for_index(self, doc: dict[str, Any] | None) -> AccessRules:
+    def for_index(self, doc: IndexDocument | None) -> AccessRules:
         if doc is None:
-            return AccessRules.from_index({})
+            return AccessRules({}, ("*",), (), {}, {})
         if self._cached is not None and self._cached[0] == id(doc):
             return self._cached[1]
         rules = AccessRules.from_index(doc)

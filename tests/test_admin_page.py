@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from builder.contract.index import AccessSection, Rule
 from builder.provisioning import group_plugins
 from tests.oidc import BROWSER, SIGNING, RunningProxy, login_with_mock, mock_provider, run_proxy
 
@@ -54,14 +55,11 @@ def _member(proxy: RunningProxy, sub: str) -> Iterator[httpx.Client]:
 
 
 def test_group_plugins_follow_the_access_rules() -> None:
-    access = {
-        "groups": {"finance": ["bob@corp.example"], "comms": ["a@x", "b@x"]},
-        "default": {"read": ["*"], "edit": ["comms"]},
-        "plugins": {
-            "ledger": {"read": ["finance"], "edit": ["finance"]},
-            "brand": {"read": ["comms", "finance"]},
-        },
-    }
+    access = AccessSection(
+        groups={"finance": ("bob@corp.example",), "comms": ("a@x", "b@x")},
+        default=Rule(("*",), ("comms",)),
+        plugins={"ledger": Rule(("finance",), ("finance",)), "brand": Rule(("comms", "finance"), ("comms",))},
+    )
     groups = {g.name: g for g in group_plugins(access, ["brand", "ledger", "open"])}
     assert groups["finance"].plugins == ("brand", "ledger") and groups["finance"].members == 1
     assert groups["comms"].plugins == ("brand",) and groups["comms"].members == 2

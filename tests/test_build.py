@@ -59,7 +59,7 @@ def example_site_again(tmp_path_factory: pytest.TempPathFactory, examples_dir: P
 def _doc(site_dir: Path) -> dict[str, Any]:
     return index.verify(
         (site_dir / "index.json").read_bytes(), (site_dir / "index.json.sig").read_bytes(), KEYS, now=NOW
-    )
+    ).to_dict()
 
 
 # -- what SITE/ holds --

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from builder.contract.index import IndexDocument
 from proxy import catalog
 
 
@@ -30,8 +31,19 @@ def skill(
     }
 
 
-def doc(serial: int, *skills: dict[str, Any]) -> dict[str, Any]:
-    return {"serial": serial, "skills": list(skills)}
+def doc(serial: int, *skills: dict[str, Any]) -> IndexDocument:
+    return IndexDocument.from_json(
+        {
+            "_type": "skillport/index",
+            "format": 1,
+            "serial": serial,
+            "generated_at": "2026-11-01T00:00:00Z",
+            "expires_at": "2026-12-01T00:00:00Z",
+            "marketplace": {"name": "corp-skills"},
+            "plugins": [],
+            "skills": list(skills),
+        }
+    )
 
 
 INDEX = doc(

@@ -68,7 +68,7 @@ def site(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def doc(site: Path) -> dict[str, Any]:
     return index.verify(
         (site / "index.json").read_bytes(), (site / "index.json.sig").read_bytes(), KEYS, now=NOW
-    )
+    ).to_dict()
 
 
 def _skill(doc: dict[str, Any], name: str) -> dict[str, Any]:
@@ -119,7 +119,7 @@ def test_outside_git_there_is_no_commit_and_updated_at_is_kept_across_rebuilds(t
         (out / "index.json.sig").read_bytes(),
         KEYS,
         now=NOW + timedelta(days=2),
-    )
+    ).to_dict()
     assert doc["source"]["commit"] is None
     assert _skill(doc, "alpha")["history"] == []
     assert _skill(doc, "alpha")["updated_at"] == index.format_time(NOW)

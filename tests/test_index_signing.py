@@ -43,8 +43,8 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes, byte
 def test_a_built_index_verifies(signed: tuple[bytes, bytes, bytes, bytes]) -> None:
     data, sig, _, _ = signed
     doc = index.verify(data, sig, [KEY], now=NOW)
-    assert doc["_type"] == "skillport/index" and doc["serial"] == int(NOW.timestamp())
-    assert [s["name"] for s in doc["skills"]] == ["alpha"]
+    assert doc.serial == int(NOW.timestamp())
+    assert [s.name for s in doc.skills] == ["alpha"]
 
 
 @pytest.mark.threat("T27")
@@ -113,7 +113,7 @@ def test_t28_a_signature_for_another_purpose_is_refused(
 @pytest.mark.threat("T29")
 def test_t29_rollback_to_a_lower_serial_is_refused(signed: tuple[bytes, bytes, bytes, bytes]) -> None:
     first, first_sig, second, second_sig = signed
-    newer = index.verify(second, second_sig, [KEY], now=NOW)["serial"]
+    newer = index.verify(second, second_sig, [KEY], now=NOW).serial
     index.verify(second, second_sig, [KEY], now=NOW, trusted_serial=newer)  # the same serial is fine
     with pytest.raises(IndexRollback):
         index.verify(first, first_sig, [KEY], now=NOW, trusted_serial=newer)

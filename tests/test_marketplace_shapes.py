@@ -84,7 +84,7 @@ def _build_fixture(shape: str, tmp: Path) -> tuple[Path, Path, dict[str, Any]]:
     build(source, site, keys=KEYS, now=NOW)
     doc = index.verify(
         (site / "index.json").read_bytes(), (site / "index.json.sig").read_bytes(), KEYS, now=NOW
-    )
+    ).to_dict()
     return source, site, doc
 
 

@@ -46,7 +46,7 @@ def _doc(site: Path) -> dict[str, Any]:
         (site / "index.json.sig").read_bytes(),
         [SIGNING_KEY],
         now=datetime.now(UTC),
-    )
+    ).to_dict()
 
 
 @pytest.mark.threat("T43")

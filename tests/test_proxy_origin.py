@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -90,7 +91,7 @@ def test_t29_rollback_to_a_lower_serial_is_refused(site: tuple[Path, dict[str, A
     publish_index(root, dict(doc, serial=299))
     refresh(store)
     assert store.serial == 300 and "IndexRollback" in (store.problem or "")
-    assert store.current() is not None and store.current()["serial"] == 300
+    assert store.current() is not None and store.current().serial == 300
 
 
 @pytest.mark.threat("T29")
@@ -207,3 +208,27 @@ def test_t24_local_origin_reads_large_files_whole_and_refuses_oversized_ones(tmp
     assert asyncio.run(origin.read("small.zip")) == b"small"
     (tmp_path / "huge.zip").write_bytes(big + b"!")
     assert asyncio.run(origin.read("huge.zip")) is None
+
+
+@pytest.mark.threat("T22")
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("path", "../../etc/passwd"), ("path", "/etc/passwd"), ("sha256", "not-a-digest"), ("size", -1)],
+)
+def test_t22_a_signed_index_naming_an_unsafe_zip_is_refused_and_the_last_good_kept(
+    site: tuple[Path, dict[str, Any]], field: str, value: Any
+) -> None:
+    """The contract checks the index at the trust boundary: even a validly signed index whose zip
+    record could send a download outside the site (or cannot be checked) is never trusted."""
+    root, doc = site
+    store = store_for(root)
+    refresh(store)
+    bad = json.loads(json.dumps(doc))
+    bad["serial"] = 101
+    bad["skills"][0]["zip"][field] = value
+    publish_index(root, bad)
+    refresh(store)
+    assert store.serial == 100 and "IndexMalformed" in (store.problem or "")
+    assert f"skills[0].zip.{field}" in (store.problem or "")
+    current = store.current()
+    assert current is not None and store.zip_entry(doc["skills"][0]["zip"]["path"]) is not None

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from builder.contract.index import IndexDocument, MarketplaceInfo, SkillEntry
 from builder.limits import BuildLimits
 from builder.model import Problem
 from builder.validate import validate_marketplace
@@ -470,15 +471,19 @@ def test_t43_nfkc_look_alikes_in_one_plugin_fail(tmp_path: Path) -> None:
 # -- version bumps against a previous index (T48) --
 
 
-def _previous(root: Path) -> dict[str, Any]:
+def _previous(root: Path) -> IndexDocument:
     from builder.digest import skill_digest
 
     marketplace, _ = validate_marketplace(root)
-    return {
-        "skills": [
-            {"name": s.name, "version": "1.0.0", "digest": skill_digest(s.files)} for s in marketplace.skills
-        ]
-    }
+    return IndexDocument(
+        serial=1,
+        generated_at="2026-11-01T00:00:00Z",
+        expires_at="2026-12-01T00:00:00Z",
+        marketplace=MarketplaceInfo(marketplace.name),
+        skills=tuple(
+            SkillEntry(s.name, s.plugin, "1.0.0", digest=skill_digest(s.files)) for s in marketplace.skills
+        ),
+    )
 
 
 @pytest.mark.threat("T48")

@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
-from builder.errors import BadInput
+from builder.contract.index import IndexDocument
+from builder.errors import BadInput, IndexMalformed
 
 NOW = datetime(2026, 11, 29, 14, 0, tzinfo=UTC)
 UNIQUE_WORD = "zebracrossing"  # appears only in one skill's description
@@ -224,7 +225,7 @@ def render(
     document, bodies = sample_index(out)
     document["base_url"] = base_url
     render_catalog(
-        document,
+        IndexDocument.from_json(document),
         bodies,
         out,
         config_path=REPO_ROOT / "mkdocs.yml",
@@ -510,9 +511,9 @@ def test_a_bad_index_names_the_field(tmp_path: Path) -> None:
 
     document, bodies = sample_index()
     document["skills"][0]["name"] = "../../etc"
-    with pytest.raises(BadInput, match=r"skills\[0\]\.name"):
+    with pytest.raises(IndexMalformed, match=r"skills\[0\]\.name"):
         render_catalog(
-            document,
+            IndexDocument.from_json(document),
             bodies,
             tmp_path / "out",
             config_path=REPO_ROOT / "mkdocs.yml",
@@ -533,7 +534,7 @@ def test_the_base_config_is_plain_yaml_and_a_bad_one_is_named(tmp_path: Path) ->
     document, bodies = sample_index()
     with pytest.raises(BadInput, match=r"mkdocs\.yml"):
         render_catalog(
-            document,
+            IndexDocument.from_json(document),
             bodies,
             tmp_path / "out",
             config_path=bad,

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from builder import frontmatter
 from builder.apisync.plan import CatalogSkill
-from builder.errors import BadInput
+from builder.contract.index import IndexDocument, SkillEntry, ZipRecord
+from builder.errors import BadInput, IndexMalformed
 from builder.origin import parse_origin
 
 Reader = Callable[[str], bytes]  # site-relative path -> bytes
@@ -49,16 +48,13 @@ def upload_files(data: bytes, name: str) -> tuple[tuple[str, bytes], ...]:
     return tuple(sorted(members))
 
 
-def _skill(entry: Mapping[str, Any], marketplace: str, read: Reader) -> CatalogSkill:
-    name, plugin, version = str(entry["name"]), str(entry["plugin"]), str(entry["version"])
-    record = entry["zip"]
-    data = read(str(record["path"]))
-    if hashlib.sha256(data).hexdigest() != record["sha256"]:
-        raise BadInput(
-            f"{plugin}:{name}: {record['path']} does not match the index's sha256; rebuild the site"
-        )
-    files = upload_files(data, name)
-    skill_md = dict(files)[f"{name}/SKILL.md"].decode("utf-8", errors="replace")
+def _skill(entry: SkillEntry, record: ZipRecord, marketplace: str, read: Reader) -> CatalogSkill:
+    name, plugin, version, folder = entry.name, entry.plugin, entry.version, entry.skill
+    data = read(record.path)
+    if hashlib.sha256(data).hexdigest() != record.sha256:
+        raise BadInput(f"{plugin}:{name}: {record.path} does not match the index's sha256; rebuild the site")
+    files = upload_files(data, folder)
+    skill_md = dict(files)[f"{folder}/SKILL.md"].decode("utf-8", errors="replace")
     description = frontmatter.parse(skill_md).data.get("description")
     origin = parse_origin(description) if isinstance(description, str) else None
     if origin is None or (origin.marketplace, origin.plugin, origin.version) != (
@@ -73,31 +69,29 @@ def _skill(entry: Mapping[str, Any], marketplace: str, read: Reader) -> CatalogS
     return CatalogSkill(plugin, name, version, files)
 
 
-def catalog_from_index(
-    index: Mapping[str, Any], read: Reader
-) -> tuple[Catalog, tuple[tuple[str, str], ...]]:
+def catalog_from_index(index: IndexDocument, read: Reader) -> tuple[Catalog, tuple[tuple[str, str], ...]]:
     """The uploadable skills of ``index`` and, apart, those that failed to load ``(plugin:skill, why)``."""
-    marketplace = str(index["marketplace"]["name"])
+    marketplace = index.marketplace.name
     skills: list[CatalogSkill] = []
     skipped: list[tuple[str, str]] = []
     failed: list[tuple[str, str]] = []
-    for entry in index["skills"]:
-        key = f"{entry['plugin']}:{entry['name']}"
-        if not entry.get("zip"):
+    for entry in index.skills:
+        key = f"{entry.plugin}:{entry.name}"
+        if entry.zip is None:
             skipped.append((key, "Claude Code only: Claude.ai's upload (and the API) would refuse it"))
             continue
         try:
-            skills.append(_skill(entry, marketplace, read))
+            skills.append(_skill(entry, entry.zip, marketplace, read))
         except (BadInput, KeyError, ValueError) as exc:
             failed.append((key, str(exc)))
     return Catalog(marketplace, tuple(skills), tuple(skipped)), tuple(failed)
 
 
-def parse_index(data: bytes, where: str) -> Mapping[str, Any]:
+def parse_index(data: bytes, where: str) -> IndexDocument:
+    """An index read without its signature (no signing keys at hand), checked against the contract."""
     try:
-        index = json.loads(data)
-    except (ValueError, RecursionError) as exc:
-        raise BadInput(f"{where}: not a JSON index ({exc})") from exc
-    if not isinstance(index, dict) or index.get("_type") != "skillport/index":
-        raise BadInput(f"{where}: not a Skillport index.json; point at a site built by `skillport build`")
-    return index
+        return IndexDocument.from_json(data)
+    except IndexMalformed as exc:
+        raise BadInput(
+            f"{where}: not a Skillport index.json ({exc}); point at a site built by `skillport build`"
+        ) from exc

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from builder.apisync.catalog import Catalog, Reader, catalog_from_index, parse_index
 from builder.apisync.plan import CatalogSkill, Kind, Step, plan_sync
+from builder.contract.index import IndexDocument
 from builder.errors import BadInput, SkillportError
 
 if TYPE_CHECKING:  # the SDK is imported only when a sync runs: every other command starts faster
@@ -151,7 +152,7 @@ def _remote_reader(api: Any, index_url: str) -> Reader:
     return read
 
 
-def _verified(read: Reader, where: str) -> dict[str, Any]:
+def _verified(read: Reader, where: str) -> IndexDocument:
     from builder import index
     from builder.errors import IndexRejected
     from builder.signing import parse_keys
@@ -162,7 +163,7 @@ def _verified(read: Reader, where: str) -> dict[str, Any]:
         print(
             f"note: {where} not verified (set SKILLPORT_SIGNING_KEYS to check its signature)", file=sys.stderr
         )
-        return dict(parse_index(data, where))
+        return parse_index(data, where)
     try:
         sig = read("index.json.sig")
     except (BadInput, SkillportError):
