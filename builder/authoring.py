@@ -24,6 +24,7 @@ from typing import Any, Literal
 import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from builder import policy
 from builder.errors import BadInput, NotFound, did_you_mean
 from builder.model import Problem, Version
 
@@ -35,11 +36,7 @@ BUMP_PARTS = ("patch", "minor", "major", "prerelease", "release")
 BumpPart = Literal["patch", "minor", "major", "prerelease", "release"]
 Action = Literal["new", "bump", "delete", "edit", "publish"]
 
-NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-MAX_NAME = 64
 MAX_FRONTMATTER_BYTES = 64 * 1024
-MAX_PUBLISH_FILES = 200
-MAX_PUBLISH_BYTES = 30 * 1024 * 1024
 
 
 # ----------------------------------------------------------------------------------------- records
@@ -150,31 +147,16 @@ class SkillLoc:
 def check_relative_path(path: str, *, what: str = "path") -> None:
     """Refuse anything but a plain relative POSIX path (no ``..``, absolute, backslash, NUL, empty
     parts, over-long names)."""
-    bad = (
-        not isinstance(path, str)
-        or not path
-        or path.startswith("/")
-        or "\\" in path
-        or any(ord(ch) < 32 for ch in path)
-        or len(path) > 1024
-        or any(part in ("", ".", "..") or len(part) > 255 for part in path.split("/"))
-    )
-    if bad:
+    if not isinstance(path, str) or policy.long_path_problem(path):
         raise BadInput(f"{what} {path!r} must be a relative path inside the marketplace, without '..'")
 
 
 def name_problem(name: str, what: str = "skill") -> str | None:
     """Why ``name`` is not a valid skill/plugin name, or None."""
-    if not isinstance(name, str) or not name:
-        return f"a {what} name is required"
-    if len(name) > MAX_NAME:
-        return f"{what} name {name!r} is {len(name)} characters; use at most {MAX_NAME}"
-    if not NAME_RE.match(name):
-        return (
-            f"{what} name {name!r} must use only lowercase letters a-z, digits and single hyphens, "
-            "not starting or ending with a hyphen"
-        )
-    if what == "skill" and ("claude" in name or "anthropic" in name):
+    problem = policy.name_problem(name, what)
+    if problem:
+        return problem
+    if what == "skill" and policy.has_reserved_word(name):
         return f"skill name {name!r} must not contain 'claude' or 'anthropic' (Claude.ai refuses it)"
     return None
 
@@ -732,19 +714,19 @@ class NoChange(BadInput):
 def check_upload(files: Sequence[tuple[str, bytes]], skill: str) -> dict[str, bytes]:
     """Uploaded skill files -> mapping; refuses traversal, duplicates, too many or too large files,
     nested archives, and a SKILL.md that is missing or names another skill."""
-    if len(files) > MAX_PUBLISH_FILES:
-        raise BadInput(f"{len(files)} files: a skill may have at most {MAX_PUBLISH_FILES}")
+    if len(files) > policy.UPLOAD_MAX_FILES:
+        raise BadInput(f"{len(files)} files: a skill may have at most {policy.UPLOAD_MAX_FILES}")
     out: dict[str, bytes] = {}
     for rel, data in files:
         check_relative_path(rel, what="uploaded file")
         if rel in out:
             raise BadInput(f"uploaded file {rel!r} appears twice")
-        if rel.lower().endswith((".zip", ".jar", ".tar", ".tgz", ".gz", ".7z", ".rar")):
+        if policy.is_archive(rel):
             raise BadInput(f"uploaded file {rel!r} is an archive; nested archives are not allowed")
         out[rel] = bytes(data)
     total = sum(len(d) for d in out.values())
-    if total > MAX_PUBLISH_BYTES:
-        raise BadInput(f"the skill's files total {total} bytes; the limit is {MAX_PUBLISH_BYTES}")
+    if total > policy.UPLOAD_MAX_BYTES:
+        raise BadInput(f"the skill's files total {total} bytes; the limit is {policy.UPLOAD_MAX_BYTES}")
     skill_mds = [p for p in out if p.rsplit("/", 1)[-1].lower() == "skill.md"]
     if skill_mds != ["SKILL.md"]:
         raise BadInput("a skill needs exactly one SKILL.md, at the top of its folder")

@@ -26,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from builder import policy
 from builder.errors import BadInput
 from builder.model import SPEC_FRONTMATTER_KEYS, SkillFile
 from builder.origin import origin_or_none, with_origin
@@ -40,34 +41,15 @@ _S_IFREG = 0o100000
 _S_IFDIR = 0o040000
 _MSDOS_DIR = 0x10
 
-SKILL_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-_DRIVE = re.compile(r"[A-Za-z]:")
 ORIGIN_KEYS = ("version", "marketplace", "plugin")
 
 
 def check_member_path(path: str, *, where: str = "archive") -> str:
     """``path`` if it is a safe relative POSIX name for an archive member, else ``BadInput``."""
-    problem = path_problem(path)
+    problem = policy.path_problem(path)
     if problem:
         raise BadInput(f"{where}: file name {path!r} {problem}; rename the file")
     return path
-
-
-def path_problem(path: str) -> str | None:
-    """Why ``path`` is not a safe relative POSIX member name, or ``None`` when it is."""
-    if not path:
-        return "is empty"
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
-        return "contains a NUL or control character"
-    if "\\" in path:
-        return "contains a backslash (use '/' between folders)"
-    if path.startswith("/"):
-        return "is an absolute path (must be relative to the folder)"
-    if _DRIVE.match(path):
-        return "starts with a drive letter (must be relative to the folder)"
-    if any(part in ("", ".", "..") for part in path.split("/")):
-        return "contains a '..', '.' or empty path part"
-    return None
 
 
 def archive(files: Sequence[SkillFile], *, root: str = "", executable: Collection[str] = ()) -> bytes:
@@ -120,10 +102,10 @@ def archive(files: Sequence[SkillFile], *, root: str = "", executable: Collectio
 def upload_zip(skill_name: str, files: Sequence[SkillFile], *, executable: Collection[str] = ()) -> bytes:
     """Claude.ai / Desktop / API upload shape: one root folder ``<skill_name>/`` with SKILL.md in it.
     ``files`` are relative to the skill folder (SKILL.md already stamped by the caller)."""
-    if not isinstance(skill_name, str) or len(skill_name) > 64 or not SKILL_NAME.fullmatch(skill_name):
+    if not policy.is_name(skill_name):
         raise BadInput(
-            f"upload zip: skill name {skill_name!r} must be 1-64 lowercase letters, digits and single "
-            "hyphens (like 'pdf-tools')"
+            f"upload zip: skill name {skill_name!r} must be 1-{policy.MAX_NAME_CHARS} lowercase letters, "
+            "digits and single hyphens (like 'pdf-tools')"
         )
     if not any(f.path == "SKILL.md" for f in files):
         raise BadInput(f"upload zip for {skill_name!r}: the skill folder has no SKILL.md at its top level")

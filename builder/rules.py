@@ -23,10 +23,8 @@ from builder.model import (
     Skill,
     Version,
 )
-from builder.package import path_problem
+from builder.policy import NAME_RE, PLUGIN_NAME_RE, has_reserved_word, is_archive, rfc_path_problem
 
-KEBAB = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-SKILL_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 EMAIL = re.compile(
     r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$"
 )
@@ -54,12 +52,8 @@ IMPERSONATION = re.compile(
     r"^(?:anthropic|claude)[^a-z0-9]*(marketplace|plugins|official))",
     re.IGNORECASE,
 )
-RFC_FILE_PATH = re.compile(r"^[\x20-\x7e]+$")
-RFC_FORBIDDEN = frozenset("\\?#[]")
-PLUGIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 XML_TAG = re.compile(r"<\s*/?\s*[A-Za-z][^<>]*>")
 SURFACE_CC = "surface:CC"
-ARCHIVE_SUFFIXES = (".zip", ".jar", ".war", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".rar", ".skill")
 
 
 def _p(file: str, line: int | None, rule: str, message: str, fix: str, severity: str = "error") -> Problem:
@@ -84,7 +78,7 @@ def check_marketplace_manifest(manifest: Mapping[str, Any]) -> list[Problem]:
                 'add "name": "your-org-skills" (kebab-case)',
             )
         )
-    elif not KEBAB.match(name):
+    elif not NAME_RE.match(name):
         out.append(
             _p(
                 MARKETPLACE_JSON,
@@ -144,7 +138,7 @@ def check_marketplace_manifest(manifest: Mapping[str, Any]) -> list[Problem]:
             )
             continue
         pname = entry.get("name")
-        if not isinstance(pname, str) or not PLUGIN_NAME.match(pname) or len(pname) > 64:
+        if not isinstance(pname, str) or not PLUGIN_NAME_RE.match(pname) or len(pname) > 64:
             out.append(
                 _p(
                     MARKETPLACE_JSON,
@@ -155,7 +149,7 @@ def check_marketplace_manifest(manifest: Mapping[str, Any]) -> list[Problem]:
                     "use lowercase letters, digits and single hyphens",
                 )
             )
-        elif not KEBAB.match(pname):
+        elif not NAME_RE.match(pname):
             out.append(
                 _p(
                     MARKETPLACE_JSON,
@@ -339,7 +333,7 @@ def check_skill_name(
                 "shorten the name (and the folder)",
             )
         )
-    if not SKILL_NAME.match(name):
+    if not NAME_RE.match(name):
         out.append(
             _p(
                 file,
@@ -396,7 +390,7 @@ def claude_code_only(skill: Skill, plugin: Plugin, limits: BuildLimits = DEFAULT
         )
     name = skill.frontmatter.get("name")
     names = {skill.name, name if isinstance(name, str) else ""}
-    if any("claude" in n.lower() or "anthropic" in n.lower() for n in names):
+    if any(has_reserved_word(n) for n in names):
         only(
             "skill-name-reserved-word",
             _line(skill, "name"),
@@ -427,7 +421,7 @@ def claude_code_only(skill: Skill, plugin: Plugin, limits: BuildLimits = DEFAULT
                 "rename the nested file or move it into its own skill",
                 f"{skill.folder}/{f.path}",
             )
-        if f.path.lower().endswith(ARCHIVE_SUFFIXES):
+        if is_archive(f.path):
             only(
                 "skill-nested-archive",
                 None,
@@ -614,24 +608,11 @@ def check_active_content(skill: Skill) -> list[Problem]:
     return out
 
 
-def file_name_problem(path: str) -> str | None:
-    """Why ``path`` cannot be served as an Agent Skills Discovery file (or packaged), else None."""
-    problem = path_problem(path)
-    if problem:
-        return problem
-    if not RFC_FILE_PATH.match(path):
-        return "has a character outside printable ASCII, which the Agent Skills Discovery RFC forbids"
-    bad = sorted(RFC_FORBIDDEN & set(path))
-    if bad:
-        return f"contains {' '.join(bad)}, which the Agent Skills Discovery RFC forbids in file paths"
-    return None
-
-
 def check_file_names(skill: Skill) -> list[Problem]:
     """Each skill file whose path the Agent Skills Discovery RFC (and so the well-known tree) refuses."""
     out: list[Problem] = []
     for f in skill.files:
-        problem = file_name_problem(f.path)
+        problem = rfc_path_problem(f.path)
         if problem:
             out.append(
                 _p(

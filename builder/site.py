@@ -46,11 +46,8 @@ from markupsafe import Markup
 from builder import install_guide
 from builder.errors import BadInput, UpstreamError
 from builder.model import Version
+from builder.policy import MAX_NAME_CHARS, MAX_SKILL_KEY_CHARS, NAME_RE, PLUGIN_NAME_RE, SKILL_KEY_RE
 
-NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-PLUGIN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # Claude Code installs non-kebab names
-# A skill's index name: bare, or plugin.skill when several plugins have a skill of that name.
-SKILL_KEY_RE = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._-]{0,63}\.)?[a-z0-9]+(?:-[a-z0-9]+)*$")
 ZIP_PATH_RE = re.compile(r"^[A-Za-z0-9._+-]+(?:/[A-Za-z0-9._+-]+)*$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 BASE_URL_RE = re.compile(r"^https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~%\-]+)*/?$")
@@ -255,7 +252,9 @@ def _field(obj: Mapping[str, Any], key: str, where: str, *, required: bool = Fal
 
 def _name(obj: Mapping[str, Any], key: str, where: str, pattern: re.Pattern[str] = NAME_RE) -> str:
     value = _field(obj, key, where, required=True)
-    if not pattern.match(value) or len(value) > (129 if pattern is SKILL_KEY_RE else 64):
+    if not pattern.match(value) or len(value) > (
+        MAX_SKILL_KEY_CHARS if pattern is SKILL_KEY_RE else MAX_NAME_CHARS
+    ):
         raise BadInput(
             f"index document: {where}.{key} {value!r} is not a kebab-case name ([a-z0-9-], ≤64 chars); "
             "names become page paths"

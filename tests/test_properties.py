@@ -32,7 +32,8 @@ from builder.apply import apply_plan
 from builder.authoring import FileChange, Plan
 from builder.errors import BadInput, NotFound, ValidationFailed
 from builder.model import Marketplace, Problem
-from builder.package import check_member_path, path_problem
+from builder.package import check_member_path
+from builder.policy import path_problem
 from builder.validate import validate_marketplace
 from builder.zipcheck import CheckedZip, check_zip
 from proxy.origin import LocalOrigin, safe_path
