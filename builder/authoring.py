@@ -6,8 +6,9 @@ deletes plus a commit message. ``builder/apply.py`` applies a plan atomically an
 result; ``builder/gitrepo.py`` commits it.
 
 Formatting is preserved: JSON manifests are re-written in the style they were found in (indent,
-key order, inline arrays of scalars), and a SKILL.md version bump edits the one ``version:`` line in
-place instead of re-dumping the YAML.
+key order, inline arrays of scalars), and a SKILL.md version bump edits the one ``version:`` value in
+place instead of re-dumping the YAML. SKILL.md is read by the build's strict parser
+(``builder.frontmatter``), so authoring sees the names and values the build sees.
 """
 
 from __future__ import annotations
@@ -21,10 +22,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from builder import policy
+from builder import frontmatter, policy
 from builder.errors import BadInput, NotFound, did_you_mean
 from builder.model import Problem, Version
 
@@ -35,8 +35,6 @@ OPTIONAL_DIRS = ("scripts", "references", "assets")
 BUMP_PARTS = ("patch", "minor", "major", "prerelease", "release")
 BumpPart = Literal["patch", "minor", "major", "prerelease", "release"]
 Action = Literal["new", "bump", "delete", "edit", "publish"]
-
-MAX_FRONTMATTER_BYTES = 64 * 1024
 
 
 # ----------------------------------------------------------------------------------------- records
@@ -232,94 +230,35 @@ def load_json(co: Checkout, path: str) -> tuple[dict[str, Any], JsonStyle]:
 # ----------------------------------------------------------------------------------------- frontmatter
 
 
-@dataclass(frozen=True)
-class Frontmatter:
-    """SKILL.md split into lines; ``start``/``end`` are the indexes of the two ``---`` lines."""
-
-    lines: tuple[str, ...]
-    start: int
-    end: int
-    data: Mapping[str, Any]
-
-    @property
-    def metadata(self) -> Mapping[str, Any]:
-        value = self.data.get("metadata")
-        return value if isinstance(value, dict) else {}
-
-
-def parse_frontmatter(raw: bytes, path: str) -> Frontmatter:
+def parse_frontmatter(raw: bytes, path: str) -> frontmatter.Frontmatter:
+    """A SKILL.md's frontmatter, read by the build's strict parser (``builder.frontmatter``)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadInput(f"{path} is not UTF-8 text") from exc
-    lines = tuple(text.splitlines(keepends=True))
-    if not lines or lines[0].rstrip("\r\n").strip() != "---":
-        raise BadInput(f"{path} must start with a '---' frontmatter block (name, description)")
-    end = next((i for i in range(1, len(lines)) if lines[i].rstrip("\r\n").strip() == "---"), None)
-    if end is None:
-        raise BadInput(f"{path}: the frontmatter block is not closed with a '---' line")
-    block = "".join(lines[1:end])
-    if len(block.encode("utf-8")) > MAX_FRONTMATTER_BYTES:
-        raise BadInput(f"{path}: the frontmatter is larger than {MAX_FRONTMATTER_BYTES} bytes")
-    if "&" in block and re.search(r"(^|[\s\[{,:])[&*][^\s]", block):
-        raise BadInput(f"{path}: YAML anchors and aliases are not allowed in frontmatter")
     try:
-        data = yaml.safe_load(block)
-    except yaml.YAMLError as exc:
-        raise BadInput(f"{path}: the frontmatter is not valid YAML ({exc})") from exc
-    if not isinstance(data, dict):
-        raise BadInput(f"{path}: the frontmatter must be a mapping of keys (name, description, …)")
-    return Frontmatter(lines, 0, end, data)
+        return frontmatter.parse(text)
+    except frontmatter.FrontmatterError as exc:
+        raise BadInput(_located(path, exc)) from exc
 
 
-_VERSION_LINE = re.compile(
-    r"^(?P<indent>[ \t]+)version[ \t]*:[ \t]*(?P<q>[\"']?)(?P<value>[^\"'\s#]+)(?P=q)"
-    r"(?P<rest>[ \t]*(?:#.*)?)(?P<eol>\r?\n?)$"
-)
+def metadata_of(fm: frontmatter.Frontmatter) -> Mapping[str, Any]:
+    value = fm.data.get("metadata")
+    return value if isinstance(value, Mapping) else {}
+
+
+def _located(path: str, exc: frontmatter.FrontmatterError) -> str:
+    at = f" line {exc.line}" if exc.line else ""
+    return f"{path}{at}: {exc}; {exc.fix}"
 
 
 def set_metadata_version(raw: bytes, path: str, new: str) -> bytes:
-    """SKILL.md with its ``metadata.version`` line changed to ``new``; every other byte kept."""
-    fm = parse_frontmatter(raw, path)
-    lines = list(fm.lines)
-    meta_line = next(
-        (
-            i
-            for i in range(fm.start + 1, fm.end)
-            if re.match(r"^metadata[ \t]*:[ \t]*(#.*)?$", lines[i].rstrip("\r\n"))
-        ),
-        None,
-    )
-    target = None
-    if meta_line is not None:
-        first_indent = None
-        for i in range(meta_line + 1, fm.end):
-            stripped = lines[i].rstrip("\r\n")
-            if not stripped.strip() or stripped.lstrip().startswith("#"):
-                continue
-            indent = len(stripped) - len(stripped.lstrip())
-            if indent == 0:
-                break
-            first_indent = first_indent if first_indent is not None else indent
-            if indent == first_indent and _VERSION_LINE.match(lines[i]):
-                target = i
-                break
-    if target is None:
-        raise BadInput(
-            f"{path}: cannot find a 'version:' line under 'metadata:' to change; "
-            f'set `version: "{new}"` under metadata by hand'
-        )
-    m = _VERSION_LINE.match(lines[target])
-    assert m is not None
-    quote = m.group("q") or '"'
-    lines[target] = f"{m.group('indent')}version: {quote}{new}{quote}{m.group('rest')}{m.group('eol')}"
-    out = "".join(lines).encode("utf-8")
-    check = parse_frontmatter(out, path)
-    if str(check.metadata.get("version")) != new or {
-        k: v for k, v in check.data.items() if k != "metadata"
-    } != {k: v for k, v in fm.data.items() if k != "metadata"}:
-        raise BadInput(f"{path}: could not change metadata.version safely; set it to {new!r} by hand")
-    return out
+    """SKILL.md with its ``metadata.version`` value changed to ``new``; every other byte kept."""
+    parse_frontmatter(raw, path)  # UTF-8 and a valid frontmatter, with the path in the message
+    try:
+        return frontmatter.set_value(raw.decode("utf-8"), ("metadata", "version"), new).encode("utf-8")
+    except frontmatter.FrontmatterError as exc:
+        raise BadInput(_located(path, exc)) from exc
 
 
 # ----------------------------------------------------------------------------------------- locating
@@ -397,7 +336,7 @@ def current_version(co: Checkout, skill: SkillLoc) -> tuple[str | None, str]:
     """(version, where): where is ``"skill"``, ``"plugin"``, ``"entry"`` or ``"none"``."""
     raw = co.read(skill.skill_md)
     if raw is not None:
-        own = parse_frontmatter(raw, skill.skill_md).metadata.get("version")
+        own = metadata_of(parse_frontmatter(raw, skill.skill_md)).get("version")
         if own not in (None, ""):
             return str(own), "skill"
     manifest_path = f"{skill.plugin.folder}/{PLUGIN_JSON}"

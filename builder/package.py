@@ -19,14 +19,11 @@ Shapes: ``upload_zip`` (Claude.ai / Desktop / API: one root folder ``<skill>/`` 
 from __future__ import annotations
 
 import io
-import re
 import zipfile
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-import yaml
-
-from builder import policy
+from builder import frontmatter, policy
 from builder.errors import BadInput
 from builder.model import SPEC_FRONTMATTER_KEYS, SkillFile
 from builder.origin import origin_or_none, with_origin
@@ -120,36 +117,6 @@ def plugin_zip(files: Sequence[SkillFile], *, executable: Collection[str] = ()) 
 
 # --- SKILL.md origin stamp ---------------------------------------------------------------------
 
-_OPEN = re.compile(r"---[ \t]*(\r?\n)")
-_CLOSE = re.compile(r"^---[ \t]*\r?$", re.MULTILINE)
-
-
-class _StringLoader(yaml.SafeLoader):
-    """Safe loading that keeps every scalar as the string written (``1.10`` stays ``"1.10"``, ``yes``
-    stays ``"yes"``) — what the reference validator's strictyaml sees, so nothing changes meaning
-    when the frontmatter is written back."""
-
-
-_StringLoader.yaml_implicit_resolvers = {}
-
-
-class _BlockDumper(yaml.SafeDumper):
-    """Safe dumping in block style, no aliases (strictyaml refuses flow collections and anchors)."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
-def split_frontmatter(text: str) -> tuple[str, str, str]:
-    """``(newline, yaml_text, rest)`` of a SKILL.md; ``rest`` starts at the closing ``---`` line."""
-    opening = _OPEN.match(text)
-    if not opening:
-        raise BadInput("SKILL.md: must start with a '---' line opening the YAML frontmatter")
-    closing = _CLOSE.search(text, opening.end())
-    if not closing:
-        raise BadInput("SKILL.md: the frontmatter is not closed; add a '---' line after it")
-    return opening.group(1), text[opening.end() : closing.start()], text[closing.start() :]
-
 
 def stamp_skill_md(text: str, *, version: str, marketplace: str, plugin: str, name: str | None = None) -> str:
     """SKILL.md with a frontmatter keeping only the six spec keys (in their order) and a ``metadata``
@@ -157,22 +124,22 @@ def stamp_skill_md(text: str, *, version: str, marketplace: str, plugin: str, na
     ending with the origin marker (``builder.origin``: what Claude.ai and the API show). The body from
     the closing ``---`` line on is kept byte for byte; the frontmatter keeps the file's line ending.
 
-    The output parses under strictyaml: block style, values needing it quoted, strings as written
-    (an ``allowed-tools`` list becomes the spec's space-separated string). ``name`` (the folder's
+    Read with the build's strict parser (``builder.frontmatter``), scalars as written; the output
+    parses under strictyaml, YAML 1.1 and 1.2 alike: block style, values another reader could take
+    for a non-string quoted (``on``, ``1.10``), strings as written (an ``allowed-tools`` list
+    becomes the spec's space-separated string). ``name`` (the folder's
     name, which Claude Code uses) replaces a frontmatter name that differs."""
     for key, value in (("version", version), ("marketplace", marketplace), ("plugin", plugin)):
         if not isinstance(value, str) or not value.strip():
             raise BadInput(f"SKILL.md stamp: {key} must be a non-empty string, not {value!r}")
-    newline, yaml_text, rest = split_frontmatter(text)
     try:
-        loaded = yaml.load(yaml_text, Loader=_StringLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise BadInput(f"SKILL.md: the frontmatter is not valid YAML ({exc}); fix its syntax") from exc
-    if not isinstance(loaded, Mapping):
-        raise BadInput("SKILL.md: the frontmatter must be a YAML mapping of 'key: value' lines")
+        loaded = frontmatter.parse(text, as_written=True)
+    except frontmatter.FrontmatterError as exc:
+        at = f" line {exc.line}" if exc.line else ""
+        raise BadInput(f"SKILL.md{at}: {exc}; {exc.fix}") from exc
 
     front: dict[str, Any] = {}
-    for key, value in loaded.items():
+    for key, value in loaded.data.items():
         if key not in SPEC_FRONTMATTER_KEYS:
             continue
         if key == "allowed-tools" and isinstance(value, list):
@@ -188,17 +155,7 @@ def stamp_skill_md(text: str, *, version: str, marketplace: str, plugin: str, na
     if origin is not None and isinstance(front.get("description"), str):
         front["description"] = with_origin(front["description"], origin)
 
-    dumped = yaml.dump(
-        front,
-        Dumper=_BlockDumper,
-        default_flow_style=False,
-        sort_keys=False,
-        allow_unicode=True,
-        width=1_000_000,
-    )
-    if newline != "\n":
-        dumped = dumped.replace("\n", newline)
-    return f"---{newline}{dumped}{rest}"
+    return frontmatter.replace(text, front)
 
 
 def stamp_files(
