@@ -258,3 +258,33 @@ def problem(
         rule.severity,
         plugin=owner,
     )
+
+
+def markdown() -> str:
+    """``docs/rules.md``: every rule id, its severity, what it says and the fix (from :data:`RULES`)."""
+
+    def cell(text: str) -> str:
+        return text.replace("{{", "{").replace("}}", "}").replace("|", "\\|")
+
+    lines = [
+        "# Marketplace rules",
+        "",
+        "Generated from `builder/ruleset.py` (`python -m builder.ruleset > docs/rules.md`); a test fails",
+        "when this file differs. `skillport validate` and `skillport build` report each problem as",
+        "`file:line: severity: [rule-id] message (fix: …)`. Errors stop the plugin from publishing (it keeps",
+        "its last published version); warnings never do, except with `--strict`. Rules marked",
+        f'"{CC_ONLY.lstrip(": ")}" make the skill available in Claude Code only. `{{name}}`-style',
+        "parts are filled in with what was found. The loader's own rules (unreadable files, the",
+        "`frontmatter-*` YAML rules, size limits) are listed in `builder/load.py` and",
+        "`builder/frontmatter.py`.",
+        "",
+        "| rule | severity | message | fix |",
+        "| --- | --- | --- | --- |",
+    ]
+    for key, rule in sorted(RULES.items()):
+        lines.append(f"| `{rule_id(key)}` | {rule.severity} | {cell(rule.message)} | {cell(rule.fix)} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")
