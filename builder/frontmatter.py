@@ -69,6 +69,7 @@ from yaml.scanner import Scanner
 from yaml.serializer import Serializer
 
 from builder.errors import BadInput
+from builder.policy import NAME_RE
 
 __all__ = [
     "Frontmatter",
@@ -84,7 +85,6 @@ __all__ = [
 
 _DELIMITER = re.compile(r"---[ \t]*\r?")
 _CLOSING = re.compile(r"^---[ \t]*\r?$", re.MULTILINE)
-_RULE_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _BOM = "\ufeff"
 _MAX_INT_DIGITS = 100
 
@@ -128,7 +128,7 @@ class FrontmatterError(BadInput):
     """The frontmatter breaks a rule. ``str(exc)`` is the message; ``rule``/``line``/``fix`` say more."""
 
     def __init__(self, rule: str, message: str, *, line: int | None, fix: str) -> None:
-        if not _RULE_ID.fullmatch(rule):
+        if not NAME_RE.match(rule):
             raise ValueError(f"rule id must be kebab-case, not {rule!r}")
         super().__init__(message)
         self.rule = rule
