@@ -299,10 +299,6 @@ def test_agentskills_accepts_the_upload_zip_of_a_skill_named_on(
     (entry,) = [s for s in skills if s["name"] == "on"]
     with zipfile.ZipFile(site / entry["zip"]["path"]) as zf:
         zf.extractall(tmp_path / "unzipped")
-    done = subprocess.run(
-        [agentskills_bin, "validate", str(tmp_path / "unzipped/on")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    folder = tmp_path / "unzipped/on"
+    done = subprocess.run([agentskills_bin, "validate", folder], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
