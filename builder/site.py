@@ -47,6 +47,7 @@ from builder import install_guide
 from builder.errors import BadInput, UpstreamError
 from builder.model import Version
 from builder.policy import MAX_NAME_CHARS, MAX_SKILL_KEY_CHARS, NAME_RE, PLUGIN_NAME_RE, SKILL_KEY_RE
+from builder.provisioning import GroupPlugins, group_plugins
 
 ZIP_PATH_RE = re.compile(r"^[A-Za-z0-9._+-]+(?:/[A-Za-z0-9._+-]+)*$")
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -483,6 +484,18 @@ def catalog_from_index(
                 skills=tuple(v for v in skills if v.plugin == name),
                 zip=_zip(p["zip"], f"plugin {name}") if p.get("zip") else None,
                 repository=_url(p, "repository", f"plugin {name}") or market_repository,
+                components=tuple(
+                    ComponentRow(
+                        kind=_field(c, "kind", f"plugin {name}.components"),
+                        name=_field(c, "name", f"plugin {name}.components"),
+                        description=_field(c, "description", f"plugin {name}.components"),
+                    )
+                    for c in p.get("components") or ()
+                    if isinstance(c, Mapping)
+                ),
+                external=_field(p["source"], "source", f"plugin {name}.source") or "external"
+                if p.get("external") and isinstance(p.get("source"), Mapping)
+                else "",
             )
         )
     used_tags = {t for v in skills for t in v.tags}
@@ -649,7 +662,12 @@ def _environment(templates_dir: Path) -> jinja2.Environment:
 
 
 def generate_pages(
-    catalog: Catalog, env: jinja2.Environment, *, site_name: str, now: datetime
+    catalog: Catalog,
+    env: jinja2.Environment,
+    *,
+    site_name: str,
+    now: datetime,
+    groups: tuple[GroupPlugins, ...] = (),
 ) -> dict[str, str]:
     """Every generated page: docs-relative path -> Markdown text."""
     common: dict[str, Any] = {
@@ -671,6 +689,12 @@ def generate_pages(
             **common,
         ),
         "plugins/index.md": env.get_template("plugins.md.j2").render(plugins=catalog.plugins),
+        "admin/index.md": env.get_template("admin.md.j2").render(
+            plugins=catalog.plugins,
+            plugins_by_name={p.name: p for p in catalog.plugins},
+            groups=groups,
+            **common,
+        ),
         "skills/index.md": env.get_template("skills.md.j2").render(
             skills=catalog.skills, surface_labels=SURFACE_LABELS
         ),
@@ -803,7 +827,8 @@ def prepare_catalog(
     catalog = catalog_from_index(index_doc, bodies, renderer, references)
     renderer.prune()
     site_name = str(base.get("site_name") or catalog.marketplace_name)
-    pages = generate_pages(catalog, _environment(templates_dir), site_name=site_name, now=now)
+    groups = group_plugins(index_doc.get("access"), (p.name for p in catalog.plugins))
+    pages = generate_pages(catalog, _environment(templates_dir), site_name=site_name, now=now, groups=groups)
 
     docs = work_dir / "docs"
     if docs.exists():

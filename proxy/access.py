@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 _MARKER = re.compile(r"<!--sp-plugin:([^>]*?)-->(.*?)<!--/sp-plugin-->", re.DOTALL)
+_EDITORS = re.compile(r"<!--sp-editors-->(.*?)<!--/sp-editors-->", re.DOTALL)
+ADMIN_PREFIX = "admin/"  # the provisioning page: editors only (builder/provisioning.py)
 
 
 class MemberLike(Protocol):
@@ -95,6 +97,13 @@ class AccessRules:
         edit = self.plugins[plugin][1] if plugin in self.plugins else self.default_edit
         return self._matches(member.email, edit)
 
+    def can_edit_any(self, member: MemberLike) -> bool:
+        """Whether the member edits at least one plugin (or every plugin without a rule of its own)."""
+        rules = [edit for _, edit in self.plugins.values()]
+        if self.plugin_names - set(self.plugins):
+            rules.append(self.default_edit)
+        return any(self._matches(member.email, edit) for edit in rules)
+
     def can_read_skill(self, member: MemberLike, skill: str) -> bool:
         plugin = self.skill_plugin.get(skill)
         return plugin is not None and self.can_read(member, plugin)
@@ -131,15 +140,19 @@ class AccessRules:
         )
 
     def filter_html(self, html: str, member: MemberLike) -> str:
-        """Drop ``<!--sp-plugin:NAME-->…<!--/sp-plugin-->`` blocks of plugins the member may not read."""
+        """Drop ``<!--sp-plugin:NAME-->…<!--/sp-plugin-->`` blocks of plugins the member may not read,
+        and ``<!--sp-editors-->…<!--/sp-editors-->`` blocks unless the member edits some plugin."""
 
         def keep(match: re.Match[str]) -> str:
             return match.group(0) if self.can_read(member, match.group(1).strip()) else ""
 
-        return _MARKER.sub(keep, html)
+        html = _MARKER.sub(keep, html)
+        return html if self.can_edit_any(member) else _EDITORS.sub("", html)
 
     def path_readable(self, member: MemberLike, path: str) -> bool:
         """Whether a site path (no leading /) under ``skills/<s>/`` or ``plugins/<p>/`` may be seen."""
+        if path.lstrip("/").startswith(ADMIN_PREFIX):
+            return self.can_edit_any(member)
         parts = path.lstrip("/").split("/")
         if len(parts) >= 2 and parts[0] in ("skills", "plugins"):
             name = parts[1].split("#")[0]

@@ -288,6 +288,6 @@ def test_the_catalog_says_which_skills_are_claude_code_only_and_what_else_a_plug
             if s["plugin"] == name:
                 skill_page = (site / "skills" / s["name"] / "index.html").read_text()
                 assert ("Claude Code only" in skill_page) == (s["name"] in cc_only)
-                assert ("Download " in skill_page) == (s["name"] not in cc_only)
+                assert ("sp-download" in skill_page) == (s["name"] not in cc_only)  # the upload zip button
     for name in EXTERNAL.get(shape, {}):
         assert "external" in (site / "plugins" / name / "index.html").read_text()
