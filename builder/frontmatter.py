@@ -23,16 +23,22 @@ Decisions (documented, tested):
   ``.inf``/``.nan`` → ``float``; everything else (dates too) → ``str``. No merge keys (``<<``).
   So values are ``str``/``int``/``float``/``bool``/``None``/``list``/``dict`` and every key is a ``str``.
 
-:func:`render` writes a frontmatter + body that :func:`parse` reads back to the same data;
-:func:`parse_yaml` reads a whole YAML file (``access.yaml``) under the same rules.
+:func:`parse` with ``as_written=True`` reads under the same rules but keeps every scalar as the
+string written (``1.10`` stays ``"1.10"``, ``yes`` stays ``"yes"``): what the upload zip's stamp
+(``builder.package``) writes back. :func:`set_value` changes one scalar in place, keeping every other
+byte (authoring's version bump). :func:`render` writes a frontmatter + body that :func:`parse` reads
+back to the same data, quoting whatever YAML 1.2 *or* YAML 1.1 would read as something other than a
+string (so ``on`` is ``'on'`` for every reader); :func:`parse_yaml` reads a whole YAML file
+(``access.yaml``) under the same rules.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -58,11 +64,12 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.parser import Parser
 from yaml.reader import Reader
 from yaml.representer import SafeRepresenter
-from yaml.resolver import BaseResolver
+from yaml.resolver import BaseResolver, Resolver
 from yaml.scanner import Scanner
 from yaml.serializer import Serializer
 
 from builder.errors import BadInput
+from builder.policy import NAME_RE
 
 __all__ = [
     "Frontmatter",
@@ -72,11 +79,12 @@ __all__ = [
     "parse",
     "parse_yaml",
     "render",
+    "replace",
+    "set_value",
 ]
 
 _DELIMITER = re.compile(r"---[ \t]*\r?")
 _CLOSING = re.compile(r"^---[ \t]*\r?$", re.MULTILINE)
-_RULE_ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _BOM = "\ufeff"
 _MAX_INT_DIGITS = 100
 
@@ -120,7 +128,7 @@ class FrontmatterError(BadInput):
     """The frontmatter breaks a rule. ``str(exc)`` is the message; ``rule``/``line``/``fix`` say more."""
 
     def __init__(self, rule: str, message: str, *, line: int | None, fix: str) -> None:
-        if not _RULE_ID.fullmatch(rule):
+        if not NAME_RE.match(rule):
             raise ValueError(f"rule id must be kebab-case, not {rule!r}")
         super().__init__(message)
         self.rule = rule
@@ -217,14 +225,37 @@ class _Loader(Reader, Scanner, Parser, _CoreConstructor, _CoreResolver):
         _CoreResolver.__init__(self)
 
 
-class _Dumper(Emitter, Serializer, SafeRepresenter, _CoreResolver):
-    """Safe dumper that quotes whatever the core resolver would read as something else."""
+class _TextLoader(_Loader):
+    """The same reader, constructing every scalar as the string written (``1.10`` stays ``"1.10"``)."""
+
+
+_TextLoader.yaml_constructors = {
+    **_CoreConstructor.yaml_constructors,
+    **dict.fromkeys((_INT, _FLOAT, _BOOL, _NULL), SafeConstructor.construct_yaml_str),
+}
+
+
+class _PortableResolver(_CoreResolver):
+    """YAML 1.2 core plus YAML 1.1's implicit types: a string either would read as something else
+    (``on``, ``yes``, ``1.0``, ``0o17``, ``2024-01-01``) is written quoted."""
+
+
+for _first, _resolvers in Resolver.yaml_implicit_resolvers.items():
+    for _yaml11_tag, _regexp in _resolvers:
+        _PortableResolver.add_implicit_resolver(_yaml11_tag, _regexp, [_first])
+
+
+class _Dumper(Emitter, Serializer, SafeRepresenter, _PortableResolver):
+    """Safe dumper in block style that quotes whatever YAML 1.2 or 1.1 would read as a non-string."""
 
     def __init__(self, stream: Any) -> None:
         Emitter.__init__(self, stream, allow_unicode=True, width=1 << 30, line_break="\n")
         Serializer.__init__(self, explicit_start=False, explicit_end=False)
         SafeRepresenter.__init__(self, default_flow_style=False, sort_keys=False)
-        _CoreResolver.__init__(self)
+        _PortableResolver.__init__(self)
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # never '&id001'/'*id001': the reader refuses them
 
 
 def _represent_str(dumper: SafeRepresenter, value: str) -> ScalarNode:
@@ -441,8 +472,9 @@ def _tag(event: Event) -> str | None:
 # ----------------------------------------------------------------------------------------- parse
 
 
-def _split(text: str) -> tuple[str, int, int]:
-    """Return (yaml_text, index where the body starts, line of the closing delimiter)."""
+def _split(text: str) -> tuple[int, int, int, int]:
+    """Return (where the YAML starts, where it ends, where the body starts, line of the closing
+    delimiter)."""
     missing_fix = "start SKILL.md with a line '---', then the YAML frontmatter, then a line '---'"
     if text.startswith(_BOM):
         raise FrontmatterError(
@@ -477,10 +509,9 @@ def _split(text: str) -> tuple[str, int, int]:
             line=1,
             fix="add a line '---' after the frontmatter",
         )
-    yaml_text = text[start : closing.start()]
-    closing_line = 2 + yaml_text.count("\n")
+    closing_line = 2 + text.count("\n", start, closing.start())
     body_start = closing.end() + 1 if text.startswith("\n", closing.end()) else closing.end()
-    return yaml_text, body_start, closing_line
+    return start, closing.start(), body_start, closing_line
 
 
 def _yaml_error(exc: yaml.YAMLError, source: _Source) -> FrontmatterError:
@@ -512,15 +543,87 @@ def _yaml_error(exc: yaml.YAMLError, source: _Source) -> FrontmatterError:
     )
 
 
-def parse(text: str, limits: FrontmatterLimits = FrontmatterLimits()) -> Frontmatter:
-    """Split a SKILL.md into its frontmatter mapping and body; raise FrontmatterError on any rule."""
+def parse(
+    text: str, limits: FrontmatterLimits = FrontmatterLimits(), *, as_written: bool = False
+) -> Frontmatter:
+    """Split a SKILL.md into its frontmatter mapping and body; raise FrontmatterError on any rule.
+
+    ``as_written``: every scalar is the string written (``1.10``, ``yes``, ``~`` stay text), under
+    the same refusals."""
     if not isinstance(text, str):
         raise TypeError("parse() takes the decoded text of SKILL.md")
-    yaml_text, body_start, closing_line = _split(text)
-    mapping = _read(_Source(yaml_text, 2, "the frontmatter"), limits, size_line=1)
+    start, end, body_start, closing_line = _split(text)
+    loader = _TextLoader if as_written else _Loader
+    mapping, _ = _read(_Source(text[start:end], 2, "the frontmatter"), limits, size_line=1, loader=loader)
     return Frontmatter(
         data=mapping.data, key_lines=mapping.key_lines, body=text[body_start:], body_line=closing_line + 1
     )
+
+
+def set_value(
+    text: str, path: Sequence[str], value: str, limits: FrontmatterLimits = FrontmatterLimits()
+) -> str:
+    """``text`` (a SKILL.md) with the scalar at ``path`` (e.g. ``("metadata", "version")``) set to the
+    string ``value``; every other byte is kept. A quoted value keeps its quotes; a plain one is written
+    in double quotes. ``FrontmatterError`` (``frontmatter-edit``) when ``path`` does not lead to a
+    one-line scalar, or when the result would read back as anything else."""
+    if not path:
+        raise ValueError("set_value() needs a key path")
+    start, end, _, _ = _split(text)
+    source = _Source(text[start:end], 2, "the frontmatter")
+    _, root = _read(source, limits, size_line=1)
+    node: Node = root
+    parent = ".".join(path[:-1])
+    for key in path:
+        found = None
+        if isinstance(node, MappingNode):
+            found = next((v for k, v in node.value if k.value == key), None)
+        if found is None:
+            where = f"under '{parent}:'" if parent else "in the frontmatter"
+            raise FrontmatterError(
+                "frontmatter-edit",
+                f"cannot find a '{path[-1]}:' line {where} to change",
+                line=None,
+                fix=f'set `{path[-1]}: "{value}"` {where} by hand',
+            )
+        node = found
+    if not isinstance(node, ScalarNode) or node.style not in (None, '"', "'") or "\n" in node.value:
+        raise FrontmatterError(
+            "frontmatter-edit",
+            f"'{'.'.join(path)}' is not a one-line value that can be changed in place",
+            line=source.line(node.start_mark.index),
+            fix=f'write it as `{path[-1]}: "{value}"` by hand',
+        )
+    quoted = (
+        "'" + value.replace("'", "''") + "'" if node.style == "'" else json.dumps(value, ensure_ascii=False)
+    )
+    out = text[: start + node.start_mark.index] + quoted + text[start + node.end_mark.index :]
+    before, after = parse(text, limits), parse(out, limits)
+    if _without(after.data, path) != _without(before.data, path) or _get(after.data, path) != value:
+        raise FrontmatterError(
+            "frontmatter-edit",
+            f"could not change '{'.'.join(path)}' safely",
+            line=source.line(node.start_mark.index),
+            fix=f'set it to "{value}" by hand',
+        )
+    return out
+
+
+def _get(data: Mapping[str, Any], path: Sequence[str]) -> Any:
+    value: Any = data
+    for key in path:
+        value = value.get(key) if isinstance(value, Mapping) else None
+    return value
+
+
+def _without(data: Mapping[str, Any], path: Sequence[str]) -> Any:
+    """``data`` with the value at ``path`` removed (to compare everything else)."""
+    out = dict(data)
+    if len(path) == 1:
+        out.pop(path[0], None)
+    elif isinstance(out.get(path[0]), Mapping):
+        out[path[0]] = _without(out[path[0]], path[1:])
+    return out
 
 
 @dataclass(frozen=True)
@@ -552,10 +655,12 @@ def parse_yaml(
     """
     if not isinstance(text, str):
         raise TypeError("parse_yaml() takes decoded text")
-    return _read(_Source(text, first_line, what), limits, size_line=None)
+    return _read(_Source(text, first_line, what), limits, size_line=None)[0]
 
 
-def _read(source: _Source, limits: FrontmatterLimits, *, size_line: int | None) -> YamlMapping:
+def _read(
+    source: _Source, limits: FrontmatterLimits, *, size_line: int | None, loader: type[_Loader] = _Loader
+) -> tuple[YamlMapping, MappingNode]:
     size = len(source.text.encode("utf-8", "surrogatepass"))
     if size > limits.max_bytes:
         raise FrontmatterError(
@@ -565,16 +670,16 @@ def _read(source: _Source, limits: FrontmatterLimits, *, size_line: int | None) 
             fix="shorten it; long text belongs in the body of SKILL.md, not in the frontmatter",
         )
     try:
-        loader = _Loader(source.text)
+        reader = loader(source.text)
         try:
-            root = _Composer(loader, source, limits).document()
-            data = loader.construct_document(root)
+            root = _Composer(reader, source, limits).document()
+            data = reader.construct_document(root)
         finally:
-            loader.dispose()
+            reader.dispose()
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, source) from None
     key_lines = {key.value: source.line(key.start_mark.index) for key, _ in root.value}
-    return YamlMapping(data=data, key_lines=key_lines)
+    return YamlMapping(data=data, key_lines=key_lines), root
 
 
 # ---------------------------------------------------------------------------------------- render
@@ -585,6 +690,19 @@ def render(data: Mapping[str, Any], body: str = "") -> str:
 
     Values must be what :func:`parse` returns (str/int/float/bool/None/list/dict with str keys).
     """
+    return f"---\n{_dump(data)}---\n{body}"
+
+
+def replace(text: str, data: Mapping[str, Any]) -> str:
+    """``text`` (a SKILL.md that :func:`parse` accepts) with its frontmatter block rewritten from
+    ``data``; the block keeps the file's line ending (LF or CRLF), and the closing ``---`` line and
+    the body are kept byte for byte (the upload zip's stamp)."""
+    start, end, _, _ = _split(text)
+    newline = "\r\n" if text[:start].endswith("\r\n") else "\n"
+    return text[:start] + _dump(data).replace("\n", newline) + text[end:]
+
+
+def _dump(data: Mapping[str, Any]) -> str:
     if not data:
         raise ValueError("a frontmatter needs at least one key")
     _check_renderable([dict(data)])
@@ -596,8 +714,7 @@ def render(data: Mapping[str, Any], body: str = "") -> str:
         dumper.close()
     finally:
         dumper.dispose()
-    text = stream.getvalue()
-    return f"---\n{text}---\n{body}"
+    return stream.getvalue()
 
 
 def _check_renderable(values: Iterable[Any]) -> None:

@@ -1,26 +1,29 @@
 """Every limit the builder enforces, in one immutable settings object.
 
-Defaults follow what Claude.ai upload and the Skills API accept (200 files, 30 MB uncompressed) and
-what keeps a hostile repository from exhausting the build machine.
+Defaults follow what Claude.ai upload and the Skills API accept (``builder.policy``: upload files,
+bytes, name and description lengths) and what keeps a hostile repository from exhausting the build
+machine.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from builder import policy
+
 
 @dataclass(frozen=True)
 class BuildLimits:
     max_files_per_skill: int = 1000  # read at most (a hostile repository); upload limits below
     max_skill_bytes: int = 100 * 1024 * 1024
-    max_upload_files: int = 200  # Claude.ai upload: more makes a skill Claude Code only
-    max_upload_bytes: int = 30 * 1024 * 1024
+    max_upload_files: int = policy.UPLOAD_MAX_FILES  # Claude.ai upload: more makes a skill Claude Code only
+    max_upload_bytes: int = policy.UPLOAD_MAX_BYTES
     max_skill_md_bytes: int = 512 * 1024
     max_manifest_bytes: int = 1024 * 1024
     max_access_bytes: int = 256 * 1024
-    max_description_chars: int = 1024
-    max_compatibility_chars: int = 500
-    max_name_chars: int = 64
+    max_description_chars: int = policy.MAX_DESCRIPTION_CHARS
+    max_compatibility_chars: int = policy.MAX_COMPATIBILITY_CHARS
+    max_name_chars: int = policy.MAX_NAME_CHARS
     max_plugins: int = 5000
     max_plugin_files: int = 5000
     max_plugin_bytes: int = 100 * 1024 * 1024

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from builder import frontmatter, layout
+from builder import frontmatter, layout, policy
 from builder.limits import DEFAULT_LIMITS, BuildLimits
 from builder.model import Marketplace, Plugin, Problem, Skill, SkillFile
 
@@ -205,7 +205,8 @@ def _skill_files(
                     None,
                     "skill-too-large",
                     f"the files of {_rel(root, folder)} exceed {max_bytes} bytes",
-                    "shrink or remove large assets (Claude.ai accepts at most 30 MB per skill)",
+                    f"shrink or remove large assets (Claude.ai accepts at most {policy.UPLOAD_LIMITS_TEXT} "
+                    "per skill)",
                 )
             )
             break

@@ -19,13 +19,11 @@ Shapes: ``upload_zip`` (Claude.ai / Desktop / API: one root folder ``<skill>/`` 
 from __future__ import annotations
 
 import io
-import re
 import zipfile
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-import yaml
-
+from builder import frontmatter, policy
 from builder.errors import BadInput
 from builder.model import SPEC_FRONTMATTER_KEYS, SkillFile
 from builder.origin import origin_or_none, with_origin
@@ -40,34 +38,15 @@ _S_IFREG = 0o100000
 _S_IFDIR = 0o040000
 _MSDOS_DIR = 0x10
 
-SKILL_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-_DRIVE = re.compile(r"[A-Za-z]:")
 ORIGIN_KEYS = ("version", "marketplace", "plugin")
 
 
 def check_member_path(path: str, *, where: str = "archive") -> str:
     """``path`` if it is a safe relative POSIX name for an archive member, else ``BadInput``."""
-    problem = path_problem(path)
+    problem = policy.path_problem(path)
     if problem:
         raise BadInput(f"{where}: file name {path!r} {problem}; rename the file")
     return path
-
-
-def path_problem(path: str) -> str | None:
-    """Why ``path`` is not a safe relative POSIX member name, or ``None`` when it is."""
-    if not path:
-        return "is empty"
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
-        return "contains a NUL or control character"
-    if "\\" in path:
-        return "contains a backslash (use '/' between folders)"
-    if path.startswith("/"):
-        return "is an absolute path (must be relative to the folder)"
-    if _DRIVE.match(path):
-        return "starts with a drive letter (must be relative to the folder)"
-    if any(part in ("", ".", "..") for part in path.split("/")):
-        return "contains a '..', '.' or empty path part"
-    return None
 
 
 def archive(files: Sequence[SkillFile], *, root: str = "", executable: Collection[str] = ()) -> bytes:
@@ -120,10 +99,10 @@ def archive(files: Sequence[SkillFile], *, root: str = "", executable: Collectio
 def upload_zip(skill_name: str, files: Sequence[SkillFile], *, executable: Collection[str] = ()) -> bytes:
     """Claude.ai / Desktop / API upload shape: one root folder ``<skill_name>/`` with SKILL.md in it.
     ``files`` are relative to the skill folder (SKILL.md already stamped by the caller)."""
-    if not isinstance(skill_name, str) or len(skill_name) > 64 or not SKILL_NAME.fullmatch(skill_name):
+    if not policy.is_name(skill_name):
         raise BadInput(
-            f"upload zip: skill name {skill_name!r} must be 1-64 lowercase letters, digits and single "
-            "hyphens (like 'pdf-tools')"
+            f"upload zip: skill name {skill_name!r} must be 1-{policy.MAX_NAME_CHARS} lowercase letters, "
+            "digits and single hyphens (like 'pdf-tools')"
         )
     if not any(f.path == "SKILL.md" for f in files):
         raise BadInput(f"upload zip for {skill_name!r}: the skill folder has no SKILL.md at its top level")
@@ -138,36 +117,6 @@ def plugin_zip(files: Sequence[SkillFile], *, executable: Collection[str] = ()) 
 
 # --- SKILL.md origin stamp ---------------------------------------------------------------------
 
-_OPEN = re.compile(r"---[ \t]*(\r?\n)")
-_CLOSE = re.compile(r"^---[ \t]*\r?$", re.MULTILINE)
-
-
-class _StringLoader(yaml.SafeLoader):
-    """Safe loading that keeps every scalar as the string written (``1.10`` stays ``"1.10"``, ``yes``
-    stays ``"yes"``) — what the reference validator's strictyaml sees, so nothing changes meaning
-    when the frontmatter is written back."""
-
-
-_StringLoader.yaml_implicit_resolvers = {}
-
-
-class _BlockDumper(yaml.SafeDumper):
-    """Safe dumping in block style, no aliases (strictyaml refuses flow collections and anchors)."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
-
-
-def split_frontmatter(text: str) -> tuple[str, str, str]:
-    """``(newline, yaml_text, rest)`` of a SKILL.md; ``rest`` starts at the closing ``---`` line."""
-    opening = _OPEN.match(text)
-    if not opening:
-        raise BadInput("SKILL.md: must start with a '---' line opening the YAML frontmatter")
-    closing = _CLOSE.search(text, opening.end())
-    if not closing:
-        raise BadInput("SKILL.md: the frontmatter is not closed; add a '---' line after it")
-    return opening.group(1), text[opening.end() : closing.start()], text[closing.start() :]
-
 
 def stamp_skill_md(text: str, *, version: str, marketplace: str, plugin: str, name: str | None = None) -> str:
     """SKILL.md with a frontmatter keeping only the six spec keys (in their order) and a ``metadata``
@@ -175,22 +124,22 @@ def stamp_skill_md(text: str, *, version: str, marketplace: str, plugin: str, na
     ending with the origin marker (``builder.origin``: what Claude.ai and the API show). The body from
     the closing ``---`` line on is kept byte for byte; the frontmatter keeps the file's line ending.
 
-    The output parses under strictyaml: block style, values needing it quoted, strings as written
-    (an ``allowed-tools`` list becomes the spec's space-separated string). ``name`` (the folder's
+    Read with the build's strict parser (``builder.frontmatter``), scalars as written; the output
+    parses under strictyaml, YAML 1.1 and 1.2 alike: block style, values another reader could take
+    for a non-string quoted (``on``, ``1.10``), strings as written (an ``allowed-tools`` list
+    becomes the spec's space-separated string). ``name`` (the folder's
     name, which Claude Code uses) replaces a frontmatter name that differs."""
     for key, value in (("version", version), ("marketplace", marketplace), ("plugin", plugin)):
         if not isinstance(value, str) or not value.strip():
             raise BadInput(f"SKILL.md stamp: {key} must be a non-empty string, not {value!r}")
-    newline, yaml_text, rest = split_frontmatter(text)
     try:
-        loaded = yaml.load(yaml_text, Loader=_StringLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise BadInput(f"SKILL.md: the frontmatter is not valid YAML ({exc}); fix its syntax") from exc
-    if not isinstance(loaded, Mapping):
-        raise BadInput("SKILL.md: the frontmatter must be a YAML mapping of 'key: value' lines")
+        loaded = frontmatter.parse(text, as_written=True)
+    except frontmatter.FrontmatterError as exc:
+        at = f" line {exc.line}" if exc.line else ""
+        raise BadInput(f"SKILL.md{at}: {exc}; {exc.fix}") from exc
 
     front: dict[str, Any] = {}
-    for key, value in loaded.items():
+    for key, value in loaded.data.items():
         if key not in SPEC_FRONTMATTER_KEYS:
             continue
         if key == "allowed-tools" and isinstance(value, list):
@@ -206,17 +155,7 @@ def stamp_skill_md(text: str, *, version: str, marketplace: str, plugin: str, na
     if origin is not None and isinstance(front.get("description"), str):
         front["description"] = with_origin(front["description"], origin)
 
-    dumped = yaml.dump(
-        front,
-        Dumper=_BlockDumper,
-        default_flow_style=False,
-        sort_keys=False,
-        allow_unicode=True,
-        width=1_000_000,
-    )
-    if newline != "\n":
-        dumped = dumped.replace("\n", newline)
-    return f"---{newline}{dumped}{rest}"
+    return frontmatter.replace(text, front)
 
 
 def stamp_files(

@@ -21,20 +21,18 @@ ASCII without ``\\ ? # [ ]``; anything else is ``BadInput`` naming the skill and
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from builder import policy
 from builder.digest import file_digest, skill_digest
 from builder.errors import BadInput
 from builder.model import SkillFile
-from builder.package import SKILL_NAME, archive, path_problem
+from builder.package import archive
 
 WELL_KNOWN_VERSION = "0.2.0"
 WELL_KNOWN_DIR = ".well-known/agent-skills"
-_RFC_PATH = re.compile(r"[\x20-\x7e]+")
-_RFC_FORBIDDEN = set("\\?#[]")
 
 
 @dataclass(frozen=True)
@@ -47,10 +45,10 @@ class DiscoverySkill:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "files", tuple(self.files))
-        if not isinstance(self.name, str) or len(self.name) > 64 or not SKILL_NAME.fullmatch(self.name):
+        if not policy.is_name(self.name):
             raise BadInput(
-                f"agent-skills index: skill name {self.name!r} must be 1-64 lowercase letters, digits "
-                "and single hyphens"
+                f"agent-skills index: skill name {self.name!r} must be 1-{policy.MAX_NAME_CHARS} lowercase "
+                "letters, digits and single hyphens"
             )
         if not isinstance(self.description, str) or not self.description.strip():
             raise BadInput(f"agent-skills index: skill {self.name!r} needs a non-empty description")
@@ -60,9 +58,7 @@ class DiscoverySkill:
         if len(set(paths)) != len(paths):
             raise BadInput(f"agent-skills index: skill {self.name!r} lists a file twice")
         for path in paths:
-            problem = path_problem(path)
-            if problem is None and (not _RFC_PATH.fullmatch(path) or _RFC_FORBIDDEN & set(path)):
-                problem = "has a character the Agent Skills Discovery RFC forbids (ASCII only, no \\ ? # [ ])"
+            problem = policy.rfc_path_problem(path)
             if problem:
                 raise BadInput(
                     f"agent-skills index: skill {self.name!r}: file {path!r} {problem}; rename the file"

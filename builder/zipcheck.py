@@ -11,8 +11,8 @@ Refused, with a ``BadInput`` naming the entry and the rule:
 - names that are absolute, start with a drive letter, contain a backslash, NUL or control
   character, a ``..``/``.``/empty part;
 - symlinks and other non-regular files (Unix mode in ``external_attr``);
-- nested archives (``.zip``, ``.jar``, ``.tar``, ``.gz`` … by extension; Office files such as
-  ``.docx`` are allowed — skills ship them as templates);
+- nested archives (``builder.policy.ARCHIVE_SUFFIXES``: ``.zip``, ``.jar``, ``.tar``, ``.gz`` … by
+  extension; Office files such as ``.docx`` are allowed — skills ship them as templates);
 - duplicate names, also when they differ only by case, and a name used as both file and folder;
 - a layout other than exactly one root folder holding SKILL.md, or SKILL.md at the root; a second
   SKILL.md further down.
@@ -33,45 +33,8 @@ from dataclasses import dataclass
 
 from builder.errors import BadInput
 from builder.model import SkillFile
-from builder.package import path_problem
+from builder.policy import UPLOAD_MAX_BYTES, UPLOAD_MAX_FILES, is_archive, path_problem
 
-NESTED_ARCHIVE_SUFFIXES = frozenset(
-    {
-        ".zip",
-        ".jar",
-        ".war",
-        ".ear",
-        ".apk",
-        ".aar",
-        ".whl",
-        ".egg",
-        ".nupkg",
-        ".crx",
-        ".xpi",
-        ".tar",
-        ".tgz",
-        ".gz",
-        ".tbz",
-        ".tbz2",
-        ".bz2",
-        ".txz",
-        ".xz",
-        ".tzst",
-        ".zst",
-        ".lz",
-        ".lzma",
-        ".lz4",
-        ".z",
-        ".7z",
-        ".rar",
-        ".cab",
-        ".cpio",
-        ".rpm",
-        ".deb",
-        ".dmg",
-        ".iso",
-    }
-)
 _LOCAL_HEADER = struct.Struct("<4s22xHH")
 _LOCAL_SIGNATURE = b"PK\x03\x04"
 _CHUNK = 64 * 1024
@@ -81,9 +44,9 @@ _CHUNK = 64 * 1024
 class ZipLimits:
     """Limits for an uploaded skill zip; the defaults are Claude.ai's reported upload limits."""
 
-    max_files: int = 200
+    max_files: int = UPLOAD_MAX_FILES
     max_entries: int = 1000
-    max_total_bytes: int = 30 * 1024 * 1024
+    max_total_bytes: int = UPLOAD_MAX_BYTES
     max_ratio: int = 100
     ratio_min_bytes: int = 64 * 1024
 
@@ -113,11 +76,6 @@ def _is_litter(name: str) -> bool:
     return name.startswith("__MACOSX/") or name.rstrip("/").rsplit("/", 1)[-1] == ".DS_Store"
 
 
-def _suffix(name: str) -> str:
-    base = name.rsplit("/", 1)[-1].lower()
-    return base[base.rfind(".") :] if "." in base else ""
-
-
 def _check_entry(info: zipfile.ZipInfo, limits: ZipLimits) -> None:
     raw = info.orig_filename
     name = raw
@@ -144,7 +102,7 @@ def _check_entry(info: zipfile.ZipInfo, limits: ZipLimits) -> None:
         if info.file_size:
             raise _reject(name, "a folder entry carries data", "re-create the zip")
         return
-    if _suffix(raw) in NESTED_ARCHIVE_SUFFIXES:
+    if is_archive(raw):
         raise _reject(name, "nested archives are not allowed", "unpack it into the skill folder instead")
     if info.file_size >= limits.ratio_min_bytes and info.file_size > limits.max_ratio * max(
         info.compress_size, 1

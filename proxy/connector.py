@@ -28,7 +28,7 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from builder import install_guide, package, rules, zipcheck
+from builder import install_guide, policy, zipcheck
 from builder.contract.index import IndexDocument, SkillEntry
 from builder.errors import BadInput, NotConfigured, NotFound, PermissionDenied, SkillportError
 from builder.model import bare_skill_name
@@ -38,8 +38,6 @@ from proxy.errors import json_error
 from proxy.oauth import OAuthConfig, www_authenticate
 from proxy.services import Services
 from proxy.tool_spec import (
-    MAX_PUBLISH_BYTES,
-    MAX_PUBLISH_FILES,
     TOOL_DESCRIPTION,
     TOOL_SCHEMA,
     ToolArgs,
@@ -236,23 +234,21 @@ def _publish_files(args: ToolArgs) -> dict[str, bytes]:
             raw = base64.b64decode(args.zip, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise BadInput("zip: not base64; send the zip file's bytes base64-encoded") from exc
-        checked = zipcheck.check_zip(
-            raw, zipcheck.ZipLimits(max_files=MAX_PUBLISH_FILES, max_total_bytes=MAX_PUBLISH_BYTES)
-        )
+        checked = zipcheck.check_zip(raw)  # the upload limits of builder.policy
         return {f.path: f.data for f in checked.files}
     if not args.files:
         raise BadInput("publish needs `files` ({path: text}) or `zip` (base64 of a zip)")
     files = {path: text.encode() for path, text in args.files.items()}
     total = 0
     for path, data in files.items():
-        problem = package.path_problem(path) if len(path) <= 255 else "is longer than 255 characters"
+        problem = policy.long_path_problem(path)
         if problem:
             raise BadInput(f"files: {path[:80]!r} is not a safe relative path: it {problem}")
-        if path.lower().endswith(rules.ARCHIVE_SUFFIXES):
+        if policy.is_archive(path):
             raise BadInput(f"files: {path!r}: nested archives are not allowed; send the files themselves")
         total += len(data)
-    if total > MAX_PUBLISH_BYTES:
-        raise BadInput(f"files: {total} bytes is more than the {MAX_PUBLISH_BYTES} allowed")
+    if total > policy.UPLOAD_MAX_BYTES:
+        raise BadInput(f"files: {total} bytes is more than the {policy.UPLOAD_MAX_BYTES} allowed")
     if "SKILL.md" not in files:
         raise BadInput("files: a skill needs a SKILL.md at its root")
     return files

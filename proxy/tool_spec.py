@@ -19,6 +19,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from builder import policy
 from builder.errors import BadInput
 from proxy import catalog
 
@@ -26,11 +27,6 @@ Action = Literal["help", "search", "get", "install", "updates", "whoami", "bump"
 Surface = Literal["claude-ai", "desktop", "claude-code", "api"]
 Part = Literal["patch", "minor", "major"]
 EDITOR_ACTIONS = frozenset({"bump", "delete", "publish"})
-NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
-# A skill reference: ``skill``, ``plugin:skill`` or the index name ``plugin.skill`` (T38: no / or ..).
-SKILL_REF_PATTERN = r"^(?:[A-Za-z0-9][A-Za-z0-9_-]{0,63}[:.])?[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
-MAX_PUBLISH_FILES = 200
-MAX_PUBLISH_BYTES = 30 * 1024 * 1024
 TOOL_DESCRIPTION = "Your organization's private Claude Skills: find, install, update. Start with action=help."
 
 
@@ -54,7 +50,12 @@ class ToolArgs(BaseModel):
     limit: int = Field(
         20, ge=1, le=catalog.MAX_RESULTS, description=f"results wanted (1-{catalog.MAX_RESULTS}, default 20)"
     )
-    skill: str | None = Field(None, pattern=SKILL_REF_PATTERN, description="a skill's name or plugin:skill")
+    skill: str | None = Field(
+        None,
+        max_length=policy.MAX_SKILL_KEY_CHARS,
+        pattern=policy.SKILL_REF_PATTERN,
+        description="a skill's name or plugin:skill",
+    )
     version: str | None = Field(None, max_length=64, description="only if this version is the one published")
     surface: Surface = Field("claude-ai", description="the Claude surface to install on")
     installed: tuple[Installed, ...] = Field(
@@ -62,11 +63,18 @@ class ToolArgs(BaseModel):
     )
     part: Part = Field("patch", description="which SemVer part to raise")
     confirm: bool = Field(False, description="true once the user agreed to delete")
-    plugin: str | None = Field(None, pattern=NAME_PATTERN, description="the plugin a new skill goes in")
-    files: dict[str, str] | None = Field(
-        None, max_length=MAX_PUBLISH_FILES, description="{path: text} of the skill's files"
+    plugin: str | None = Field(
+        None,
+        max_length=policy.MAX_NAME_CHARS,
+        pattern=policy.NAME_PATTERN,
+        description="the plugin a new skill goes in",
     )
-    zip: str | None = Field(None, max_length=MAX_PUBLISH_BYTES * 2, description="base64 of the skill's zip")
+    files: dict[str, str] | None = Field(
+        None, max_length=policy.UPLOAD_MAX_FILES, description="{path: text} of the skill's files"
+    )
+    zip: str | None = Field(
+        None, max_length=policy.UPLOAD_MAX_BYTES * 2, description="base64 of the skill's zip"
+    )
 
 
 @dataclass(frozen=True)

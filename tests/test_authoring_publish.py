@@ -4,13 +4,19 @@ retries, branch mode, and validation that keeps a bad change off the remote."""
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
+import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
+from builder import frontmatter
 from builder.authoring.apply import Validator
 from builder.authoring.remote import GitPublisher, PublishConflict, publish_files_from_dir
+from builder.build import build
 from builder.errors import BadInput, NotFound, ValidationFailed
 from builder.model import Problem
 from tests.test_authoring_support import git, git_env, init_repo, make_marketplace
@@ -222,3 +228,77 @@ def test_two_concurrent_publishers_lose_nothing(tmp_path: Path, remote: Path) ->
 def test_publish_files_from_dir_reads_a_skill_folder(tmp_path: Path) -> None:
     folder = make_marketplace(tmp_path / "m") / "plugins/alpha/skills/two"
     assert [p for p, _ in publish_files_from_dir(folder)] == ["SKILL.md", "scripts/run.py"]
+
+
+# -- one strict frontmatter: names YAML 1.1 reads as something else ------------------------------------
+# Authoring once read SKILL.md with ``yaml.safe_load`` (YAML 1.1: ``on`` is ``True``) while the build
+# reads YAML 1.2 (``on`` is ``"on"``): the skill built, and publishing it was refused as "name True".
+
+YAML_NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+YAML_KEYS = ["k" * 40]
+YAML_11_WORDS = ["on", "yes", "no", "off"]
+
+
+def skill_md(name: str) -> bytes:
+    text = f'---\nname: {name}\ndescription: Named {name}.\nmetadata:\n  version: "1.0.0"\n---\n\nBody.\n'
+    return text.encode()
+
+
+def build_remote(tmp_path: Path, remote: Path) -> tuple[Path, dict[str, object]]:
+    """Clone ``remote`` and build it with the real builder; the site and its index document."""
+    checkout = tmp_path / "checkout"
+    git(tmp_path, "clone", "--quiet", str(remote), str(checkout))
+    site = tmp_path / "site"
+    build(checkout, site, keys=YAML_KEYS, now=YAML_NOW, base_url="https://skills.corp.example/")
+    return site, json.loads((site / "index.json").read_text())
+
+
+@pytest.mark.parametrize("name", YAML_11_WORDS)
+def test_a_skill_named_like_a_yaml_1_1_boolean_publishes_and_builds_under_that_name(
+    tmp_path: Path, remote: Path, name: str
+) -> None:
+    result = publisher(tmp_path, remote).publish(
+        [("SKILL.md", skill_md(name))], "alpha", name, "bob@corp.example"
+    )
+    assert (result.action, result.version) == ("publish", "1.0.0")
+
+    site, doc = build_remote(tmp_path, remote)
+    skills = doc["skills"]
+    assert isinstance(skills, list)
+    (entry,) = [s for s in skills if s["plugin"] == "alpha" and s["name"].endswith(name)]
+    assert entry["name"] == name and entry["version"] == "1.0.0"
+    with zipfile.ZipFile(site / entry["zip"]["path"]) as zf:
+        assert {n.split("/", 1)[0] for n in zf.namelist()} == {name}
+        stamped = zf.read(f"{name}/SKILL.md").decode()
+    # the upload zip's name reads the same to YAML 1.1 readers (PyYAML) and to the strict 1.2 parser
+    assert yaml.safe_load(stamped.split("---\n", 2)[1])["name"] == name
+    assert frontmatter.parse(stamped).data["name"] == name
+
+
+def test_a_name_that_is_a_number_is_refused_by_build_and_publish_alike(tmp_path: Path, remote: Path) -> None:
+    with pytest.raises(BadInput, match=r"skill name '1\.0' must use only lowercase letters"):
+        publisher(tmp_path, remote).publish(
+            [("SKILL.md", skill_md("1.0"))], "alpha", "1.0", "bob@corp.example"
+        )
+    folder = tmp_path / "mp"
+    make_marketplace(folder)
+    (folder / "plugins/alpha/skills/one/SKILL.md").write_bytes(skill_md("1.0"))
+    with pytest.raises(ValidationFailed) as failed:
+        build(folder, tmp_path / "site", keys=YAML_KEYS, now=YAML_NOW, strict=True)
+    assert any(p.rule == "skill-name" and "not a string" in p.message for p in failed.value.problems)
+
+
+@pytest.mark.external
+def test_agentskills_accepts_the_upload_zip_of_a_skill_named_on(
+    tmp_path: Path, remote: Path, agentskills_bin: str
+) -> None:
+    publisher(tmp_path, remote).publish([("SKILL.md", skill_md("on"))], "alpha", "on", "bob@corp.example")
+    site, doc = build_remote(tmp_path, remote)
+    skills = doc["skills"]
+    assert isinstance(skills, list)
+    (entry,) = [s for s in skills if s["name"] == "on"]
+    with zipfile.ZipFile(site / entry["zip"]["path"]) as zf:
+        zf.extractall(tmp_path / "unzipped")
+    folder = tmp_path / "unzipped/on"
+    done = subprocess.run([agentskills_bin, "validate", folder], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr

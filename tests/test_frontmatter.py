@@ -6,9 +6,19 @@ import math
 from pathlib import Path
 
 import pytest
+import yaml
 
 from builder.errors import BadInput
-from builder.frontmatter import Frontmatter, FrontmatterError, FrontmatterLimits, parse, parse_yaml, render
+from builder.frontmatter import (
+    Frontmatter,
+    FrontmatterError,
+    FrontmatterLimits,
+    parse,
+    parse_yaml,
+    render,
+    replace,
+    set_value,
+)
 
 GOOD = """---
 name: pdf-tools
@@ -435,3 +445,74 @@ def test_t41_parse_yaml_refuses_the_same_features_and_names_the_file() -> None:
     with pytest.raises(FrontmatterError) as info:
         parse_yaml("a: " + "x" * 200, FrontmatterLimits(max_bytes=100))
     assert (info.value.rule, info.value.line) == ("frontmatter-too-large", None)
+
+
+# --------------------------------------------------------------- as written, edit in place, replace
+
+
+def test_as_written_keeps_every_scalar_as_the_text_under_the_same_refusals() -> None:
+    text = "---\nname: on\nv: 1.10\nb: yes\nn: ~\nt: true\nl: [0o17, 1e3]\nm:\n  k: 2.0\n---\nbody\n"
+    fm = parse(text, as_written=True)
+    assert dict(fm.data) == {
+        "name": "on",
+        "v": "1.10",
+        "b": "yes",
+        "n": "~",
+        "t": "true",
+        "l": ["0o17", "1e3"],
+        "m": {"k": "2.0"},
+    }
+    assert parse(text).data["v"] == 1.1  # the typed reading, for contrast
+    with pytest.raises(FrontmatterError) as refused:
+        parse("---\na: &x 1\nb: *x\n---\n", as_written=True)
+    assert refused.value.rule == "frontmatter-alias"
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("  version: 0.9.0  # was 0.8\r\n", '  version: "1.0.0"  # was 0.8\r\n'),
+        ("  version: '0.9.0'\r\n", "  version: '1.0.0'\r\n"),
+        ('  version: "0.9.0"\r\n', '  version: "1.0.0"\r\n'),
+        ("  version: 0.9\r\n", '  version: "1.0.0"\r\n'),
+    ],
+)
+def test_set_value_changes_only_the_value_bytes(line: str, expected: str) -> None:
+    before = (
+        "---\r\nname: a\r\nmetadata:\r\n  author: x\r\n" + line + "  other: y\r\n---\r\nversion: 0.9.0\r\n"
+    )
+    after = set_value(before, ("metadata", "version"), "1.0.0")
+    assert after == before.replace(line, expected)
+    assert parse(after).data["metadata"] == {"author": "x", "version": "1.0.0", "other": "y"}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("---\nname: a\n---\nversion: 1.0.0\n", "cannot find a 'version:' line under 'metadata:'"),
+        ("---\nmetadata:\n  tags: x\n---\n", "cannot find a 'version:' line under 'metadata:'"),
+        ("---\nmetadata: x\n---\n", "cannot find a 'version:' line under 'metadata:'"),
+        ("---\nmetadata:\n  version: |\n    1.0.0\n---\n", "not a one-line value"),
+        ("---\nmetadata:\n  version: [1]\n---\n", "not a one-line value"),
+    ],
+)
+def test_set_value_refuses_what_it_cannot_change_in_place(text: str, message: str) -> None:
+    with pytest.raises(FrontmatterError, match=message) as refused:
+        set_value(text, ("metadata", "version"), "1.0.1")
+    assert refused.value.rule == "frontmatter-edit"
+
+
+def test_replace_rewrites_the_block_and_keeps_line_endings_closing_line_and_body() -> None:
+    text = "---\r\nname: a\r\nx: 1\r\n---  \r\n# Body\r\n---\r\n"
+    out = replace(text, {"name": "on", "description": "1.0"})
+    assert out == "---\r\nname: 'on'\r\ndescription: '1.0'\r\n---  \r\n# Body\r\n---\r\n"
+    assert dict(parse(out).data) == {"name": "on", "description": "1.0"}
+
+
+@pytest.mark.parametrize(
+    "word", ["on", "off", "yes", "no", "y", "1.0", "0o17", "1e3", "2024-01-01", "~", "", "<<"]
+)
+def test_render_quotes_what_yaml_1_1_or_1_2_would_read_as_a_non_string(word: str) -> None:
+    text = render({"name": word})
+    assert parse(text).data["name"] == word
+    assert yaml.safe_load(text.split("---\n")[1])["name"] == word

@@ -203,8 +203,8 @@ def test_stamp_is_idempotent() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("# no frontmatter\n", "must start with"),
-        ("---\nname: a\n", "not closed"),
+        ("# no frontmatter\n", "does not start with"),
+        ("---\nname: a\n", "never closed"),
         ("---\n- a\n- b\n---\nbody\n", "mapping"),
         ("---\nname: [a\n---\nbody\n", "not valid YAML"),
     ],

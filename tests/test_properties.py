@@ -32,7 +32,8 @@ from builder.authoring.apply import apply_plan
 from builder.authoring.plans import FileChange, Plan
 from builder.errors import BadInput, NotFound, ValidationFailed
 from builder.model import Marketplace, Problem
-from builder.package import check_member_path, path_problem
+from builder.package import check_member_path
+from builder.policy import UPLOAD_MAX_BYTES, is_archive, path_problem
 from builder.validate import validate_marketplace
 from builder.zipcheck import CheckedZip, check_zip
 from proxy.origin import LocalOrigin, safe_path
@@ -278,8 +279,8 @@ def assert_clean(result: CheckedZip) -> None:
     assert len(set(p.casefold() for p in paths)) == len(paths)
     for p in paths:
         assert path_problem(p) is None and inside("/skill", p)
-        assert not p.lower().endswith((".zip", ".tar", ".gz", ".7z", ".jar"))
-    assert sum(len(f.data) for f in result.files) <= 30 * 1024 * 1024
+        assert not is_archive(p)
+    assert sum(len(f.data) for f in result.files) <= UPLOAD_MAX_BYTES
 
 
 # a corrupt deflate stream (first byte of the compressed data zeroed): zlib.error, not BadInput, once

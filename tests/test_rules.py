@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from builder import policy, ruleset
 from builder.contract.index import IndexDocument, MarketplaceInfo, SkillEntry
 from builder.limits import BuildLimits
 from builder.model import Problem
@@ -583,3 +584,37 @@ def test_t49_static_svg_and_html_are_fine(mp: Path) -> None:
     (folder / "report.html").write_text("<!doctype html><h1>Report</h1><p>Done: yes</p>")
     (folder / "notes.md").write_text("Use <script> tags carefully; javascript: links too.\n")
     assert errors(mp) == set()
+
+
+# -- the rule table --
+
+
+def test_every_rule_in_the_table_has_one_kebab_id_one_severity_and_a_fix() -> None:
+    severities: dict[str, set[str]] = {}
+    for key, rule in ruleset.RULES.items():
+        assert policy.NAME_RE.match(ruleset.rule_id(key)), key
+        assert rule.message and rule.fix, key
+        severities.setdefault(ruleset.rule_id(key), set()).add(rule.severity)
+    # one rule keeps two severities on purpose: a number in metadata is a warning (the upload zip
+    # quotes it), any other non-string an error
+    assert {r for r, s in severities.items() if len(s) > 1} == {"skill-metadata"}
+
+
+def test_a_rule_made_from_the_table_fills_message_and_fix() -> None:
+    made = ruleset.problem(
+        "plugin-duplicate", ".claude-plugin/marketplace.json", where="plugins[2]", name="a", first=0
+    )
+    assert made == Problem(
+        ".claude-plugin/marketplace.json",
+        None,
+        "plugin-duplicate",
+        "plugins[2] repeats plugin name 'a' (also plugins[0])",
+        "give each plugin a unique name",
+    )
+
+
+def test_docs_rules_md_lists_every_rule_of_the_table() -> None:
+    checked_in = (Path(__file__).resolve().parent.parent / "docs/rules.md").read_text()
+    assert checked_in == ruleset.markdown(), (
+        "docs/rules.md is stale: run `python -m builder.ruleset > docs/rules.md`"
+    )

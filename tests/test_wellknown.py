@@ -164,8 +164,8 @@ def test_a_tampered_file_is_detected_by_the_client(tmp_path: Path) -> None:
         ({"name": "a--b"}, "skill name"),
         ({"description": "  "}, "description"),
         ({"files": (SkillFile("README.md", b"x"),)}, "no SKILL.md"),
-        ({"files": (SkillFile("SKILL.md", b"x"), SkillFile("résumé.md", b"x"))}, "ASCII only"),
-        ({"files": (SkillFile("SKILL.md", b"x"), SkillFile("what?.md", b"x"))}, "ASCII only"),
+        ({"files": (SkillFile("SKILL.md", b"x"), SkillFile("résumé.md", b"x"))}, "RFC forbids"),
+        ({"files": (SkillFile("SKILL.md", b"x"), SkillFile("what?.md", b"x"))}, "RFC forbids"),
         ({"files": (SkillFile("SKILL.md", b"x"), SkillFile("SKILL.md", b"y"))}, "twice"),
     ],
 )

@@ -6,8 +6,9 @@ deletes plus a commit message. ``builder/authoring/apply.py`` applies a plan ato
 result; ``builder/authoring/gitrepo.py`` commits it.
 
 Formatting is preserved: JSON manifests are re-written in the style they were found in (indent,
-key order, inline arrays of scalars), and a SKILL.md version bump edits the one ``version:`` line in
-place instead of re-dumping the YAML.
+key order, inline arrays of scalars), and a SKILL.md version bump edits the one ``version:`` value in
+place instead of re-dumping the YAML. SKILL.md is read by the build's strict parser
+(``builder.frontmatter``), so authoring sees the names and values the build sees.
 """
 
 from __future__ import annotations
@@ -21,10 +22,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from builder import resources
+from builder import frontmatter, policy, resources
 from builder.errors import BadInput, NotFound, did_you_mean
 from builder.model import Problem, Version
 
@@ -34,12 +34,6 @@ OPTIONAL_DIRS = ("scripts", "references", "assets")
 BUMP_PARTS = ("patch", "minor", "major", "prerelease", "release")
 BumpPart = Literal["patch", "minor", "major", "prerelease", "release"]
 Action = Literal["new", "bump", "delete", "edit", "publish"]
-
-NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-MAX_NAME = 64
-MAX_FRONTMATTER_BYTES = 64 * 1024
-MAX_PUBLISH_FILES = 200
-MAX_PUBLISH_BYTES = 30 * 1024 * 1024
 
 
 # ----------------------------------------------------------------------------------------- records
@@ -150,31 +144,16 @@ class SkillLoc:
 def check_relative_path(path: str, *, what: str = "path") -> None:
     """Refuse anything but a plain relative POSIX path (no ``..``, absolute, backslash, NUL, empty
     parts, over-long names)."""
-    bad = (
-        not isinstance(path, str)
-        or not path
-        or path.startswith("/")
-        or "\\" in path
-        or any(ord(ch) < 32 for ch in path)
-        or len(path) > 1024
-        or any(part in ("", ".", "..") or len(part) > 255 for part in path.split("/"))
-    )
-    if bad:
+    if not isinstance(path, str) or policy.long_path_problem(path):
         raise BadInput(f"{what} {path!r} must be a relative path inside the marketplace, without '..'")
 
 
 def name_problem(name: str, what: str = "skill") -> str | None:
     """Why ``name`` is not a valid skill/plugin name, or None."""
-    if not isinstance(name, str) or not name:
-        return f"a {what} name is required"
-    if len(name) > MAX_NAME:
-        return f"{what} name {name!r} is {len(name)} characters; use at most {MAX_NAME}"
-    if not NAME_RE.match(name):
-        return (
-            f"{what} name {name!r} must use only lowercase letters a-z, digits and single hyphens, "
-            "not starting or ending with a hyphen"
-        )
-    if what == "skill" and ("claude" in name or "anthropic" in name):
+    problem = policy.name_problem(name, what)
+    if problem:
+        return problem
+    if what == "skill" and policy.has_reserved_word(name):
         return f"skill name {name!r} must not contain 'claude' or 'anthropic' (Claude.ai refuses it)"
     return None
 
@@ -250,94 +229,35 @@ def load_json(co: Checkout, path: str) -> tuple[dict[str, Any], JsonStyle]:
 # ----------------------------------------------------------------------------------------- frontmatter
 
 
-@dataclass(frozen=True)
-class Frontmatter:
-    """SKILL.md split into lines; ``start``/``end`` are the indexes of the two ``---`` lines."""
-
-    lines: tuple[str, ...]
-    start: int
-    end: int
-    data: Mapping[str, Any]
-
-    @property
-    def metadata(self) -> Mapping[str, Any]:
-        value = self.data.get("metadata")
-        return value if isinstance(value, dict) else {}
-
-
-def parse_frontmatter(raw: bytes, path: str) -> Frontmatter:
+def parse_frontmatter(raw: bytes, path: str) -> frontmatter.Frontmatter:
+    """A SKILL.md's frontmatter, read by the build's strict parser (``builder.frontmatter``)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadInput(f"{path} is not UTF-8 text") from exc
-    lines = tuple(text.splitlines(keepends=True))
-    if not lines or lines[0].rstrip("\r\n").strip() != "---":
-        raise BadInput(f"{path} must start with a '---' frontmatter block (name, description)")
-    end = next((i for i in range(1, len(lines)) if lines[i].rstrip("\r\n").strip() == "---"), None)
-    if end is None:
-        raise BadInput(f"{path}: the frontmatter block is not closed with a '---' line")
-    block = "".join(lines[1:end])
-    if len(block.encode("utf-8")) > MAX_FRONTMATTER_BYTES:
-        raise BadInput(f"{path}: the frontmatter is larger than {MAX_FRONTMATTER_BYTES} bytes")
-    if "&" in block and re.search(r"(^|[\s\[{,:])[&*][^\s]", block):
-        raise BadInput(f"{path}: YAML anchors and aliases are not allowed in frontmatter")
     try:
-        data = yaml.safe_load(block)
-    except yaml.YAMLError as exc:
-        raise BadInput(f"{path}: the frontmatter is not valid YAML ({exc})") from exc
-    if not isinstance(data, dict):
-        raise BadInput(f"{path}: the frontmatter must be a mapping of keys (name, description, …)")
-    return Frontmatter(lines, 0, end, data)
+        return frontmatter.parse(text)
+    except frontmatter.FrontmatterError as exc:
+        raise BadInput(_located(path, exc)) from exc
 
 
-_VERSION_LINE = re.compile(
-    r"^(?P<indent>[ \t]+)version[ \t]*:[ \t]*(?P<q>[\"']?)(?P<value>[^\"'\s#]+)(?P=q)"
-    r"(?P<rest>[ \t]*(?:#.*)?)(?P<eol>\r?\n?)$"
-)
+def metadata_of(fm: frontmatter.Frontmatter) -> Mapping[str, Any]:
+    value = fm.data.get("metadata")
+    return value if isinstance(value, Mapping) else {}
+
+
+def _located(path: str, exc: frontmatter.FrontmatterError) -> str:
+    at = f" line {exc.line}" if exc.line else ""
+    return f"{path}{at}: {exc}; {exc.fix}"
 
 
 def set_metadata_version(raw: bytes, path: str, new: str) -> bytes:
-    """SKILL.md with its ``metadata.version`` line changed to ``new``; every other byte kept."""
-    fm = parse_frontmatter(raw, path)
-    lines = list(fm.lines)
-    meta_line = next(
-        (
-            i
-            for i in range(fm.start + 1, fm.end)
-            if re.match(r"^metadata[ \t]*:[ \t]*(#.*)?$", lines[i].rstrip("\r\n"))
-        ),
-        None,
-    )
-    target = None
-    if meta_line is not None:
-        first_indent = None
-        for i in range(meta_line + 1, fm.end):
-            stripped = lines[i].rstrip("\r\n")
-            if not stripped.strip() or stripped.lstrip().startswith("#"):
-                continue
-            indent = len(stripped) - len(stripped.lstrip())
-            if indent == 0:
-                break
-            first_indent = first_indent if first_indent is not None else indent
-            if indent == first_indent and _VERSION_LINE.match(lines[i]):
-                target = i
-                break
-    if target is None:
-        raise BadInput(
-            f"{path}: cannot find a 'version:' line under 'metadata:' to change; "
-            f'set `version: "{new}"` under metadata by hand'
-        )
-    m = _VERSION_LINE.match(lines[target])
-    assert m is not None
-    quote = m.group("q") or '"'
-    lines[target] = f"{m.group('indent')}version: {quote}{new}{quote}{m.group('rest')}{m.group('eol')}"
-    out = "".join(lines).encode("utf-8")
-    check = parse_frontmatter(out, path)
-    if str(check.metadata.get("version")) != new or {
-        k: v for k, v in check.data.items() if k != "metadata"
-    } != {k: v for k, v in fm.data.items() if k != "metadata"}:
-        raise BadInput(f"{path}: could not change metadata.version safely; set it to {new!r} by hand")
-    return out
+    """SKILL.md with its ``metadata.version`` value changed to ``new``; every other byte kept."""
+    parse_frontmatter(raw, path)  # UTF-8 and a valid frontmatter, with the path in the message
+    try:
+        return frontmatter.set_value(raw.decode("utf-8"), ("metadata", "version"), new).encode("utf-8")
+    except frontmatter.FrontmatterError as exc:
+        raise BadInput(_located(path, exc)) from exc
 
 
 # ----------------------------------------------------------------------------------------- locating
@@ -415,7 +335,7 @@ def current_version(co: Checkout, skill: SkillLoc) -> tuple[str | None, str]:
     """(version, where): where is ``"skill"``, ``"plugin"``, ``"entry"`` or ``"none"``."""
     raw = co.read(skill.skill_md)
     if raw is not None:
-        own = parse_frontmatter(raw, skill.skill_md).metadata.get("version")
+        own = metadata_of(parse_frontmatter(raw, skill.skill_md)).get("version")
         if own not in (None, ""):
             return str(own), "skill"
     manifest_path = f"{skill.plugin.folder}/{PLUGIN_JSON}"
@@ -732,19 +652,19 @@ class NoChange(BadInput):
 def check_upload(files: Sequence[tuple[str, bytes]], skill: str) -> dict[str, bytes]:
     """Uploaded skill files -> mapping; refuses traversal, duplicates, too many or too large files,
     nested archives, and a SKILL.md that is missing or names another skill."""
-    if len(files) > MAX_PUBLISH_FILES:
-        raise BadInput(f"{len(files)} files: a skill may have at most {MAX_PUBLISH_FILES}")
+    if len(files) > policy.UPLOAD_MAX_FILES:
+        raise BadInput(f"{len(files)} files: a skill may have at most {policy.UPLOAD_MAX_FILES}")
     out: dict[str, bytes] = {}
     for rel, data in files:
         check_relative_path(rel, what="uploaded file")
         if rel in out:
             raise BadInput(f"uploaded file {rel!r} appears twice")
-        if rel.lower().endswith((".zip", ".jar", ".tar", ".tgz", ".gz", ".7z", ".rar")):
+        if policy.is_archive(rel):
             raise BadInput(f"uploaded file {rel!r} is an archive; nested archives are not allowed")
         out[rel] = bytes(data)
     total = sum(len(d) for d in out.values())
-    if total > MAX_PUBLISH_BYTES:
-        raise BadInput(f"the skill's files total {total} bytes; the limit is {MAX_PUBLISH_BYTES}")
+    if total > policy.UPLOAD_MAX_BYTES:
+        raise BadInput(f"the skill's files total {total} bytes; the limit is {policy.UPLOAD_MAX_BYTES}")
     skill_mds = [p for p in out if p.rsplit("/", 1)[-1].lower() == "skill.md"]
     if skill_mds != ["SKILL.md"]:
         raise BadInput("a skill needs exactly one SKILL.md, at the top of its folder")
