@@ -1,12 +1,10 @@
-"""Shared helpers (no tests here) for the connector tests: a signed test site, the real proxy under
+"""Shared helpers (no tests here) for the connector tests: a site built by the real builder, the real proxy under
 uvicorn with ``oidc-provider-mock`` as identity provider, signing in over HTTP, and the MCP SDK's
 OAuth client driving discovery, registration, PKCE authorization and token exchange."""
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import io
 import json
 import os
 import socket
@@ -14,10 +12,8 @@ import subprocess
 import sys
 import threading
 import time
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -25,7 +21,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import httpx
 import uvicorn
 
-from builder.index import encode, format_time, sign
+from tests.support.sites import copy_site, republish
 
 SIGNING_KEY = "index-signing-key-for-tests-0123456789abcdef"
 SECRET_KEY = "proxy-secret-key-for-tests-0123456789abcdefgh"
@@ -45,15 +41,6 @@ USERS = {
         "name": "Bob",
     },
 }
-SKILL_MD = """---
-name: {name}
-description: {description}
----
-
-# {name}
-
-Body of {name}.
-"""
 
 
 def free_port() -> int:
@@ -62,99 +49,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _zip(name: str, text: str) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr(f"{name}/SKILL.md", text)
-    return buf.getvalue()
-
-
-SKILLS = [
-    # name, plugin, version, description, tags, history versions
-    (
-        "pdf-forms",
-        "office",
-        "1.2.0",
-        "Fill and check PDF forms.",
-        ["pdf", "documents"],
-        ["1.0.0", "1.1.0", "1.2.0"],
-    ),
-    ("brand-voice", "office", "2.0.0", "Write in the company brand voice.", ["writing"], ["1.0.0", "2.0.0"]),
-    (
-        "ledger-close",
-        "finance-tools",
-        "1.0.1",
-        "Month-end ledger close checklist.",
-        ["finance"],
-        ["1.0.0", "1.0.1"],
-    ),
-    ("skillport", "skillport", "1.0.0", "Find and install the organization's skills.", ["meta"], ["1.0.0"]),
-]
-ACCESS = {
-    "groups": {"finance": ["bob@corp.example"]},
-    "default": {"read": ["*"], "edit": []},
-    "plugins": {
-        "finance-tools": {"read": ["finance"], "edit": ["bob@corp.example"]},
-        "office": {"read": ["*"], "edit": ["bob@corp.example"]},
-    },
-}
-
-
-def write_site(root: Path, *, serial: int = 1000, now: datetime | None = None) -> dict[str, Any]:
-    """A minimal signed site: index.json + .sig, upload zips, well-known SKILL.md files."""
-    now = now or datetime.now(UTC)
-    skills = []
-    plugins: dict[str, list[str]] = {}
-    for name, plugin, version, description, tags, history in SKILLS:
-        text = SKILL_MD.format(name=name, description=description)
-        data = _zip(name, text)
-        zpath = f"skills/{name}/{name}-{version}.zip"
-        (root / zpath).parent.mkdir(parents=True, exist_ok=True)
-        (root / zpath).write_bytes(data)
-        wk = root / ".well-known" / "agent-skills" / name / "SKILL.md"
-        wk.parent.mkdir(parents=True, exist_ok=True)
-        wk.write_text(text)
-        skills.append(
-            {
-                "name": name,
-                "plugin": plugin,
-                "version": version,
-                "description": description,
-                "tags": tags,
-                "files": [{"path": "SKILL.md", "size": len(text.encode()), "digest": "sha256:" + "0" * 64}],
-                "zip": {
-                    "path": zpath,
-                    "sha256": hashlib.sha256(data).hexdigest(),
-                    "size": len(data),
-                    "key": "k",
-                },
-                "updated_at": format_time(now),
-                "history": [
-                    {"version": v, "date": "2026-11-01", "commit": "abc1234", "subject": f"release {v}"}
-                    for v in reversed(history)
-                ],
-            }
-        )
-        plugins.setdefault(plugin, []).append(name)
-    doc = {
-        "_type": "skillport/index",
-        "format": 1,
-        "serial": serial,
-        "generated_at": format_time(now),
-        "expires_at": format_time(now + timedelta(days=30)),
-        "base_url": "http://unused.example/",
-        "source": {"commit": "0" * 40, "path": "."},
-        "marketplace": {"name": "corp-skills", "owner": {"name": "IT"}, "description": "Test"},
-        "access": ACCESS,
-        "plugins": [
-            {"name": p, "version": "1.0.0", "description": p, "skills": s} for p, s in plugins.items()
-        ],
-        "skills": skills,
-    }
-    data = encode(doc)
-    (root / "index.json").write_bytes(data)
-    (root / "index.json.sig").write_bytes(sign(data, [SIGNING_KEY]))
-    return doc
+def write_site(root: Path, *, serial: int | None = None) -> dict[str, Any]:
+    """The real build of fixture marketplace ``office`` (plugins office, finance-tools for the group
+    finance: bob, skillport; skills with a Git version history) copied to ``root``; with ``serial``
+    its index is re-signed with that serial. Returns the index document."""
+    document = copy_site("office", root, [SIGNING_KEY])
+    return document if serial is None else republish(root, document, [SIGNING_KEY], serial=serial)
 
 
 @contextlib.contextmanager
@@ -265,7 +165,7 @@ def run_proxy(
 
 @contextlib.contextmanager
 def sample_proxy(tmp_path_factory: Any) -> Iterator[Proxy]:
-    """The real proxy over the hand-written sample site, with its own OIDC provider and audit log."""
+    """The real proxy over the built ``office`` fixture site, with its own OIDC provider and audit log."""
     root = tmp_path_factory.mktemp("site")
     write_site(root)
     audit = tmp_path_factory.mktemp("audit") / "audit.jsonl"
