@@ -1,5 +1,5 @@
-"""Shared helpers (no tests here) for the connector tests: a site built by the real builder, the real proxy under
-uvicorn with ``oidc-provider-mock`` as identity provider, signing in over HTTP, and the MCP SDK's
+"""Shared helpers (no tests here) for the connector tests: a site built by the real builder, the real
+proxy under uvicorn with ``oidc-provider-mock`` as identity provider, signing in over HTTP, and the MCP SDK's
 OAuth client driving discovery, registration, PKCE authorization and token exchange."""
 
 from __future__ import annotations
@@ -136,9 +136,7 @@ class BearerInjector:
 
 
 @contextlib.contextmanager
-def run_proxy(
-    site: Path, issuer: str, audit: Path, *, wrap: Any = None, **extra: str
-) -> Iterator[Proxy]:
+def run_proxy(site: Path, issuer: str, audit: Path, *, wrap: Any = None, **extra: str) -> Iterator[Proxy]:
     """The real proxy (``create_app``) under uvicorn in a thread on a free 127.0.0.1 port; ``wrap``
     (an ASGI layer class) goes in front of it, reachable as ``Proxy.extra["wrap"]``."""
     from proxy.app import create_app

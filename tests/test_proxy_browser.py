@@ -69,8 +69,6 @@ def test_t46_real_catalog_renders_under_the_csp(
     from builder.build import build
     from tests.oidc import SIGNING
 
-    if not (examples_dir / ".claude-plugin" / "marketplace.json").exists():
-        pytest.skip("examples/marketplace is not written yet")
     build(examples_dir, tmp_path / "site", keys=[SIGNING], now=datetime.now(UTC), base_url=None)
     with (
         mock_provider(USERS) as issuer,

@@ -110,7 +110,9 @@ def script(site: Path) -> str:
 
 
 @pytest.mark.threat("T23")
-def test_t23_symlinks_out_of_the_root_are_not_served(alice: httpx.Client, proxy: RunningProxy, site: Path) -> None:
+def test_t23_symlinks_out_of_the_root_are_not_served(
+    alice: httpx.Client, proxy: RunningProxy, site: Path
+) -> None:
     assert alice.get(proxy.url + script(site)).status_code == 200
     for path in ("assets/leak.txt", "assets/up/outside.txt"):
         r = alice.get(proxy.url + path)

@@ -60,7 +60,9 @@ def test_t26_alice_cannot_see_or_download_the_finance_plugin(proxy: RunningProxy
         home = client.get(proxy.url)
         assert "pdf-writer" in home.text and "ledger" not in home.text
         listing = client.get(proxy.url + "plugins/")
-        assert listing.status_code == 200 and "writing" in listing.text and "finance-tools" not in listing.text
+        assert (
+            listing.status_code == 200 and "writing" in listing.text and "finance-tools" not in listing.text
+        )
         assert client.get(proxy.url + "plugins/finance-tools").status_code == 404  # no redirect hint
         index = client.get(proxy.url + "index.json").json()
         assert [s["name"] for s in index["skills"]] == ["pdf-writer"]

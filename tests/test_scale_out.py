@@ -9,6 +9,7 @@ for the load balancer); requests sent to B carry that public ``Host``, as a load
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -48,9 +49,14 @@ class Replica:
 
 
 @pytest.fixture(scope="module")
-def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Replica, Replica]]:
-    site = tmp_path_factory.mktemp("site")
-    write_site(site)
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("site")
+    write_site(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def replicas(site: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Replica, Replica]]:
     logs = tmp_path_factory.mktemp("logs")
     port_a, port_b = free_port(), free_port()
     public_host = f"127.0.0.1:{port_a}"
@@ -80,11 +86,12 @@ def _as_proxy(replica: Replica) -> Proxy:
 
 
 def test_both_replicas_are_separate_processes_serving_the_same_index(
-    replicas: tuple[Replica, Replica],
+    replicas: tuple[Replica, Replica], site: Path
 ) -> None:
     a, b = replicas
     assert a.proc.pid != b.proc.pid and a.proc.poll() is None and b.proc.poll() is None
-    assert a.get("/readyz").json()["serial"] == b.get("/readyz").json()["serial"] == 1000
+    built = json.loads((site / "index.json").read_bytes())["serial"]
+    assert a.get("/readyz").json()["serial"] == b.get("/readyz").json()["serial"] == built
 
 
 @pytest.mark.threat("T09")

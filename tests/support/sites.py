@@ -61,7 +61,9 @@ def _workdir() -> Path:
 
 
 def _git(root: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True, env={**os.environ, **_GIT_ENV})
+    subprocess.run(
+        ["git", "-C", str(root), *args], check=True, capture_output=True, env={**os.environ, **_GIT_ENV}
+    )
 
 
 def _with_version(text: str, version: str) -> str:
@@ -76,7 +78,9 @@ def checkout(name: str, dest: Path) -> Path:
     shutil.copytree(FIXTURES / name, dest)
     steps = HISTORIES.get(name)
     if steps:
-        final = {folder: (dest / folder / "SKILL.md").read_text() for _, versions in steps for folder in versions}
+        final = {
+            folder: (dest / folder / "SKILL.md").read_text() for _, versions in steps for folder in versions
+        }
         _git(dest, "init", "-q", "-b", "main")
         for subject, versions in steps:
             for folder, version in versions.items():
