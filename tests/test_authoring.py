@@ -28,7 +28,7 @@ from builder.authoring import (
 )
 from builder.errors import BadInput, ValidationFailed
 from builder.model import Problem
-from tests.test_authoring_support import (
+from tests.support.authoring import (
     SKILL_TWO,
     git,
     git_env,

@@ -13,7 +13,7 @@ from builder.apply import Validator
 from builder.errors import BadInput, NotFound, ValidationFailed
 from builder.model import Problem
 from builder.remote_publish import GitPublisher, PublishConflict, publish_files_from_dir
-from tests.test_authoring_support import git, git_env, init_repo, make_marketplace
+from tests.support.authoring import git, git_env, init_repo, make_marketplace
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ import httpx
 import pytest
 
 from tests.conftest import CHROMIUM_ARGS
-from tests.oidc import SIGNING, RunningProxy, free_port, mock_provider, run_proxy
+from tests.support.servers import SIGNING, RunningProxy, free_port, mock_provider, run_proxy
 
 pytestmark = [pytest.mark.browser, pytest.mark.external]
 

@@ -21,12 +21,12 @@ from typing import Any
 import pytest
 
 from tests.conftest import CHROMIUM_ARGS
+from tests.support.browser import SCREENSHOTS, Watch
 from tests.test_site import HOSTILE, NOW, UNIQUE_WORD, render
 
 pytestmark = [pytest.mark.browser, pytest.mark.external]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOTS = REPO_ROOT / "artifacts" / "screenshots"
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
@@ -69,25 +69,6 @@ def browser(chromium_path: str) -> Iterator[Any]:
             yield instance
         finally:
             instance.close()
-
-
-class Watch:
-    """Dialogs (alert/confirm), CSP violations and page errors seen by one page."""
-
-    def __init__(self, page: Any) -> None:
-        self.dialogs: list[str] = []
-        self.problems: list[str] = []
-        page.on("dialog", self._dialog)
-        page.on("console", self._console)
-        page.on("pageerror", lambda error: self.problems.append(f"pageerror: {error}"))
-
-    def _dialog(self, dialog: Any) -> None:
-        self.dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    def _console(self, message: Any) -> None:
-        if message.type == "error" or "Content Security Policy" in message.text:
-            self.problems.append(message.text)
 
 
 def _search(page: Any, word: str) -> Any:

@@ -8,11 +8,10 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.oidc import SIGNING, RunningProxy, login_with_mock, mock_provider, run_proxy
+from tests.support.connector import SIGNING_KEY, bearer, oidc_provider
+from tests.support.connector import run_proxy as run_mcp_proxy
+from tests.support.servers import SIGNING, RunningProxy, login_with_mock, mock_provider, run_proxy
 from tests.support.sites import FIXTURES, copy_site
-from tests.test_api import bearer
-from tests.test_mcp_support import SIGNING_KEY, oidc_provider
-from tests.test_mcp_support import run_proxy as run_mcp_proxy
 
 FIXTURE = "no-access-file"
 CAROL = {"sub": "carol", "email": "carol@corp.example", "email_verified": True, "hd": "corp.example"}

@@ -31,8 +31,8 @@ from starlette.staticfiles import StaticFiles
 
 from proxy.oauth import CLAUDE_CALLBACKS
 from proxy.settings import Settings
-from tests.oidc import SIGNING, free_port, proxy_env, serve
 from tests.support.anthropic_api import running as running_skills_api
+from tests.support.servers import SIGNING, free_port, proxy_env, serve
 
 REPO = Path(__file__).resolve().parent.parent
 WORKFLOW = REPO / "deploy" / "github-actions" / "skillport.yml"

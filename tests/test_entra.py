@@ -21,7 +21,7 @@ from proxy.errors import SignInRefused
 from proxy.identity import OidcClient, is_entra_issuer, member_from_claims
 from proxy.settings import Settings
 from proxy.state import ProxyState
-from tests.oidc import BROWSER, FakeIdP, free_socket, proxy_env, serve, write_site
+from tests.support.servers import BROWSER, FakeIdP, free_socket, proxy_env, serve, write_site
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 ENTRA = f"https://login.microsoftonline.com/{TENANT}/v2.0"

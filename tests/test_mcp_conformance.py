@@ -23,16 +23,18 @@ import httpx
 import pytest
 
 from tests.conftest import TOOLS
-from tests.test_mcp_support import (
+from tests.support.connector import (
     BearerInjector,
     Proxy,
+    exchange,
     free_port,
+    get_code,
     oidc_provider,
+    register,
     run_proxy,
     sign_in_and_consent,
     write_site,
 )
-from tests.test_oauth_http import exchange, get_code, register
 
 BASELINES = Path(__file__).parent / "conformance"
 VERSIONS = ("2025-11-25", "2026-07-28")

@@ -38,7 +38,7 @@ from builder.package import check_member_path, path_problem
 from builder.validate import validate_marketplace
 from builder.zipcheck import CheckedZip, check_zip
 from proxy.origin import LocalOrigin, safe_path
-from tests.oidc import fake_idp, login_with_fake, run_proxy, write_site
+from tests.support.servers import fake_idp, login_with_fake, run_proxy, write_site
 
 
 def budget(n: int) -> settings:

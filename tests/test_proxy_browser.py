@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CHROMIUM_ARGS
-from tests.oidc import RunningProxy, mock_provider, run_proxy, write_site
+from tests.support.servers import RunningProxy, mock_provider, run_proxy, write_site
 
 USERS = [{"sub": "alice", "email": "alice@corp.example", "email_verified": True, "hd": "corp.example"}]
 
@@ -67,7 +67,7 @@ def test_t46_real_catalog_renders_under_the_csp(
     from playwright.sync_api import sync_playwright
 
     from builder.build import build
-    from tests.oidc import SIGNING
+    from tests.support.servers import SIGNING
 
     build(examples_dir, tmp_path / "site", keys=[SIGNING], now=datetime.now(UTC), base_url=None)
     with (

@@ -16,7 +16,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.oidc import BROWSER, SIGNING, RunningProxy, free_port, login_with_mock, mock_provider, run_proxy
+from tests.support.servers import (
+    BROWSER,
+    SIGNING,
+    RunningProxy,
+    free_port,
+    login_with_mock,
+    mock_provider,
+    run_proxy,
+)
 
 USERS = [
     {"sub": "alice", "email": "alice@corp.example", "email_verified": True, "hd": "corp.example"},

@@ -14,7 +14,7 @@ import pytest
 
 from builder.signing import Purpose, serializer
 from proxy.session import Member, Sessions
-from tests.oidc import (
+from tests.support.servers import (
     SECRET,
     SECRET_2,
     FakeIdP,
@@ -174,7 +174,7 @@ def test_t13_tampered_truncated_or_wrong_key_cookie_is_signed_out(
 
 @pytest.mark.threat("T14")
 def test_t14_cookie_attributes_over_https(idp: FakeIdP, site: Path, tmp_path: Path) -> None:
-    from tests.oidc import free_socket
+    from tests.support.servers import free_socket
 
     sock = free_socket()
     port = sock.getsockname()[1]

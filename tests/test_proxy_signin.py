@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.oidc import BROWSER, RunningProxy, login_with_mock, mock_provider, run_proxy, write_site
+from tests.support.servers import BROWSER, RunningProxy, login_with_mock, mock_provider, run_proxy, write_site
 
 USERS = [
     {

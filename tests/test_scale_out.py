@@ -20,17 +20,22 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.oidc import BROWSER
-from tests.test_mcp_support import (
+from tests.support.connector import (
+    MCP_HEADERS,
+    TOOLS_LIST,
     Proxy,
-    _wait_http,
+    authorize_url,
+    exchange,
     free_port,
     oidc_provider,
+    pkce,
     proxy_env,
+    register,
     sign_in_and_consent,
+    wait_http,
     write_site,
 )
-from tests.test_oauth_http import MCP_HEADERS, TOOLS_LIST, authorize_url, exchange, pkce, register
+from tests.support.servers import BROWSER
 
 
 @dataclass
@@ -73,7 +78,7 @@ def replicas(site: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
                     stderr=(logs / f"proxy-{name}.log").open("wb"),
                 )
                 started.append(Replica(f"http://127.0.0.1:{port}", public_host, proc))
-                _wait_http(started[-1].url + "/healthz")
+                wait_http(started[-1].url + "/healthz")
             yield started[0], started[1]
         finally:
             for replica in started:
