@@ -45,7 +45,7 @@ def test_member_signs_in_browses_and_downloads(
             assert page.locator("a", has_text="ledger").count() == 0
             page.click("text=pdf-writer")
             with page.expect_download() as info:
-                page.click("#download")
+                page.click("a.sp-download")
             target = tmp_path / "skill.zip"
             info.value.save_as(target)
             with zipfile.ZipFile(target) as archive:
