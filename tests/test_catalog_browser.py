@@ -22,7 +22,7 @@ import pytest
 
 from tests.conftest import CHROMIUM_ARGS
 from tests.support.browser import SCREENSHOTS, Watch
-from tests.test_site import HOSTILE, NOW, UNIQUE_WORD, render
+from tests.support.catalog import HOSTILE, NOW, UNIQUE_WORD, render
 
 pytestmark = [pytest.mark.browser, pytest.mark.external]
 

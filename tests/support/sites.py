@@ -38,6 +38,7 @@ HISTORIES: dict[str, list[tuple[str, dict[str, str]]]] = {
         ),
         ("pdf-forms 1.1.0", {"plugins/office/skills/pdf-forms": "1.1.0"}),
     ],
+    "catalog": [("First draft <b>x</b>", {"plugins/data-guides/skills/sql-style-guide": "0.9.0"})],
 }
 
 _GIT_ENV = {
