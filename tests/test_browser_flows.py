@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from tests.conftest import CHROMIUM_ARGS
+from tests.support.browser import CHROMIUM_ARGS
 from tests.support.servers import SIGNING, RunningProxy, free_port, mock_provider, run_proxy
 
 pytestmark = [pytest.mark.browser, pytest.mark.external]

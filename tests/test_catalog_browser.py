@@ -20,8 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CHROMIUM_ARGS
-from tests.support.browser import SCREENSHOTS, Watch
+from tests.support.browser import CHROMIUM_ARGS, SCREENSHOTS, Watch
 from tests.support.catalog import HOSTILE, NOW, UNIQUE_WORD, render
 
 pytestmark = [pytest.mark.browser, pytest.mark.external]

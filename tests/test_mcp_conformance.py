@@ -22,7 +22,6 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from tests.conftest import TOOLS
 from tests.support.connector import (
     BearerInjector,
     Proxy,
@@ -35,6 +34,7 @@ from tests.support.connector import (
     sign_in_and_consent,
     write_site,
 )
+from tests.support.paths import TOOLS
 
 BASELINES = Path(__file__).parent / "conformance"
 VERSIONS = ("2025-11-25", "2026-07-28")

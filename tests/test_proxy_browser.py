@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CHROMIUM_ARGS
+from tests.support.browser import CHROMIUM_ARGS
 from tests.support.servers import RunningProxy, mock_provider, run_proxy, write_site
 
 USERS = [{"sub": "alice", "email": "alice@corp.example", "email_verified": True, "hd": "corp.example"}]

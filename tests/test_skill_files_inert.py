@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import CHROMIUM_ARGS
+from tests.support.browser import CHROMIUM_ARGS
 from tests.support.servers import RunningProxy, login_with_mock, mock_provider, run_proxy, write_site
 
 USERS = [{"sub": "alice", "email": "alice@corp.example", "email_verified": True, "hd": "corp.example"}]

@@ -3,10 +3,22 @@ errors."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+from tests.support.paths import REPO_ROOT
+
+SCREENSHOTS = REPO_ROOT / "artifacts" / "screenshots"
+# Chromium flags for headless runs in containers and CI.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 class Watch:

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from builder import frontmatter
+from tests.support.paths import REPO_ROOT
 from tests.support.sites import FIXTURES, built_site, read_index
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 29, 14, 0, tzinfo=UTC)
 UNIQUE_WORD = "zebracrossing"  # appears only in one skill's description
 HOSTILE = "evil-skill"  # its description, body and reference file try scripts, handlers and markers
