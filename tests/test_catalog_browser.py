@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.browser import CHROMIUM_ARGS, SCREENSHOTS, Watch
+from tests.support.browser import SCREENSHOTS, Watch, chromium
 from tests.support.catalog import HOSTILE, NOW, UNIQUE_WORD, render
 
 pytestmark = [pytest.mark.browser, pytest.mark.external]
@@ -61,13 +61,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
 
 @pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    with chromium(chromium_path) as instance:
+        yield instance
 
 
 def _search(page: Any, word: str) -> Any:

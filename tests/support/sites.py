@@ -21,8 +21,10 @@ from typing import Any
 
 from builder import index
 from builder.build import build
+from tests.support.paths import EXAMPLES
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "marketplaces"
+EXAMPLE = "example"  # the name of examples/marketplace here
 
 # Earlier states of a fixture, committed before its final state so the builder reads a version history:
 # fixture -> [(commit subject, {skill folder: version written into its SKILL.md's metadata})].
@@ -96,12 +98,12 @@ def checkout(name: str, dest: Path) -> Path:
 
 
 def built_site(name: str, keys: Sequence[str], *, base_url: str | None = None) -> Path:
-    """The site the real builder makes from fixture ``name``, built once per session. Read only:
-    ``copy_site`` gives a test a copy it may change."""
+    """The site the real builder makes from fixture ``name`` (``EXAMPLE``: examples/marketplace, read
+    where it is), built once per session. Read only: ``copy_site`` gives a test a copy it may change."""
     key = (name, tuple(keys), base_url)
     if key not in _cache:
         work = Path(tempfile.mkdtemp(prefix=name + "-", dir=_workdir()))
-        source = checkout(name, work / "marketplace")
+        source = EXAMPLES if name == EXAMPLE else checkout(name, work / "marketplace")
         build(source, work / "site", keys=list(keys), now=datetime.now(UTC), base_url=base_url)
         _cache[key] = work / "site"
     return _cache[key]
