@@ -38,14 +38,14 @@ import httpx
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests.oidc import login_with_mock  # noqa: E402
-from tests.test_mcp_support import (  # noqa: E402
+from tests.support.connector import (  # noqa: E402
     SIGNING_KEY,
     free_port,
     oidc_provider,
     proxy_env,
     sign_in_and_consent,
 )
+from tests.support.servers import login_with_mock  # noqa: E402
 
 MARKETPLACE = REPO_ROOT / "examples" / "marketplace"
 USER = "alice"

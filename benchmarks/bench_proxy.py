@@ -26,7 +26,7 @@ from starlette.staticfiles import StaticFiles
 from proxy.app import create_app
 from proxy.session import Member
 from proxy.settings import Settings
-from tests.oidc import free_socket, proxy_env, serve, write_site
+from tests.support.servers import free_socket, proxy_env, serve, write_site
 
 ZIP = "skills/pdf-writer/pdf-writer-1.0.0.zip"
 

@@ -8,10 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO_ROOT / "examples" / "marketplace"
-TOOLS = REPO_ROOT / ".tools"
+from tests.support.paths import EXAMPLES, REPO_ROOT, TOOLS
+
+# CI=true selects a derandomized hypothesis profile for every property test: the same examples every
+# run, so a failure found once is found again (reproduce a red CI run locally with CI=true).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    settings.load_profile("ci")
 
 
 def _tool(name: str, env_var: str) -> str | None:
@@ -67,15 +72,3 @@ def chromium_path() -> str:
     if not Path(path).exists():
         pytest.skip("Debian chromium not installed: `apt-get install -y chromium` (done by .ci/run)")
     return path
-
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]

@@ -20,7 +20,7 @@ import pytest
 
 from builder.contract.index import AccessSection, Rule
 from builder.provisioning import group_plugins
-from tests.oidc import BROWSER, SIGNING, RunningProxy, login_with_mock, mock_provider, run_proxy
+from tests.support.servers import BROWSER, SIGNING, RunningProxy, login_with_mock, mock_provider, run_proxy
 
 USERS = [
     {"sub": sub, "email": f"{sub}@corp.example", "email_verified": True, "hd": "corp.example"}

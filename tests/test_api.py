@@ -8,19 +8,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.test_mcp_support import Proxy, sample_proxy
-from tests.test_oauth_http import exchange, get_code
+from tests.support.connector import Proxy, bearer, sample_proxy
 
 
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     with sample_proxy(tmp_path_factory) as running:
         yield running
-
-
-def bearer(proxy: Proxy, user: str) -> dict[str, str]:
-    client_id, code, verifier = get_code(proxy, user)
-    return {"Authorization": "Bearer " + exchange(proxy, client_id, code, verifier).json()["access_token"]}
 
 
 @pytest.fixture(scope="module")

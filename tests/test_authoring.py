@@ -28,7 +28,7 @@ from builder.authoring.plans import (
 )
 from builder.errors import BadInput, ValidationFailed
 from builder.model import Problem
-from tests.test_authoring_support import (
+from tests.support.authoring import (
     SKILL_TWO,
     git,
     git_env,
@@ -419,8 +419,6 @@ def test_t44_refuses_to_write_through_a_symlinked_folder(market: Path, tmp_path:
 def test_bumping_every_example_skill_changes_one_line_each(
     examples_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not (examples_dir / ".claude-plugin/marketplace.json").is_file():
-        pytest.skip("examples/marketplace is not written yet")
     git_env(monkeypatch, tmp_path)
     root = init_repo(Path(shutil.copytree(examples_dir, tmp_path / "example")))
     co = read_checkout(root)

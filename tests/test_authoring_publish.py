@@ -19,7 +19,7 @@ from builder.authoring.remote import GitPublisher, PublishConflict, publish_file
 from builder.build import build
 from builder.errors import BadInput, NotFound, ValidationFailed
 from builder.model import Problem
-from tests.test_authoring_support import git, git_env, init_repo, make_marketplace
+from tests.support.authoring import git, git_env, init_repo, make_marketplace
 
 
 @pytest.fixture

@@ -22,10 +22,19 @@ from builder.client.member import EXIT_SIGN_IN
 from proxy.app import create_app
 from proxy.oauth import Clock, OAuthConfig, SkillportOAuthProvider
 from proxy.settings import Settings
-from tests.oidc import free_socket, login_with_mock, serve, write_site
-from tests.test_mcp_support import SECRET_KEY, SIGNING_KEY, Proxy, oidc_provider, proxy_env, run_proxy
-from tests.test_member_cli import cli_env, skillport
-from tests.test_oauth_http import exchange, get_code
+from tests.support.connector import (
+    SECRET_KEY,
+    SIGNING_KEY,
+    Proxy,
+    exchange,
+    get_code,
+    oidc_provider,
+    proxy_env,
+    run_proxy,
+)
+from tests.support.member import cli_env, skillport
+from tests.support.servers import free_socket, login_with_mock, serve, write_site
+from tests.support.tls import self_signed
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MARKETPLACE = "claude-code/marketplace.json"
@@ -296,57 +305,13 @@ def test_claude_code_adds_the_marketplace_by_url_with_the_bearer_header(
     assert len(reads) >= 2  # the first fetch and the update both sent the header
 
 
-def _self_signed(folder: Path, address: str = "127.0.0.1", dns_name: str = "localhost") -> tuple[Path, Path]:
-    """A certificate for ``localhost``, ``dns_name`` and ``address`` (Claude Code trusts it through
-    NODE_EXTRA_CA_CERTS)."""
-    import datetime as dt
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    *{x509.DNSName("localhost"), x509.DNSName(dns_name)},
-                    x509.IPAddress(ipaddress.ip_address(address)),
-                ]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
-
-
 @pytest.mark.external
 def test_claude_code_headers_helper_runs_skillport_auth_header_over_https(
     site: Path, claude_bin: str, tmp_path: Path
 ) -> None:
     """Claude Code runs ``headersHelper`` only for https marketplace URLs: the proxy under TLS, the
     helper is ``skillport auth-header``, and ``claude plugin marketplace update`` fetches with it."""
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     sock = free_socket()
     port = sock.getsockname()[1]
     audit = tmp_path / "audit.jsonl"

@@ -27,7 +27,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -35,8 +34,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 
-from tests.conftest import CHROMIUM_ARGS
-from tests.oidc import SIGNING, RunningProxy, free_port, mock_provider, run_proxy
+from tests.support.browser import chromium
+from tests.support.servers import SIGNING, RunningProxy, free_port, mock_provider, run_proxy
+from tests.support.sites import EXAMPLE, copy_site
 
 pytestmark = [pytest.mark.browser, pytest.mark.external]
 
@@ -55,26 +55,17 @@ def shot(page: Any, name: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def proxy(examples_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProxy]:
-    from builder.build import build
-
-    if not (examples_dir / ".claude-plugin" / "marketplace.json").exists():
-        pytest.skip("examples/marketplace is not written yet")
+def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProxy]:
     root = tmp_path_factory.mktemp("flows")
-    build(examples_dir, root / "site", keys=[SIGNING], now=datetime.now(UTC), base_url=None)
+    copy_site(EXAMPLE, root / "site", [SIGNING])
     with mock_provider(USERS) as issuer, run_proxy(root / "site", issuer, root) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    with chromium(chromium_path) as instance:
+        yield instance
 
 
 @pytest.fixture

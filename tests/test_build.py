@@ -25,7 +25,7 @@ from builder import index, publish, site
 from builder.build import BuildResult, build
 from builder.errors import ValidationFailed
 from builder.model import SPEC_FRONTMATTER_KEYS
-from tests.test_rules import edit_json, make_marketplace, skill_text, write_skill
+from tests.support.marketplaces import edit_json, make_marketplace, skill_text, write_skill
 
 KEYS = ["k" * 40]
 NOW = datetime(2026, 11, 29, 14, 0, tzinfo=UTC)

@@ -17,10 +17,10 @@ import httpx
 import pytest
 
 from tests import test_catalog_browser
-from tests.oidc import login_with_mock
-from tests.test_catalog_browser import SCREENSHOTS, Watch
-from tests.test_mcp_support import SIGNING_KEY, oidc_provider, run_proxy
-from tests.test_rules import make_marketplace
+from tests.support.browser import SCREENSHOTS, Watch
+from tests.support.connector import SIGNING_KEY, oidc_provider, run_proxy
+from tests.support.marketplaces import make_marketplace
+from tests.support.servers import login_with_mock
 
 pytestmark = [pytest.mark.browser, pytest.mark.external]
 

@@ -20,13 +20,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CHROMIUM_ARGS
-from tests.test_site import HOSTILE, NOW, UNIQUE_WORD, render
+from tests.support.browser import SCREENSHOTS, Watch, chromium
+from tests.support.catalog import HOSTILE, NOW, UNIQUE_WORD, render
 
 pytestmark = [pytest.mark.browser, pytest.mark.external]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SCREENSHOTS = REPO_ROOT / "artifacts" / "screenshots"
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
@@ -62,32 +61,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
 
 @pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
-
-
-class Watch:
-    """Dialogs (alert/confirm), CSP violations and page errors seen by one page."""
-
-    def __init__(self, page: Any) -> None:
-        self.dialogs: list[str] = []
-        self.problems: list[str] = []
-        page.on("dialog", self._dialog)
-        page.on("console", self._console)
-        page.on("pageerror", lambda error: self.problems.append(f"pageerror: {error}"))
-
-    def _dialog(self, dialog: Any) -> None:
-        self.dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    def _console(self, message: Any) -> None:
-        if message.type == "error" or "Content Security Policy" in message.text:
-            self.problems.append(message.text)
+    with chromium(chromium_path) as instance:
+        yield instance
 
 
 def _search(page: Any, word: str) -> Any:

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.test_api import bearer
-from tests.test_proxy_publish import editing_proxy
+from tests.support.connector import bearer
+from tests.support.publishing import editing_proxy
 
 pytestmark = pytest.mark.external
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from builder import publish
-from tests.test_rules import edit_json, make_marketplace, skill_text, write_skill
+from tests.support.marketplaces import edit_json, make_marketplace, skill_text, write_skill
 
 KEY = "k" * 40
 REPO = Path(__file__).resolve().parent.parent

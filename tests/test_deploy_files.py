@@ -31,8 +31,8 @@ from starlette.staticfiles import StaticFiles
 
 from proxy.oauth import CLAUDE_CALLBACKS
 from proxy.settings import Settings
-from tests.oidc import SIGNING, free_port, proxy_env, serve
 from tests.support.anthropic_api import running as running_skills_api
+from tests.support.servers import SIGNING, free_port, proxy_env, serve
 
 REPO = Path(__file__).resolve().parent.parent
 WORKFLOW = REPO / "deploy" / "github-actions" / "skillport.yml"
@@ -464,7 +464,8 @@ def test_the_image_installs_the_skillport_wheel_not_the_source_tree() -> None:
 
 @pytest.mark.threat("T21")
 def test_t21_secrets_and_build_output_stay_out_of_the_image_context() -> None:
-    for path in ("proxy.env", ".env", ".git/config", ".venv/bin/python", "site/index.json", "tests/oidc.py"):
+    secrets_and_output = ("proxy.env", ".env", ".git/config", ".venv/bin/python", "site/index.json")
+    for path in (*secrets_and_output, "tests/support/servers.py"):
         assert dockerignored(path), f"{path} would be sent to the Docker build"
 
 

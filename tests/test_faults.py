@@ -35,8 +35,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from tests.oidc import fake_idp, login_with_fake, publish_index, run_proxy, serve, write_site
-from tests.test_rules import make_marketplace
+from tests.support.marketplaces import make_marketplace
+from tests.support.servers import fake_idp, login_with_fake, publish_index, run_proxy, serve, write_site
 
 DEADLINE = 20.0  # generous upper bound for a condition that normally holds within ~1 s
 
@@ -185,9 +185,9 @@ def test_t27_t29_origin_down_corrupt_or_rolled_back_keeps_serving_the_last_good_
 def test_t12_provider_killed_mid_sign_in_is_a_clear_503_and_existing_access_keeps_working(
     tmp_path: Path,
 ) -> None:
-    from tests.test_mcp_support import run_proxy as run_mcp_proxy
-    from tests.test_mcp_support import write_site as write_mcp_site
-    from tests.test_oauth_http import exchange, get_code
+    from tests.support.connector import exchange, get_code
+    from tests.support.connector import run_proxy as run_mcp_proxy
+    from tests.support.connector import write_site as write_mcp_site
 
     site = tmp_path / "site"
     write_mcp_site(site)
@@ -233,7 +233,7 @@ def _killable_provider() -> Iterator[tuple[str, Callable[[], None]]]:
     """``oidc-provider-mock`` as a process the test can kill (SIGKILL) at any moment."""
     import json
 
-    from tests.test_mcp_support import USERS, _wait_http, free_port
+    from tests.support.connector import USERS, free_port, wait_http
 
     port = free_port()
     cmd = [str(Path(sys.executable).parent / "oidc-provider-mock"), "-p", str(port), "-H", "127.0.0.1"]
@@ -248,7 +248,7 @@ def _killable_provider() -> Iterator[tuple[str, Callable[[], None]]]:
             proc.wait(10)
 
     try:
-        _wait_http(issuer + "/.well-known/openid-configuration")
+        wait_http(issuer + "/.well-known/openid-configuration")
         yield issuer, kill
     finally:
         kill()

@@ -13,7 +13,7 @@ import pytest
 
 from builder import history, index
 from builder.build import build
-from tests.test_rules import make_marketplace, skill_text
+from tests.support.marketplaces import make_marketplace, skill_text
 
 KEYS = ["k" * 40]
 NOW = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)

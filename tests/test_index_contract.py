@@ -91,7 +91,7 @@ def test_lookups_find_skills_by_name_and_id_and_zips_by_path(built: tuple[str, b
 
 
 def test_shared_skill_names_are_told_apart_by_id(tmp_path: Path) -> None:
-    from tests.test_rules import make_marketplace
+    from tests.support.marketplaces import make_marketplace
 
     mp = make_marketplace(tmp_path / "mp", {"alpha-tools": ["configure"], "beta-tools": ["configure"]})
     build(mp, tmp_path / "site", keys=KEYS, now=NOW)

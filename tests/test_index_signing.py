@@ -21,7 +21,7 @@ from builder.errors import (
     UpstreamError,
 )
 from builder.signing import Purpose, signer
-from tests.test_rules import make_marketplace
+from tests.support.marketplaces import make_marketplace
 
 OLD_KEY, KEY = "o" * 40, "n" * 40
 NOW = datetime(2026, 11, 29, 14, 0, tzinfo=UTC)

@@ -42,9 +42,9 @@ import httpx
 import pytest
 
 from builder import install_guide
-from tests.oidc import login_with_mock, serve
-from tests.test_bearer_artifacts import _self_signed
-from tests.test_mcp_support import SIGNING_KEY, _hidden_fields, oidc_provider, proxy_env
+from tests.support.connector import SIGNING_KEY, hidden_fields, oidc_provider, proxy_env
+from tests.support.servers import login_with_mock, serve
+from tests.support.tls import self_signed
 
 pytestmark = [pytest.mark.external]
 
@@ -101,7 +101,7 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
     public = f"https://{host}:{port}/"
     site = work / "site"
     build(EXAMPLES, site, keys=[SIGNING_KEY], now=datetime.now(UTC), base_url=public)
-    cert, key = _self_signed(work, dns_name=host)
+    cert, key = self_signed(work, dns_name=host)
     audit = work / "audit.jsonl"
     with oidc_provider() as issuer:
         env = proxy_env(site, issuer, port, audit)
@@ -243,7 +243,7 @@ def _sign_in_and_allow(deployed: Deployed, authorize_url: str, user: str) -> str
                 url = target
                 continue
             if 'name="decision"' in r.text:
-                form = _hidden_fields(r.text)
+                form = hidden_fields(r.text)
                 r = http.post(urljoin(url, "/oauth/consent"), data={**form, "decision": "allow"})
                 assert r.is_redirect, r.text[:300]
                 return str(r.headers["location"])

@@ -13,7 +13,7 @@ import pytest
 from builder.build import build
 from builder.errors import ValidationFailed
 from builder.load import load
-from tests.test_rules import errors, make_marketplace, problems
+from tests.support.marketplaces import errors, make_marketplace, problems
 
 KEYS = ["k" * 40]
 

@@ -2,7 +2,7 @@
 ``make tools`` installs) against the real proxy's ``/mcp`` for protocols 2025-11-25 and 2026-07-28, and
 its authorization checks against the proxy's OAuth server.
 
-The suite cannot send headers, so the proxy runs behind ``BearerInjector`` (tests/test_mcp_support.py),
+The suite cannot send headers, so the proxy runs behind ``BearerInjector`` (tests/support/connector.py),
 which adds an access token obtained through the real OAuth flow (registration, sign-in at the identity
 provider, consent, PKCE token exchange). Checks a one-tool server cannot pass are listed, each with its
 reason, in ``tests/conformance/server-<version>.yml``; anything else failing — or a listed check that
@@ -22,17 +22,19 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from tests.conftest import TOOLS
-from tests.test_mcp_support import (
+from tests.support.connector import (
     BearerInjector,
     Proxy,
+    exchange,
     free_port,
+    get_code,
     oidc_provider,
+    register,
     run_proxy,
     sign_in_and_consent,
     write_site,
 )
-from tests.test_oauth_http import exchange, get_code, register
+from tests.support.paths import TOOLS
 
 BASELINES = Path(__file__).parent / "conformance"
 VERSIONS = ("2025-11-25", "2026-07-28")

@@ -14,9 +14,17 @@ import httpx
 import pytest
 from mcp import Client
 
-from tests.test_mcp_flow import MemoryStorage, oauth_client
-from tests.test_mcp_support import Proxy, sample_proxy
-from tests.test_oauth_http import MCP_HEADERS, TOOLS_LIST, exchange, get_code, mcp
+from tests.support.connector import (
+    MCP_HEADERS,
+    TOOLS_LIST,
+    MemoryStorage,
+    Proxy,
+    exchange,
+    get_code,
+    mcp,
+    oauth_client,
+    sample_proxy,
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +50,7 @@ def test_authorization_server_metadata_admits_public_pkce_clients_and_iss(proxy:
 
 
 def test_the_authorization_response_carries_iss(proxy: Proxy) -> None:
-    from tests.test_mcp_support import sign_in_and_consent
-    from tests.test_oauth_http import authorize_url, pkce, register
+    from tests.support.connector import authorize_url, pkce, register, sign_in_and_consent
 
     client_id = register(proxy).json()["client_id"]
     _, challenge = pkce()

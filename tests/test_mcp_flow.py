@@ -13,93 +13,22 @@ from typing import Any
 
 import httpx2
 import pytest
-from mcp import Client
-from mcp.client.auth import OAuthClientProvider, TokenStorage
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import (
-    AuthorizationCodeResult,
-    OAuthClientInformationFull,
-    OAuthClientMetadata,
-    OAuthToken,
-)
 
 from proxy.tool_spec import TOOL_SCHEMA
-from tests.test_mcp_support import (
+from tests.support.connector import (
     Proxy,
+    mcp_session,
     oidc_provider,
     run_proxy,
     sample_proxy,
-    sign_in_and_consent,
     write_site,
 )
-
-
-class MemoryStorage(TokenStorage):
-    def __init__(self) -> None:
-        self.tokens: OAuthToken | None = None
-        self.client: OAuthClientInformationFull | None = None
-
-    async def get_tokens(self) -> OAuthToken | None:
-        return self.tokens
-
-    async def set_tokens(self, tokens: OAuthToken) -> None:
-        self.tokens = tokens
-
-    async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self.client
-
-    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
-        self.client = client_info
 
 
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     with sample_proxy(tmp_path_factory) as running:
         yield running
-
-
-def oauth_client(
-    proxy: Proxy, user: str, storage: MemoryStorage, *, redirect: str = "http://127.0.0.1:33418/callback"
-) -> OAuthClientProvider:
-    result: dict[str, str] = {}
-
-    async def redirect_handler(url: str) -> None:
-        result.update(await asyncio.to_thread(sign_in_and_consent, url, user))
-
-    async def callback_handler() -> AuthorizationCodeResult:
-        assert "code" in result, result
-        return AuthorizationCodeResult(code=result["code"], state=result.get("state"), iss=result.get("iss"))
-
-    return OAuthClientProvider(
-        server_url=proxy.url + "/mcp",
-        client_metadata=OAuthClientMetadata(
-            client_name="Test Claude Code",
-            redirect_uris=[redirect],
-            grant_types=["authorization_code", "refresh_token"],
-            response_types=["code"],
-            token_endpoint_auth_method="none",
-        ),
-        storage=storage,
-        redirect_handler=redirect_handler,
-        callback_handler=callback_handler,
-    )
-
-
-async def _session(proxy: Proxy, user: str, mode: str, calls: list[dict[str, Any]]) -> dict[str, Any]:
-    storage = MemoryStorage()
-    out: dict[str, Any] = {}
-    async with httpx2.AsyncClient(auth=oauth_client(proxy, user, storage), timeout=30.0) as http:
-        transport = streamable_http_client(proxy.url + "/mcp", http_client=http)
-        async with Client(transport, mode=mode) as client:  # type: ignore[arg-type]
-            listed = await client.list_tools()
-            out["tools"] = listed
-            out["results"] = []
-            for args in calls:
-                result = await client.call_tool("skillport", args)
-                text = result.content[0].text if result.content else ""  # type: ignore[union-attr]
-                out["results"].append((bool(result.is_error), text))
-    out["storage"] = storage
-    return out
 
 
 def _json(text: str) -> Any:
@@ -123,7 +52,7 @@ ALL_ACTIONS = [
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
 def test_sdk_client_signs_in_with_oauth_and_calls_every_action(proxy: Proxy, mode: str) -> None:
-    out = asyncio.run(_session(proxy, "alice", mode, ALL_ACTIONS))
+    out = asyncio.run(mcp_session(proxy, "alice", mode, ALL_ACTIONS))
     tools = out["tools"].tools
     assert [t.name for t in tools] == ["skillport"]
     (help_, search, get, install_ai, install_cc, updates, whoami, bump) = out["results"]
@@ -164,12 +93,12 @@ def test_t26_member_never_sees_plugins_they_cannot_read(proxy: Proxy) -> None:
         {"action": "updates", "installed": [{"name": "ledger-close", "version": "0.1.0"}]},
         {"action": "install", "skill": "ledger-close"},
     ]
-    alice = asyncio.run(_session(proxy, "alice", "legacy", calls))["results"]
+    alice = asyncio.run(mcp_session(proxy, "alice", "legacy", calls))["results"]
     assert _json(alice[0][1])["results"] == []
     assert alice[1][0] and "no skill named" in alice[1][1]
     assert _json(alice[2][1]) == {"updates": [], "current": [], "unknown": ["ledger-close"]}
     assert alice[3][0]
-    bob = asyncio.run(_session(proxy, "bob", "legacy", calls[:1]))["results"]
+    bob = asyncio.run(mcp_session(proxy, "bob", "legacy", calls[:1]))["results"]
     assert _json(bob[0][1])["results"][0]["name"] == "ledger-close"
 
 
@@ -179,13 +108,13 @@ def test_t39_editor_actions_by_a_non_editor_are_refused_and_audited(proxy: Proxy
         {"action": "delete", "skill": "pdf-forms", "confirm": True},
         {"action": "publish", "skill": "pdf-forms", "files": {"SKILL.md": "x"}},
     ]
-    results = asyncio.run(_session(proxy, "alice", "legacy", calls))["results"]
+    results = asyncio.run(mcp_session(proxy, "alice", "legacy", calls))["results"]
     assert all(is_error and "may not edit plugin 'office'" in text for is_error, text in results)
     denied = [e for e in proxy.audit() if e["action"] == "denied" and e["user"] == "alice"]
     assert {e["tool_action"] for e in denied} >= {"delete", "publish"}
     # an editor passes the permission check and learns editing is not configured yet
     bob = asyncio.run(
-        _session(
+        mcp_session(
             proxy,
             "bob",
             "legacy",
@@ -206,7 +135,7 @@ def test_t38_traversal_unknown_skill_and_huge_inputs_are_tool_errors(proxy: Prox
         {"action": "nope"},
         {"action": "publish", "skill": "pdf-forms", "files": {"../evil": "x"}},
     ]
-    results = asyncio.run(_session(proxy, "bob", "legacy", calls))["results"]
+    results = asyncio.run(mcp_session(proxy, "bob", "legacy", calls))["results"]
     assert all(is_error for is_error, _ in results), results
     assert "skill" in results[0][1] and "no skill named" in results[1][1]
     assert "safe relative path" in results[5][1]
@@ -215,7 +144,7 @@ def test_t38_traversal_unknown_skill_and_huge_inputs_are_tool_errors(proxy: Prox
 def test_tools_list_is_one_tool_with_the_generated_schema(proxy: Proxy) -> None:
     # its size on the wire: tests/test_mcp_tool_args.py
     for mode in ("legacy", "auto"):
-        listed = asyncio.run(_session(proxy, "alice", mode, []))["tools"]
+        listed = asyncio.run(mcp_session(proxy, "alice", mode, []))["tools"]
         (tool,) = listed.tools
         assert tool.input_schema["properties"] == TOOL_SCHEMA["properties"], mode
 

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_mcp_support import Proxy, sample_proxy
-from tests.test_oauth_http import exchange, get_code
+from tests.support.connector import Proxy, exchange, get_code, sample_proxy
 
 
 @pytest.fixture(scope="module")

@@ -19,11 +19,9 @@ import pytest
 
 from builder.errors import BadInput
 from proxy.tool_spec import FIELDS, TOOL_SCHEMA, ToolArgs, actions_markdown, parse_args
-from tests.test_api import bearer
-from tests.test_authoring_support import git
-from tests.test_mcp_flow import _session
-from tests.test_mcp_support import Proxy, sample_proxy
-from tests.test_proxy_publish import editing_proxy
+from tests.support.authoring import git
+from tests.support.connector import Proxy, bearer, mcp_session, sample_proxy
+from tests.support.publishing import editing_proxy
 
 SKILL_DIR = Path(__file__).parent.parent / "examples/marketplace/plugins/skillport/skills/skillport"
 # A full schema (every argument typed, three enums, `installed` items, additionalProperties false) is
@@ -52,7 +50,7 @@ def test_t38_an_argument_outside_the_schema_is_refused_naming_the_fields(proxy: 
         {"action": "search", "limit": "many"},
         {"action": "install", "skill": "pdf-forms", "surface": "web"},
     ]
-    out = asyncio.run(_session(proxy, "alice", mode, calls))
+    out = asyncio.run(mcp_session(proxy, "alice", mode, calls))
     (tags, more, item, limit, surface) = out["results"]
     assert tags[0] and "`tags` is not an argument of this tool" in tags[1]
     assert all(f in tags[1] for f in FIELDS)
@@ -79,14 +77,14 @@ def test_search_by_tag_filters(proxy: Proxy) -> None:
         {"action": "search"},
         {"action": "search", "limit": 2},
     ]
-    res = asyncio.run(_session(proxy, "bob", "legacy", calls))["results"]
+    res = asyncio.run(mcp_session(proxy, "bob", "legacy", calls))["results"]
     names = [[r["name"] for r in _json(text)["results"]] for _, text in res]
     assert names[0] == ["brand-voice"] and names[1] == ["pdf-forms"] and names[2] == ["ledger-close"]
     assert len(names[3]) == 4 and len(names[4]) == 2
 
 
 def test_tools_list_on_the_wire_is_small_and_declares_every_argument(proxy: Proxy) -> None:
-    storage = asyncio.run(_session(proxy, "alice", "legacy", []))["storage"]
+    storage = asyncio.run(mcp_session(proxy, "alice", "legacy", []))["storage"]
     token = storage.tokens.access_token
     r = httpx2.post(
         proxy.url + "/mcp",
@@ -121,7 +119,7 @@ def test_editor_over_mcp_bumps_the_part_asked_and_deletes_with_confirm(
             {"action": "delete", "skill": "solo", "confirm": True},
             {"action": "get", "skill": "solo"},
         ]
-        res = asyncio.run(_session(proxy, "bob", "legacy", calls))["results"]
+        res = asyncio.run(mcp_session(proxy, "bob", "legacy", calls))["results"]
     minor, major, ask, delete, gone = res
     assert not minor[0] and _json(minor[1])["version"] == "1.3.0", minor
     assert not major[0] and _json(major[1])["version"] == "2.0.0", major
@@ -163,7 +161,7 @@ def test_every_call_the_skill_shows_fits_the_schema_and_the_parser() -> None:
 
 
 def test_help_lists_each_action_with_the_fields_it_reads(proxy: Proxy) -> None:
-    (help_,) = asyncio.run(_session(proxy, "alice", "legacy", [{"action": "help"}]))["results"]
+    (help_,) = asyncio.run(mcp_session(proxy, "alice", "legacy", [{"action": "help"}]))["results"]
     body = _json(help_[1])
     assert list(body["arguments"]) == list(FIELDS) == list(TOOL_SCHEMA["properties"])
     assert body["actions"]["search"].startswith("query?, tag?, limit? ->")

@@ -21,35 +21,15 @@ from builder import frontmatter
 from builder.client.credentials import credentials_path
 from builder.client.install import installed_skills
 from builder.client.member import EXIT_SIGN_IN
-from tests.test_api import bearer
-from tests.test_mcp_support import Proxy, sign_in_and_consent
-from tests.test_proxy_publish import editing_proxy
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.support.connector import Proxy, bearer, sign_in_and_consent
+from tests.support.member import REPO_ROOT, cli_env, skillport
+from tests.support.publishing import editing_proxy
 
 
 @pytest.fixture
 def proxy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Proxy]:
     with editing_proxy(tmp_path, monkeypatch) as running:
         yield running
-
-
-def cli_env(tmp_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(HOME=str(tmp_path / "home"), XDG_CONFIG_HOME=str(tmp_path / "xdg"), BROWSER="true")
-    return env
-
-
-def skillport(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "builder.cli", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def login(env: dict[str, str], server: str, user: str) -> subprocess.CompletedProcess[str]:

@@ -4,104 +4,37 @@ and the transport checks of ``/mcp``."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import secrets
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 import pytest
 
 from proxy.oauth import OAuthConfig, SkillportOAuthProvider
-from tests.test_mcp_support import (
+from tests.support.connector import (
+    CLAUDE_AI,
+    LOOPBACK,
+    MCP_HEADERS,
     SECRET_KEY,
     Proxy,
+    authorize_url,
+    exchange,
+    get_code,
+    mcp,
+    pkce,
+    register,
     sample_proxy,
     sign_in_and_consent,
+    token,
 )
-
-LOOPBACK = "http://127.0.0.1:43111/callback"
-CLAUDE_AI = "https://claude.ai/api/mcp/auth_callback"
-MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
-TOOLS_LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
 
 
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     with sample_proxy(tmp_path_factory) as running:
         yield running
-
-
-def register(proxy: Proxy, redirect: str = LOOPBACK, **extra: Any) -> httpx.Response:
-    body = {
-        "client_name": "Test client",
-        "redirect_uris": [redirect],
-        "token_endpoint_auth_method": "none",
-        "grant_types": ["authorization_code", "refresh_token"],
-        "response_types": ["code"],
-        **extra,
-    }
-    return httpx.post(proxy.url + "/register", json=body)
-
-
-def pkce() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
-    return verifier, challenge
-
-
-def authorize_url(
-    proxy: Proxy, client_id: str, challenge: str, redirect: str = LOOPBACK, **extra: str
-) -> str:
-    query = {
-        "response_type": "code",
-        "client_id": client_id,
-        "redirect_uri": redirect,
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-        "state": "st-123",
-        "resource": proxy.url + "/mcp",
-        **extra,
-    }
-    return proxy.url + "/authorize?" + urlencode(query)
-
-
-def get_code(proxy: Proxy, user: str = "alice", redirect: str = LOOPBACK) -> tuple[str, str, str]:
-    client_id = register(proxy, redirect).json()["client_id"]
-    verifier, challenge = pkce()
-    result = sign_in_and_consent(authorize_url(proxy, client_id, challenge, redirect), user)
-    assert result["state"] == "st-123" and "code" in result, result
-    return client_id, result["code"], verifier
-
-
-def token(proxy: Proxy, **form: str) -> httpx.Response:
-    return httpx.post(proxy.url + "/token", data=form)
-
-
-def exchange(
-    proxy: Proxy, client_id: str, code: str, verifier: str, redirect: str = LOOPBACK
-) -> httpx.Response:
-    return token(
-        proxy,
-        grant_type="authorization_code",
-        client_id=client_id,
-        code=code,
-        code_verifier=verifier,
-        redirect_uri=redirect,
-    )
-
-
-def mcp(proxy: Proxy, access: str | None, **headers: str) -> httpx.Response:
-    h = dict(MCP_HEADERS)
-    if access:
-        h["Authorization"] = f"Bearer {access}"
-    h.update(headers)
-    return httpx.post(proxy.url + "/mcp", json=TOOLS_LIST, headers=h)
 
 
 def test_metadata_documents_discovery(proxy: Proxy) -> None:
@@ -297,7 +230,7 @@ def test_t50_authorize_never_redirects_to_the_client_before_consent(
 
 @pytest.mark.threat("T52")
 def test_t52_revocation_file_cuts_one_members_mcp_access_at_once(tmp_path: Path) -> None:
-    from tests.test_mcp_support import oidc_provider, run_proxy, write_site
+    from tests.support.connector import oidc_provider, run_proxy, write_site
 
     site, revocations = tmp_path / "site", tmp_path / "revoked.txt"
     write_site(site)

@@ -273,7 +273,7 @@ def test_t52_refresh_never_extends_a_grant_past_its_maximum_life() -> None:
 
 
 def _settings(tmp_path: Path, **extra: str) -> Settings:
-    from tests.oidc import proxy_env
+    from tests.support.servers import proxy_env
 
     return Settings.from_env(
         proxy_env("https://skills.corp.example/", "https://accounts.google.com", tmp_path, **extra)

@@ -17,9 +17,8 @@ import pytest
 
 from builder import index
 from builder.build import build
-from tests.test_api import bearer
-from tests.test_mcp_support import SIGNING_KEY, Proxy, oidc_provider, run_proxy
-from tests.test_rules import make_marketplace, skill_text, write_skill
+from tests.support.connector import SIGNING_KEY, Proxy, bearer, oidc_provider, run_proxy
+from tests.support.marketplaces import make_marketplace, skill_text, write_skill
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CHROMIUM_ARGS
-from tests.oidc import RunningProxy, mock_provider, run_proxy, write_site
+from tests.support.browser import CHROMIUM_ARGS
+from tests.support.servers import RunningProxy, mock_provider, run_proxy, write_site
+from tests.support.sites import EXAMPLE, copy_site
 
 USERS = [{"sub": "alice", "email": "alice@corp.example", "email_verified": True, "hd": "corp.example"}]
 
@@ -45,7 +46,7 @@ def test_member_signs_in_browses_and_downloads(
             assert page.locator("a", has_text="ledger").count() == 0
             page.click("text=pdf-writer")
             with page.expect_download() as info:
-                page.click("#download")
+                page.click("a.sp-download")
             target = tmp_path / "skill.zip"
             info.value.save_as(target)
             with zipfile.ZipFile(target) as archive:
@@ -59,19 +60,12 @@ def test_member_signs_in_browses_and_downloads(
 @pytest.mark.browser
 @pytest.mark.external
 @pytest.mark.threat("T46")
-def test_t46_real_catalog_renders_under_the_csp(
-    examples_dir: Path, chromium_path: str, tmp_path: Path
-) -> None:
-    from datetime import UTC, datetime
-
+def test_t46_real_catalog_renders_under_the_csp(chromium_path: str, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    from builder.build import build
-    from tests.oidc import SIGNING
+    from tests.support.servers import SIGNING
 
-    if not (examples_dir / ".claude-plugin" / "marketplace.json").exists():
-        pytest.skip("examples/marketplace is not written yet")
-    build(examples_dir, tmp_path / "site", keys=[SIGNING], now=datetime.now(UTC), base_url=None)
+    copy_site(EXAMPLE, tmp_path / "site", [SIGNING])
     with (
         mock_provider(USERS) as issuer,
         run_proxy(tmp_path / "site", issuer, tmp_path) as proxy,

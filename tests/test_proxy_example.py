@@ -1,6 +1,4 @@
-"""The real build of examples/marketplace served through the proxy, and `python -m proxy.demo`.
-
-Skipped until the example marketplace exists (another part of the project writes it)."""
+"""The real build of examples/marketplace served through the proxy, and `python -m proxy.demo`."""
 
 from __future__ import annotations
 
@@ -18,7 +16,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.oidc import BROWSER, SIGNING, RunningProxy, free_port, login_with_mock, mock_provider, run_proxy
+from tests.support.servers import (
+    BROWSER,
+    SIGNING,
+    RunningProxy,
+    free_port,
+    login_with_mock,
+    mock_provider,
+    run_proxy,
+)
 
 USERS = [
     {"sub": "alice", "email": "alice@corp.example", "email_verified": True, "hd": "corp.example"},
@@ -26,20 +32,13 @@ USERS = [
 ]
 
 
-def _example(examples_dir: Path) -> Path:
-    if not (examples_dir / ".claude-plugin" / "marketplace.json").exists():
-        pytest.skip("examples/marketplace is not written yet")
-    return examples_dir
-
-
 @pytest.fixture(scope="module")
 def built(examples_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningProxy, Any]]:
     from builder.build import build
 
-    marketplace = _example(examples_dir)
     root = tmp_path_factory.mktemp("example")
     build(
-        marketplace,
+        examples_dir,
         root / "site",
         keys=[SIGNING],
         now=datetime.now(UTC),
@@ -57,8 +56,7 @@ def test_t26_example_finance_plugin_only_for_bob(built: tuple[RunningProxy, Any]
     proxy, doc = built
     restricted = set((doc.get("access") or {}).get("plugins", {}))
     hidden = [s for s in doc["skills"] if s["plugin"] in restricted and s["plugin"].startswith("finance")]
-    if not hidden:
-        pytest.skip("the example has no finance plugin yet")
+    assert hidden, "the example's finance plugin is readable by the finance group only"
     with httpx.Client() as alice, httpx.Client() as bob:
         login_with_mock(alice, proxy.url, "alice")
         login_with_mock(bob, proxy.url, "bob")
@@ -72,16 +70,13 @@ def test_t26_example_finance_plugin_only_for_bob(built: tuple[RunningProxy, Any]
             assert bob.get(proxy.url + skill["zip"]["path"]).status_code == 200
             assert skill["name"] not in alice.get(proxy.url).text.split("<!--sp-plugin:")[0]
         search = alice.get(proxy.url + "search/search_index.json")
-        if search.status_code == 200:
-            assert not any(
-                f"skills/{s['name']}/" in d.get("location", "")
-                for s in hidden
-                for d in search.json().get("docs", [])
-            )
+        assert search.status_code == 200
+        assert not any(
+            f"skills/{s['name']}/" in d.get("location", "") for s in hidden for d in search.json()["docs"]
+        )
 
 
-def test_demo_runs_and_stops_on_ctrl_c(examples_dir: Path, repo_root: Path, tmp_path: Path) -> None:
-    _example(examples_dir)
+def test_demo_runs_and_stops_on_ctrl_c(repo_root: Path, tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "proxy.demo", "--port", str(port), "--site", str(tmp_path / "site")],
@@ -148,10 +143,7 @@ def test_a_static_host_shows_no_account_line(built: tuple[RunningProxy, Any]) ->
     assert "<!--sp-account-->" in page and "sp-account md-grid" not in page
 
 
-def test_demo_stops_everything_it_started_on_sigterm(
-    examples_dir: Path, repo_root: Path, tmp_path: Path
-) -> None:
-    _example(examples_dir)
+def test_demo_stops_everything_it_started_on_sigterm(repo_root: Path, tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "proxy.demo", "--port", str(port), "--site", str(tmp_path / "site")],
@@ -213,9 +205,8 @@ def _children(pid: int) -> list[int]:
 
 
 def test_demo_sigterm_while_starting_leaves_no_identity_provider_behind(
-    examples_dir: Path, repo_root: Path, tmp_path: Path
+    repo_root: Path, tmp_path: Path
 ) -> None:
-    _example(examples_dir)
     proc = subprocess.Popen(
         [sys.executable, "-m", "proxy.demo", "--port", str(free_port()), "--site", str(tmp_path / "site")],
         cwd=repo_root,

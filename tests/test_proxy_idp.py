@@ -8,7 +8,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.oidc import FakeIdP, RunningProxy, fake_idp, login_with_fake, query_of, run_proxy, write_site
+from tests.support.servers import (
+    FakeIdP,
+    RunningProxy,
+    fake_idp,
+    login_with_fake,
+    query_of,
+    run_proxy,
+    write_site,
+)
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +209,7 @@ def test_t09_stale_state_is_403(idp: FakeIdP, proxy: RunningProxy) -> None:
     from itsdangerous import URLSafeTimedSerializer  # noqa: F401  (the cookie format is itsdangerous)
 
     from builder.signing import Purpose, serializer
-    from tests.oidc import SECRET
+    from tests.support.servers import SECRET
 
     stale = serializer([SECRET], Purpose.OIDC_STATE).dumps(
         {"s": "abc", "n": "n", "v": "v" * 43, "x": "/", "t": 1_000_000}

@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 from builder.index import encode
 from builder.signing import Purpose, serializer, signer
 from proxy.origin import HttpOrigin, IndexStore, LocalOrigin
-from tests.oidc import SIGNING, publish_index, run_proxy, serve, write_site
+from tests.support.servers import SIGNING, publish_index, run_proxy, serve, write_site
 
 NOW = datetime(2026, 11, 29, 14, 0, tzinfo=UTC)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.test_mcp_support import _wait_http, free_port, proxy_env, write_site
+from tests.support.connector import free_port, proxy_env, wait_http, write_site
 
 
 @contextmanager
@@ -39,7 +39,7 @@ def serve_process(tmp_path: Path, *args: str, **env: str) -> Iterator[tuple[str,
         )
         try:
             url = f"http://127.0.0.1:{port}"
-            _wait_http(url + "/healthz")
+            wait_http(url + "/healthz")
             yield url, log
         finally:
             proc.terminate()

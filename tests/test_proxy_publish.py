@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import io
 import json
 import threading
@@ -21,67 +20,14 @@ import httpx
 import pytest
 
 from builder.authoring.remote import GitPublisher
-from builder.build import build
 from proxy.publisher import ProxyPublisher
-from tests.test_api import bearer
-from tests.test_authoring_support import git, git_env, init_repo, make_marketplace
-from tests.test_mcp_support import SIGNING_KEY, Proxy, oidc_provider, run_proxy
+from tests.support.authoring import git, git_env
+from tests.support.connector import Proxy, bearer
+from tests.support.publishing import editing_proxy, heads, make_remote
 
-ACCESS_YAML = """default:
-  read: ["*"]
-  edit: []
-plugins:
-  alpha:
-    read: ["*"]
-    edit: ["bob@corp.example"]
-  beta:
-    read: ["*"]
-    edit: ["bob@corp.example"]
-"""
 NEW_SKILL = (
     b'---\nname: notes\ndescription: Take meeting notes.\nmetadata:\n  version: "1.0.0"\n---\n\nNotes.\n'
 )
-
-
-def heads(remote: Path) -> dict[str, str]:
-    out = git(remote, "for-each-ref", "--format=%(refname) %(objectname)", "refs/heads")
-    return dict(line.split(" ", 1) for line in out.splitlines())
-
-
-def make_remote(tmp_path: Path) -> Path:
-    seed = make_marketplace(tmp_path / "seed")
-    (seed / ".skillport").mkdir()
-    (seed / ".skillport/access.yaml").write_text(ACCESS_YAML)
-    init_repo(seed)
-    bare = tmp_path / "market.git"
-    git(tmp_path, "init", "--quiet", "--bare", "-b", "main", str(bare))
-    git(seed, "push", "--quiet", str(bare), "main:main")
-    return bare
-
-
-@contextlib.contextmanager
-def editing_proxy(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, rebuild: bool = True
-) -> Iterator[Proxy]:
-    """The real proxy over a site built from a fresh bare Git marketplace it may publish to."""
-    git_env(monkeypatch, tmp_path)
-    remote = make_remote(tmp_path)
-    site = tmp_path / "site"
-    build(tmp_path / "seed", site, keys=[SIGNING_KEY], now=datetime.now(UTC))
-    extra = {"SKILLPORT_REBUILD": "1"} if rebuild else {}
-    with (
-        oidc_provider() as issuer,
-        run_proxy(
-            site,
-            issuer,
-            tmp_path / "audit.jsonl",
-            SKILLPORT_MARKETPLACE_GIT=str(remote),
-            SKILLPORT_PUBLISH_WORKDIR=str(tmp_path / "work"),
-            SKILLPORT_GIT_AUTHOR_EMAIL="skillport@corp.example",
-            **extra,
-        ) as running,
-    ):
-        yield running
 
 
 @dataclass
@@ -269,7 +215,7 @@ def test_serve_rebuild_needs_a_marketplace_remote_and_a_local_origin(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from proxy.serve import main
-    from tests.test_mcp_support import proxy_env
+    from tests.support.connector import proxy_env
 
     for key, value in proxy_env(tmp_path, "http://127.0.0.1:9", 8000, tmp_path / "audit").items():
         monkeypatch.setenv(key, value)
@@ -288,7 +234,7 @@ def test_the_proxy_alone_refuses_rebuild_without_the_injected_builder(
     """``python -m proxy.serve`` never imports the build pipeline: the rebuild is given by
     ``skillport serve`` (builder/cli.py); without it, ``--rebuild`` is refused at start-up."""
     from proxy.serve import main
-    from tests.test_mcp_support import proxy_env
+    from tests.support.connector import proxy_env
 
     for key, value in proxy_env(tmp_path, "http://127.0.0.1:9", 8000, tmp_path / "audit").items():
         monkeypatch.setenv(key, value)

@@ -11,7 +11,7 @@ import pytest
 from builder.errors import BadInput
 from proxy.serve import main, uvicorn_config
 from proxy.settings import Settings
-from tests.oidc import proxy_env
+from tests.support.servers import proxy_env
 
 
 def test_every_problem_is_listed_at_once() -> None:

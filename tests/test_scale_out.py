@@ -9,6 +9,7 @@ for the load balancer); requests sent to B carry that public ``Host``, as a load
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -19,17 +20,22 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.oidc import BROWSER
-from tests.test_mcp_support import (
+from tests.support.connector import (
+    MCP_HEADERS,
+    TOOLS_LIST,
     Proxy,
-    _wait_http,
+    authorize_url,
+    exchange,
     free_port,
     oidc_provider,
+    pkce,
     proxy_env,
+    register,
     sign_in_and_consent,
+    wait_http,
     write_site,
 )
-from tests.test_oauth_http import MCP_HEADERS, TOOLS_LIST, authorize_url, exchange, pkce, register
+from tests.support.servers import BROWSER
 
 
 @dataclass
@@ -48,9 +54,14 @@ class Replica:
 
 
 @pytest.fixture(scope="module")
-def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Replica, Replica]]:
-    site = tmp_path_factory.mktemp("site")
-    write_site(site)
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("site")
+    write_site(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def replicas(site: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Replica, Replica]]:
     logs = tmp_path_factory.mktemp("logs")
     port_a, port_b = free_port(), free_port()
     public_host = f"127.0.0.1:{port_a}"
@@ -67,7 +78,7 @@ def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Replica
                     stderr=(logs / f"proxy-{name}.log").open("wb"),
                 )
                 started.append(Replica(f"http://127.0.0.1:{port}", public_host, proc))
-                _wait_http(started[-1].url + "/healthz")
+                wait_http(started[-1].url + "/healthz")
             yield started[0], started[1]
         finally:
             for replica in started:
@@ -80,11 +91,12 @@ def _as_proxy(replica: Replica) -> Proxy:
 
 
 def test_both_replicas_are_separate_processes_serving_the_same_index(
-    replicas: tuple[Replica, Replica],
+    replicas: tuple[Replica, Replica], site: Path
 ) -> None:
     a, b = replicas
     assert a.proc.pid != b.proc.pid and a.proc.poll() is None and b.proc.poll() is None
-    assert a.get("/readyz").json()["serial"] == b.get("/readyz").json()["serial"] == 1000
+    built = json.loads((site / "index.json").read_bytes())["serial"]
+    assert a.get("/readyz").json()["serial"] == b.get("/readyz").json()["serial"] == built
 
 
 @pytest.mark.threat("T09")

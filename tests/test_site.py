@@ -1,243 +1,22 @@
-"""The catalog site (builder.site): a sample index document + SKILL.md bodies (several plugins, one
-hostile skill, fake zips written where the index says), used by the browser tests too.
-
-Also the fast (no browser) tests of ``builder.site``: pages, T46 sanitizing, access markers, nav,
+"""The catalog site (builder.site), rendered from the real build of fixture marketplace ``catalog``
+(tests/support/catalog.py; the browser tests use it too): pages, T46 sanitizing, access markers, nav,
 relative links, no inline scripts, determinism.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import re
-import zipfile
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from builder.contract.index import IndexDocument
 from builder.errors import BadInput, IndexMalformed
-
-NOW = datetime(2026, 11, 29, 14, 0, tzinfo=UTC)
-UNIQUE_WORD = "zebracrossing"  # appears only in one skill's description
-HOSTILE = "evil-skill"
-
-HOSTILE_DESCRIPTION = (
-    'Looks harmless <script>alert("desc")</script> <img src=x onerror=alert(1)> '
-    "<!--/sp-plugin--> [click](javascript:alert(2))"
-)
-HOSTILE_BODY = """# Totally normal skill
-
-<script>alert("body")</script>
-
-<img src="x" onerror="alert('img')">
-
-<div onclick="alert('div')">click me</div>
-
-[a javascript link](javascript:alert('link'))
-
-[an encoded one](jAvAsCrIpT&colon;alert('link2'))
-
-<a href="javascript:alert('raw')">raw anchor</a>
-
-<!--/sp-plugin--><!--sp-plugin:other-->
-
-![tracker](https://tracker.example/pixel.gif)
-
-[guide](references/guide.md) and [missing](references/nope.md) and [abs](/etc/passwd)
-
-```html
-<script>alert("in code is fine as text")</script>
-```
-"""
-
-
-def _zip_bytes(name: str, body: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        info = zipfile.ZipInfo(f"{name}/SKILL.md", date_time=(2026, 1, 1, 0, 0, 0))
-        archive.writestr(info, f"---\nname: {name}\ndescription: x\n---\n{body}")
-    return buffer.getvalue()
-
-
-def _skill(
-    name: str,
-    plugin: str,
-    description: str,
-    *,
-    version: str = "1.0.0",
-    tags: list[str],
-    updated: str,
-    category: str = "",
-) -> dict[str, Any]:
-    return {
-        "name": name,
-        "plugin": plugin,
-        "version": version,
-        "description": description,
-        "license": "Apache-2.0",
-        "compatibility": "Needs Python 3.11",
-        "tags": tags,
-        "category": category,
-        "author": "Platform Team",
-        "allowed_tools": "",
-        "digest": "sha256:" + "0" * 64,
-        "files": [
-            {"path": "SKILL.md", "size": 812, "digest": "sha256:" + "1" * 64},
-            {"path": "references/guide.md", "size": 4096, "digest": "sha256:" + "2" * 64},
-        ],
-        "zip": {"path": f"skills/{name}/{name}-{version}.zip", "sha256": "", "size": 0, "key": "k"},
-        "updated_at": updated,
-        "history": [
-            {"version": version, "date": updated[:10], "commit": "abc1234def", "subject": f"Release {name}"},
-            {
-                "version": "0.9.0",
-                "date": "2026-01-02",
-                "commit": "0011223",
-                "subject": "First draft <b>x</b>",
-            },
-        ],
-    }
-
-
-def sample_index(site_dir: Path | None = None) -> tuple[dict[str, Any], dict[str, str]]:
-    """(index document, bodies). With ``site_dir``, write each skill's zip there and record its sha256."""
-    skills = [
-        _skill(
-            "sql-style-guide",
-            "data-guides",
-            f"House SQL style: naming, joins and the {UNIQUE_WORD} rule for CTEs.",
-            tags=["sql", "data"],
-            updated="2026-11-20T09:12:00Z",
-            category="Data",
-        ),
-        _skill(
-            "dashboard-review",
-            "data-guides",
-            "Review a BI dashboard for clarity and correctness.",
-            tags=["data", "review"],
-            updated="2026-10-01T08:00:00Z",
-            category="Data",
-        ),
-        _skill(
-            "meeting-notes",
-            "team-rituals",
-            "Turn a meeting transcript into crisp notes with owners and dates.",
-            version="2.1.0",
-            tags=["writing", "review", "quokkafest"],
-            updated="2026-11-25T10:00:00Z",
-            category="Teamwork",
-        ),
-        _skill(
-            HOSTILE,
-            "sketchy",
-            HOSTILE_DESCRIPTION,
-            tags=["<b>bold</b>", "data"],
-            updated="2026-11-01T00:00:00Z",
-        ),
-    ]
-    bodies = {
-        "sql-style-guide": "# SQL style\n\nUse `snake_case`. See [the guide](references/guide.md).\n\n"
-        "| rule | why |\n|---|---|\n| CTEs | readable |\n\n```sql\nselect 1;\n```\n",
-        "dashboard-review": "Check **every** chart.\n",
-        "meeting-notes": "## Steps\n\n1. Read the transcript\n2. List decisions\n",
-        HOSTILE: HOSTILE_BODY,
-    }
-    for skill in skills:
-        data = _zip_bytes(skill["name"], bodies[skill["name"]])
-        skill["zip"]["sha256"] = hashlib.sha256(data).hexdigest()
-        skill["zip"]["size"] = len(data)
-        if site_dir is not None:
-            target = site_dir / skill["zip"]["path"]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-    plugins = [
-        {
-            "name": "data-guides",
-            "version": "1.0.0",
-            "description": "Guides for data work.",
-            "author": "Data Team",
-            "category": "Data",
-            "tags": ["data"],
-            "skills": ["dashboard-review", "sql-style-guide"],
-            "source": "./plugins/data-guides",
-        },
-        {
-            "name": "team-rituals",
-            "version": "2.1.0",
-            "description": "Meetings and rituals.",
-            "author": "People Ops",
-            "category": "Teamwork",
-            "tags": ["writing"],
-            "skills": ["meeting-notes"],
-            "source": "./plugins/team-rituals",
-        },
-        {
-            "name": "sketchy",
-            "version": "1.0.0",
-            "description": "<script>alert('plugin')</script>",
-            "author": "?",
-            "category": "",
-            "tags": [],
-            "skills": [HOSTILE],
-            "source": "./plugins/sketchy",
-        },
-    ]
-    document = {
-        "_type": "skillport/index",
-        "format": 1,
-        "serial": 1764424800,
-        "generated_at": "2026-11-29T14:00:00Z",
-        "expires_at": "2026-12-29T14:00:00Z",
-        "base_url": None,
-        "source": {"commit": "0123abc", "path": "examples/marketplace"},
-        "marketplace": {
-            "name": "corp-skills",
-            "owner": {"name": "Corp"},
-            "description": "Corp's shared skills.",
-        },
-        "access": {"groups": {}, "default": {"read": ["*"], "edit": []}, "plugins": {}},
-        "plugins": plugins,
-        "skills": skills,
-    }
-    return document, bodies
-
-
-# --------------------------------------------------------------------------- building
-
-
-def render(
-    out: Path,
-    work: Path,
-    *,
-    now: datetime = NOW,
-    base_url: str | None = None,
-    references: dict[str, dict[str, str]] | None = None,
-) -> dict[str, Any]:
-    from builder.site import render_catalog
-
-    out.mkdir(parents=True, exist_ok=True)
-    document, bodies = sample_index(out)
-    document["base_url"] = base_url
-    render_catalog(
-        IndexDocument.from_json(document),
-        bodies,
-        out,
-        config_path=REPO_ROOT / "mkdocs.yml",
-        templates_dir=REPO_ROOT / "templates",
-        work_dir=work,
-        now=now,
-        references=references,
-    )
-    return document
-
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.support.catalog import HOSTILE, NOW, REPO_ROOT, UNIQUE_WORD, render, sample_index
 
 
 @pytest.fixture(scope="module")
@@ -321,10 +100,10 @@ def test_skill_page_shows_facts_install_files_and_history(site: Path) -> None:
         "Platform Team",
         "Apache-2.0",
         "Needs Python 3.11",
-        "2026-11-20",
+        skill["updated_at"][:10],
         "references/guide.md",
         "4.0 KB",
-        "Release sql-style-guide",
+        "current release",
         "First draft &lt;b&gt;x",
         "Settings › Capabilities",
         "Upload skill",

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import CHROMIUM_ARGS
-from tests.oidc import RunningProxy, login_with_mock, mock_provider, run_proxy, write_site
+from tests.support.browser import CHROMIUM_ARGS
+from tests.support.servers import RunningProxy, login_with_mock, mock_provider, run_proxy, write_site
 
 USERS = [{"sub": "alice", "email": "alice@corp.example", "email_verified": True, "hd": "corp.example"}]
 STEAL = "document.title='PWNED';fetch('/index.json').then(r=>r.text()).then(t=>fetch('/pwned?'+t.length))"

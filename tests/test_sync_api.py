@@ -27,8 +27,8 @@ from builder.build import build
 from builder.frontmatter import parse
 from builder.model import SPEC_FRONTMATTER_KEYS
 from builder.origin import MAX_DESCRIPTION, Origin, parse_origin, with_origin
-from tests.oidc import SIGNING
 from tests.support.anthropic_api import SkillsApi, running
+from tests.support.servers import SIGNING
 
 KEY = "sk-ant-test-" + "x" * 20
 T0 = datetime(2026, 12, 1, tzinfo=UTC)

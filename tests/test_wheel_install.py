@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.test_mcp_support import SIGNING_KEY, free_port, proxy_env
+from tests.support.connector import SIGNING_KEY, free_port, proxy_env
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "marketplace"

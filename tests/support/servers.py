@@ -1,6 +1,6 @@
 """Test helpers: real servers on 127.0.0.1 — the proxy under uvicorn, `oidc-provider-mock` as a
-subprocess, a tiny controllable identity provider (``FakeIdP``) for forged-token tests, a hand-made
-signed site, and sign-in over plain HTTP."""
+subprocess, a tiny controllable identity provider (``FakeIdP``) for forged-token tests, a site built by
+the real builder from a fixture marketplace, and sign-in over plain HTTP."""
 
 from __future__ import annotations
 
@@ -9,19 +9,16 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import socket
 import subprocess
 import sys
 import threading
 import time
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from io import BytesIO
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -36,7 +33,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from builder.index import encode, format_time, sign
+from tests.support.sites import copy_site, republish
 
 SECRET = "s" * 40
 SECRET_2 = "t" * 40
@@ -292,127 +289,29 @@ def query_of(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
-# -- a hand-made signed site -------------------------------------------------------------------
-
-
-def _zip(files: dict[str, bytes]) -> bytes:
-    buf = BytesIO()
-    with zipfile.ZipFile(buf, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buf.getvalue()
+# -- a site made by the real builder --------------------------------------------------------------
 
 
 def write_site(
     root: Path,
     *,
-    serial: int = 100,
+    serial: int | None = None,
     now: datetime | None = None,
     keys: tuple[str, ...] = (SIGNING,),
-    expires_in: timedelta = timedelta(days=30),
-    access: bool = True,
+    expires_in: timedelta | None = None,
 ) -> dict[str, Any]:
-    """A small SITE/: two plugins (``writing`` for all, ``finance-tools`` for bob only), their skills'
-    zips, pages with access markers, the filtered JSON files, and a signed ``index.json``."""
-    now = now or datetime.now(UTC)
-    root.mkdir(parents=True, exist_ok=True)
-    skills = [("pdf-writer", "writing", "1.0.0"), ("ledger", "finance-tools", "2.1.0")]
-    doc_skills, doc_plugins = [], []
-    for name, plugin, version in skills:
-        data = _zip({f"{name}/SKILL.md": f"---\nname: {name}\ndescription: d\n---\nbody\n".encode()})
-        path = f"skills/{name}/{name}-{version}.zip"
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_bytes(data)
-        (root / f"skills/{name}/index.html").write_text(
-            f'<html><body><h1>{name}</h1><a id="download" href="{name}-{version}.zip">Download</a>'
-            "</body></html>"
-        )
-        doc_skills.append(
-            {
-                "name": name,
-                "plugin": plugin,
-                "version": version,
-                "description": f"{name} skill",
-                "zip": {"path": path, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)},
-            }
-        )
-        pzip = _zip({f"skills/{name}/SKILL.md": b"x"})
-        ppath = f"plugins/{plugin}-{version}.zip"
-        (root / "plugins").mkdir(exist_ok=True)
-        (root / ppath).write_bytes(pzip)
-        (root / f"plugins/{plugin}").mkdir(exist_ok=True)
-        (root / f"plugins/{plugin}/index.html").write_text(f"<html><body>{plugin}</body></html>")
-        doc_plugins.append(
-            {
-                "name": plugin,
-                "version": version,
-                "skills": [name],
-                "zip": {"path": ppath, "sha256": hashlib.sha256(pzip).hexdigest(), "size": len(pzip)},
-            }
-        )
-    blocks = "".join(
-        f'<!--sp-plugin:{p}--><li><a href="skills/{n}/">{n}</a></li><!--/sp-plugin-->' for n, p, _ in skills
-    )
-    (root / "plugins/index.html").write_text(f"<!doctype html><html><body><ul>{blocks}</ul></body></html>")
-    (root / "index.html").write_text(
-        f'<!doctype html><html><body><ul>{blocks}</ul><script src="assets/app.js"></script></body></html>'
-    )
-    (root / "assets").mkdir(exist_ok=True)
-    (root / "assets/app.js").write_text("console.log('hi');\n" * 200)
-    (root / "search").mkdir(exist_ok=True)
-    (root / "search/search_index.json").write_text(
-        json.dumps(
-            {
-                "config": {},
-                "docs": [
-                    {"location": "", "title": "Home", "text": ""},
-                    *({"location": f"skills/{n}/", "title": n, "text": n} for n, _, _ in skills),
-                ],
-            }
-        )
-    )
-    (root / "claude-code").mkdir(exist_ok=True)
-    (root / "claude-code/marketplace.json").write_text(
-        json.dumps(
-            {
-                "name": "corp-skills",
-                "plugins": [{"name": p, "source": {"source": "url"}} for _, p, _ in skills],
-            }
-        )
-    )
-    (root / ".well-known/agent-skills/pdf-writer").mkdir(parents=True, exist_ok=True)
-    (root / ".well-known/agent-skills/ledger").mkdir(parents=True, exist_ok=True)
-    (root / ".well-known/agent-skills/ledger/SKILL.md").write_text("secret ledger skill")
-    (root / ".well-known/agent-skills/pdf-writer/SKILL.md").write_text("pdf skill")
-    (root / ".well-known/agent-skills/index.json").write_text(
-        json.dumps({"skills": [{"name": n, "url": f"{n}/SKILL.md"} for n, _, _ in skills]})
-    )
-    document: dict[str, Any] = {
-        "_type": "skillport/index",
-        "format": 1,
-        "serial": serial,
-        "generated_at": format_time(now),
-        "expires_at": format_time(now + expires_in),
-        "base_url": None,
-        "marketplace": {"name": "corp-skills", "owner": {"name": "Corp"}},
-        "plugins": doc_plugins,
-        "skills": doc_skills,
-    }
-    if access:
-        document["access"] = {
-            "groups": {"finance": ["bob@corp.example"]},
-            "default": {"read": ["*"], "edit": []},
-            "plugins": {"finance-tools": {"read": ["finance"], "edit": ["bob@corp.example"]}},
-        }
-    publish_index(root, document, keys)
-    return document
+    """The real build of fixture marketplace ``restricted`` (plugins ``writing`` for all,
+    ``finance-tools`` for the group finance: bob) copied to ``root``; with ``serial``, ``now`` or
+    ``expires_in`` its index is re-signed with those values. Returns the index document."""
+    document = copy_site("restricted", root, keys)
+    if serial is None and now is None and expires_in is None:
+        return document
+    return republish(root, document, keys, serial=serial, now=now, expires_in=expires_in)
 
 
 def publish_index(root: Path, document: dict[str, Any], keys: tuple[str, ...] = (SIGNING,)) -> None:
-    data = encode(document)
-    (root / "index.json.tmp").write_bytes(data)
-    (root / "index.json.sig").write_bytes(sign(data, list(keys)))
-    os.replace(root / "index.json.tmp", root / "index.json")
+    """Re-sign and publish ``document`` (a built index, changed by a signing or rollback test)."""
+    republish(root, document, keys)
 
 
 def proxy_env(public_url: str, issuer: str, origin: Path | str, **extra: str) -> dict[str, str]:

@@ -1,31 +1,42 @@
-"""Shared helpers (no tests here) for the connector tests: a signed test site, the real proxy under
-uvicorn with ``oidc-provider-mock`` as identity provider, signing in over HTTP, and the MCP SDK's
-OAuth client driving discovery, registration, PKCE authorization and token exchange."""
+"""The connector tests' harness: a site built by the real builder, the real proxy under uvicorn with
+``oidc-provider-mock`` as identity provider, signing in and consenting over HTTP, the OAuth steps by
+hand (register, PKCE, authorize, token exchange, bearer headers) and the MCP SDK's OAuth client driving
+discovery, registration, PKCE authorization and token exchange."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import contextlib
 import hashlib
-import io
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
 import threading
 import time
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
+import httpx2
 import uvicorn
+from mcp import Client
+from mcp.client.auth import OAuthClientProvider, TokenStorage
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import (
+    AuthorizationCodeResult,
+    OAuthClientInformationFull,
+    OAuthClientMetadata,
+    OAuthToken,
+)
 
-from builder.index import encode, format_time, sign
+from tests.support.sites import copy_site, republish
 
 SIGNING_KEY = "index-signing-key-for-tests-0123456789abcdef"
 SECRET_KEY = "proxy-secret-key-for-tests-0123456789abcdefgh"
@@ -45,15 +56,6 @@ USERS = {
         "name": "Bob",
     },
 }
-SKILL_MD = """---
-name: {name}
-description: {description}
----
-
-# {name}
-
-Body of {name}.
-"""
 
 
 def free_port() -> int:
@@ -62,99 +64,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _zip(name: str, text: str) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr(f"{name}/SKILL.md", text)
-    return buf.getvalue()
-
-
-SKILLS = [
-    # name, plugin, version, description, tags, history versions
-    (
-        "pdf-forms",
-        "office",
-        "1.2.0",
-        "Fill and check PDF forms.",
-        ["pdf", "documents"],
-        ["1.0.0", "1.1.0", "1.2.0"],
-    ),
-    ("brand-voice", "office", "2.0.0", "Write in the company brand voice.", ["writing"], ["1.0.0", "2.0.0"]),
-    (
-        "ledger-close",
-        "finance-tools",
-        "1.0.1",
-        "Month-end ledger close checklist.",
-        ["finance"],
-        ["1.0.0", "1.0.1"],
-    ),
-    ("skillport", "skillport", "1.0.0", "Find and install the organization's skills.", ["meta"], ["1.0.0"]),
-]
-ACCESS = {
-    "groups": {"finance": ["bob@corp.example"]},
-    "default": {"read": ["*"], "edit": []},
-    "plugins": {
-        "finance-tools": {"read": ["finance"], "edit": ["bob@corp.example"]},
-        "office": {"read": ["*"], "edit": ["bob@corp.example"]},
-    },
-}
-
-
-def write_site(root: Path, *, serial: int = 1000, now: datetime | None = None) -> dict[str, Any]:
-    """A minimal signed site: index.json + .sig, upload zips, well-known SKILL.md files."""
-    now = now or datetime.now(UTC)
-    skills = []
-    plugins: dict[str, list[str]] = {}
-    for name, plugin, version, description, tags, history in SKILLS:
-        text = SKILL_MD.format(name=name, description=description)
-        data = _zip(name, text)
-        zpath = f"skills/{name}/{name}-{version}.zip"
-        (root / zpath).parent.mkdir(parents=True, exist_ok=True)
-        (root / zpath).write_bytes(data)
-        wk = root / ".well-known" / "agent-skills" / name / "SKILL.md"
-        wk.parent.mkdir(parents=True, exist_ok=True)
-        wk.write_text(text)
-        skills.append(
-            {
-                "name": name,
-                "plugin": plugin,
-                "version": version,
-                "description": description,
-                "tags": tags,
-                "files": [{"path": "SKILL.md", "size": len(text.encode()), "digest": "sha256:" + "0" * 64}],
-                "zip": {
-                    "path": zpath,
-                    "sha256": hashlib.sha256(data).hexdigest(),
-                    "size": len(data),
-                    "key": "k",
-                },
-                "updated_at": format_time(now),
-                "history": [
-                    {"version": v, "date": "2026-11-01", "commit": "abc1234", "subject": f"release {v}"}
-                    for v in reversed(history)
-                ],
-            }
-        )
-        plugins.setdefault(plugin, []).append(name)
-    doc = {
-        "_type": "skillport/index",
-        "format": 1,
-        "serial": serial,
-        "generated_at": format_time(now),
-        "expires_at": format_time(now + timedelta(days=30)),
-        "base_url": "http://unused.example/",
-        "source": {"commit": "0" * 40, "path": "."},
-        "marketplace": {"name": "corp-skills", "owner": {"name": "IT"}, "description": "Test"},
-        "access": ACCESS,
-        "plugins": [
-            {"name": p, "version": "1.0.0", "description": p, "skills": s} for p, s in plugins.items()
-        ],
-        "skills": skills,
-    }
-    data = encode(doc)
-    (root / "index.json").write_bytes(data)
-    (root / "index.json.sig").write_bytes(sign(data, [SIGNING_KEY]))
-    return doc
+def write_site(root: Path, *, serial: int | None = None) -> dict[str, Any]:
+    """The real build of fixture marketplace ``office`` (plugins office, finance-tools for the group
+    finance: bob, skillport; skills with a Git version history) copied to ``root``; with ``serial``
+    its index is re-signed with that serial. Returns the index document."""
+    document = copy_site("office", root, [SIGNING_KEY])
+    return document if serial is None else republish(root, document, [SIGNING_KEY], serial=serial)
 
 
 @contextlib.contextmanager
@@ -168,14 +83,14 @@ def oidc_provider() -> Iterator[str]:
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     issuer = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(issuer + "/.well-known/openid-configuration")
+        wait_http(issuer + "/.well-known/openid-configuration")
         yield issuer
     finally:
         proc.terminate()
         proc.wait(timeout=10)
 
 
-def _wait_http(url: str, timeout: float = 20.0) -> None:
+def wait_http(url: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -236,9 +151,7 @@ class BearerInjector:
 
 
 @contextlib.contextmanager
-def run_proxy(
-    site: Path, issuer: str, audit: Path, *, wrap: Any = None, **extra: str
-) -> Iterator[Proxy]:
+def run_proxy(site: Path, issuer: str, audit: Path, *, wrap: Any = None, **extra: str) -> Iterator[Proxy]:
     """The real proxy (``create_app``) under uvicorn in a thread on a free 127.0.0.1 port; ``wrap``
     (an ASGI layer class) goes in front of it, reachable as ``Proxy.extra["wrap"]``."""
     from builder.cli import site_build
@@ -255,7 +168,7 @@ def run_proxy(
     thread.start()
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(url + "/healthz")
+        wait_http(url + "/healthz")
         yield Proxy(
             url=url, issuer=issuer, audit_path=audit, state=app.state.skillport, extra={"wrap": front}
         )
@@ -266,7 +179,7 @@ def run_proxy(
 
 @contextlib.contextmanager
 def sample_proxy(tmp_path_factory: Any) -> Iterator[Proxy]:
-    """The real proxy over the hand-written sample site, with its own OIDC provider and audit log."""
+    """The real proxy over the built ``office`` fixture site, with its own OIDC provider and audit log."""
     root = tmp_path_factory.mktemp("site")
     write_site(root)
     audit = tmp_path_factory.mktemp("audit") / "audit.jsonl"
@@ -298,7 +211,7 @@ def sign_in_and_consent(authorize_url: str, user: str, *, decision: str = "allow
                 url = urljoin(url, r.headers["location"])
                 continue
             if 'name="decision"' in r.text:
-                form = _hidden_fields(r.text)
+                form = hidden_fields(r.text)
                 r = http.post(urljoin(url, "/oauth/consent"), data={**form, "decision": decision})
                 assert r.status_code in (302, 303), r.text[:300]
                 target = r.headers["location"]
@@ -307,7 +220,7 @@ def sign_in_and_consent(authorize_url: str, user: str, *, decision: str = "allow
     raise AssertionError("too many redirects")
 
 
-def _hidden_fields(page: str) -> dict[str, str]:
+def hidden_fields(page: str) -> dict[str, str]:
     import re
 
     return {
@@ -324,3 +237,149 @@ def _unescape(text: str) -> str:
 
 def env_flag(name: str) -> bool:
     return os.environ.get(name, "") not in ("", "0")
+
+
+LOOPBACK = "http://127.0.0.1:43111/callback"
+
+
+CLAUDE_AI = "https://claude.ai/api/mcp/auth_callback"
+
+
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+TOOLS_LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+
+
+def register(proxy: Proxy, redirect: str = LOOPBACK, **extra: Any) -> httpx.Response:
+    body = {
+        "client_name": "Test client",
+        "redirect_uris": [redirect],
+        "token_endpoint_auth_method": "none",
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        **extra,
+    }
+    return httpx.post(proxy.url + "/register", json=body)
+
+
+def pkce() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+    return verifier, challenge
+
+
+def authorize_url(
+    proxy: Proxy, client_id: str, challenge: str, redirect: str = LOOPBACK, **extra: str
+) -> str:
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "state": "st-123",
+        "resource": proxy.url + "/mcp",
+        **extra,
+    }
+    return proxy.url + "/authorize?" + urlencode(query)
+
+
+def get_code(proxy: Proxy, user: str = "alice", redirect: str = LOOPBACK) -> tuple[str, str, str]:
+    client_id = register(proxy, redirect).json()["client_id"]
+    verifier, challenge = pkce()
+    result = sign_in_and_consent(authorize_url(proxy, client_id, challenge, redirect), user)
+    assert result["state"] == "st-123" and "code" in result, result
+    return client_id, result["code"], verifier
+
+
+def token(proxy: Proxy, **form: str) -> httpx.Response:
+    return httpx.post(proxy.url + "/token", data=form)
+
+
+def exchange(
+    proxy: Proxy, client_id: str, code: str, verifier: str, redirect: str = LOOPBACK
+) -> httpx.Response:
+    return token(
+        proxy,
+        grant_type="authorization_code",
+        client_id=client_id,
+        code=code,
+        code_verifier=verifier,
+        redirect_uri=redirect,
+    )
+
+
+def mcp(proxy: Proxy, access: str | None, **headers: str) -> httpx.Response:
+    h = dict(MCP_HEADERS)
+    if access:
+        h["Authorization"] = f"Bearer {access}"
+    h.update(headers)
+    return httpx.post(proxy.url + "/mcp", json=TOOLS_LIST, headers=h)
+
+
+def bearer(proxy: Proxy, user: str) -> dict[str, str]:
+    client_id, code, verifier = get_code(proxy, user)
+    return {"Authorization": "Bearer " + exchange(proxy, client_id, code, verifier).json()["access_token"]}
+
+
+class MemoryStorage(TokenStorage):
+    def __init__(self) -> None:
+        self.tokens: OAuthToken | None = None
+        self.client: OAuthClientInformationFull | None = None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return self.tokens
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return self.client
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self.client = client_info
+
+
+def oauth_client(
+    proxy: Proxy, user: str, storage: MemoryStorage, *, redirect: str = "http://127.0.0.1:33418/callback"
+) -> OAuthClientProvider:
+    result: dict[str, str] = {}
+
+    async def redirect_handler(url: str) -> None:
+        result.update(await asyncio.to_thread(sign_in_and_consent, url, user))
+
+    async def callback_handler() -> AuthorizationCodeResult:
+        assert "code" in result, result
+        return AuthorizationCodeResult(code=result["code"], state=result.get("state"), iss=result.get("iss"))
+
+    return OAuthClientProvider(
+        server_url=proxy.url + "/mcp",
+        client_metadata=OAuthClientMetadata(
+            client_name="Test Claude Code",
+            redirect_uris=[redirect],
+            grant_types=["authorization_code", "refresh_token"],
+            response_types=["code"],
+            token_endpoint_auth_method="none",
+        ),
+        storage=storage,
+        redirect_handler=redirect_handler,
+        callback_handler=callback_handler,
+    )
+
+
+async def mcp_session(proxy: Proxy, user: str, mode: str, calls: list[dict[str, Any]]) -> dict[str, Any]:
+    storage = MemoryStorage()
+    out: dict[str, Any] = {}
+    async with httpx2.AsyncClient(auth=oauth_client(proxy, user, storage), timeout=30.0) as http:
+        transport = streamable_http_client(proxy.url + "/mcp", http_client=http)
+        async with Client(transport, mode=mode) as client:  # type: ignore[arg-type]
+            listed = await client.list_tools()
+            out["tools"] = listed
+            out["results"] = []
+            for args in calls:
+                result = await client.call_tool("skillport", args)
+                text = result.content[0].text if result.content else ""  # type: ignore[union-attr]
+                out["results"].append((bool(result.is_error), text))
+    out["storage"] = storage
+    return out

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import REPO_ROOT
 
 MARKETPLACE = {
     "name": "test-market",
