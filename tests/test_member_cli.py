@@ -12,7 +12,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -21,8 +20,8 @@ from builder import frontmatter
 from builder.client.credentials import credentials_path
 from builder.client.install import installed_skills
 from builder.client.member import EXIT_SIGN_IN
-from tests.support.connector import Proxy, bearer, sign_in_and_consent
-from tests.support.member import REPO_ROOT, cli_env, skillport
+from tests.support.connector import Proxy, bearer
+from tests.support.member import REPO_ROOT, cli_env, login, skillport
 from tests.support.publishing import editing_proxy
 
 
@@ -30,31 +29,6 @@ from tests.support.publishing import editing_proxy
 def proxy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Proxy]:
     with editing_proxy(tmp_path, monkeypatch) as running:
         yield running
-
-
-def login(env: dict[str, str], server: str, user: str) -> subprocess.CompletedProcess[str]:
-    """``skillport login`` as a subprocess; this test plays the member's browser."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "builder.cli", "login", "--server", server, "--no-browser", "--json"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    url = ""
-    for line in proc.stderr:
-        if "/authorize?" in line:
-            url = line.strip()
-            break
-    assert url, "login printed no sign-in URL"
-    answer = sign_in_and_consent(url, user)
-    redirect = parse_qs(urlsplit(url).query)["redirect_uri"][0]
-    assert redirect.startswith("http://127.0.0.1:")
-    assert httpx.get(redirect + "?" + urlencode(answer)).status_code == 200
-    out, err = proc.communicate(timeout=60)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def test_login_search_install_then_updates_after_a_bump(

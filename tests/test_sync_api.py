@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
+import httpx
 import pytest
 
 from builder.apisync.plan import ApiSkill, CatalogSkill, Kind, plan_sync
@@ -28,6 +29,8 @@ from builder.frontmatter import parse
 from builder.model import SPEC_FRONTMATTER_KEYS
 from builder.origin import MAX_DESCRIPTION, Origin, parse_origin, with_origin
 from tests.support.anthropic_api import SkillsApi, running
+from tests.support.connector import bearer, sample_proxy
+from tests.support.member import cli_env, login, skillport
 from tests.support.servers import SIGNING
 
 KEY = "sk-ant-test-" + "x" * 20
@@ -367,3 +370,22 @@ def test_upload_zip_in_the_site_carries_the_origin_marker(tmp_path: Path, exampl
         assert parse_origin(front["description"]) == Origin(
             doc["marketplace"]["name"], entry["plugin"], entry["version"]
         )
+
+
+def test_index_url_reads_the_published_site_through_the_proxy_with_the_members_sign_in(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, api: tuple[SkillsApi, str]
+) -> None:
+    fake, url = api
+    with sample_proxy(tmp_path_factory) as proxy:
+        env = cli_env(tmp_path)
+        signed_in = login(env, proxy.url, "alice")
+        assert signed_in.returncode == 0, signed_in.stderr
+        seen = httpx.get(proxy.url + "/index.json", headers=bearer(proxy, "alice")).json()
+        uploadable = {s["skill"] for s in seen["skills"] if s.get("zip")}
+        env.update(ANTHROPIC_API_KEY=KEY, ANTHROPIC_BASE_URL=url)
+        done = skillport(env, "sync-api", "--index", proxy.url + "/index.json", "--json")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert json.loads(done.stdout)["counts"]["create"] == len(uploadable) > 0
+        assert {s.versions[-1].name for s in fake.skills.values()} == uploadable
+        refused = skillport(env, "sync-api", "--index", proxy.url + "/index.json", "--prune")
+        assert refused.returncode == 2 and "--prune needs the whole catalog" in refused.stderr

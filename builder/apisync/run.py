@@ -153,6 +153,7 @@ def _remote_reader(api: Any, index_url: str) -> Reader:
 
 
 def _verified(read: Reader, where: str) -> IndexDocument:
+    """A site's index, its signature checked when SKILLPORT_SIGNING_KEYS is set."""
     from builder import index
     from builder.errors import IndexRejected
     from builder.signing import parse_keys
@@ -182,6 +183,13 @@ def cmd_sync_api(args: argparse.Namespace) -> int:
     if bool(args.site) == bool(args.index):
         print("error: give a built SITE folder or --index URL (one of them)", file=sys.stderr)
         return EXIT_USAGE
+    if args.index and args.prune:
+        print(
+            "error: --prune needs the whole catalog, and --index reads only what your sign-in may see: "
+            "run it on a built SITE folder",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     if not os.environ.get("ANTHROPIC_API_KEY"):
         print(
             "error: ANTHROPIC_API_KEY is not set; create a key in the Claude Console and export it",
@@ -197,7 +205,9 @@ def cmd_sync_api(args: argparse.Namespace) -> int:
             server = args.server or args.index.rsplit("/index.json", 1)[0]
             api = stack.enter_context(api_for(argparse.Namespace(server=server)))
             read, where = _remote_reader(api, args.index), args.index
-        catalog, unreadable = catalog_from_index(_verified(read, where), read)
+        # through the proxy, the index is the member's filtered copy of one the proxy verified
+        document = _verified(read, where) if args.site else parse_index(read("index.json"), where)
+        catalog, unreadable = catalog_from_index(document, read)
     client = anthropic.Anthropic(max_retries=args.max_retries)
     try:
         summary = sync(

@@ -6,7 +6,11 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
 
+import httpx
+
+from tests.support.connector import sign_in_and_consent
 from tests.support.paths import REPO_ROOT
 
 
@@ -26,3 +30,28 @@ def skillport(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[st
         timeout=120,
         check=False,
     )
+
+
+def login(env: dict[str, str], server: str, user: str) -> subprocess.CompletedProcess[str]:
+    """``skillport login`` as a subprocess; this test plays the member's browser."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "builder.cli", "login", "--server", server, "--no-browser", "--json"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    url = ""
+    for line in proc.stderr:
+        if "/authorize?" in line:
+            url = line.strip()
+            break
+    assert url, "login printed no sign-in URL"
+    answer = sign_in_and_consent(url, user)
+    redirect = parse_qs(urlsplit(url).query)["redirect_uri"][0]
+    assert redirect.startswith("http://127.0.0.1:")
+    assert httpx.get(redirect + "?" + urlencode(answer)).status_code == 200
+    out, err = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
