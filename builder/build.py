@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from builder import frontmatter, history, index, plan, publish, rules, site, wellknown
+from builder import frontmatter, history, index, plan, publish, rules, scan, site, wellknown
 from builder.errors import BadInput, IndexRejected, UpstreamError, ValidationFailed
 from builder.limits import DEFAULT_LIMITS, BuildLimits
 from builder.model import Marketplace, Problem, SkillFile, skill_keys
@@ -44,6 +44,7 @@ class BuildResult:
     failed: tuple[Problem, ...] = field(default_factory=tuple)  # errors of plugins not (re)published
     kept: tuple[str, ...] = ()  # failing plugins still served at their last published version
     left_out: tuple[str, ...] = ()  # failing plugins with nothing published before
+    scan: Mapping[str, Any] = field(default_factory=dict)  # scan.MarketplaceScan.summary()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +58,7 @@ class BuildResult:
             "failed": [p.as_dict() for p in self.failed],
             "kept": list(self.kept),
             "left_out": list(self.left_out),
+            "scan": dict(self.scan),
         }
 
 
@@ -132,10 +134,12 @@ def build(
     templates_dir: Path = DEFAULT_TEMPLATES,
     progress: Progress | None = None,
     strict: bool = False,
+    scanner: scan.Scanner | None = None,
 ) -> BuildResult:
     """Build ``marketplace_dir`` into ``out_dir``. Raises ``ValidationFailed`` (nothing written) when
     the marketplace has errors (with ``strict``, warnings count as errors), ``BuildInProgress`` when
-    another build holds the lock."""
+    another build holds the lock. Every skill is security-scanned with ``scanner`` (None: recorded
+    as not scanned); a skill the marketplace's policy blocks fails its plugin."""
     if not keys:
         raise BadInput("no signing keys: set SKILLPORT_SIGNING_KEYS (or use --dev for an ephemeral key)")
     if base_url is not None and not base_url.endswith("/"):
@@ -147,6 +151,10 @@ def build(
         previous, notes = load_previous_index(previous_index, out_dir, keys, now)
         marketplace, problems = validate_marketplace(marketplace_dir, previous_index=previous, limits=limits)
         problems += notes
+        scanned = scan.scan_marketplace(
+            marketplace_dir, marketplace, scanner, cache_dir=publish.cache_dir(out_dir), progress=progress
+        )
+        problems += scanned.problems
         if strict:
             problems = [dataclasses.replace(p, severity="error") for p in problems]
         failing = failing_plugins(marketplace, problems)
@@ -236,6 +244,7 @@ def build(
                 repository=history.remote_url(marketplace_dir) if commit else None,
             )
             document["plugins"] = sorted([*document["plugins"], *kept.plugins], key=lambda d: str(d["name"]))
+            scan.record(document, scanned.results)
             document["skills"] = sorted([*document["skills"], *kept.skills], key=lambda d: str(d["name"]))
             kept_known = _kept_discovery(out_dir, kept)  # read before the swap replaces the old site
             if progress:
@@ -285,6 +294,7 @@ def build(
         failed,
         tuple(sorted(str(p["name"]) for p in kept.plugins)),
         tuple(sorted(n for n in failing if n is not None and n not in {p["name"] for p in kept.plugins})),
+        scanned.summary(),
     )
 
 

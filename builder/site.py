@@ -46,6 +46,7 @@ from markupsafe import Markup
 from builder import install_guide
 from builder.errors import BadInput, UpstreamError
 from builder.model import Version
+from builder.scan import ScanResult
 
 NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 PLUGIN_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # Claude Code installs non-kebab names
@@ -184,6 +185,7 @@ class SkillView:
     repository: str = ""
     references: tuple[ReferencePage, ...] = ()
     surfaces: tuple[str, ...] = SURFACES  # where it installs (the All skills page filters on it)
+    scan: ScanResult | None = None  # the security scan the index records (None: an older index)
 
 
 @dataclass(frozen=True)
@@ -462,6 +464,7 @@ def catalog_from_index(
             body_html=Markup(""),
             repository=_url(plugin_doc, "repository", plugin) or market_repository,
             surfaces=_surfaces(s.get("surface"), where),
+            scan=ScanResult.from_dict(s["scan"]) if isinstance(s.get("scan"), Mapping) else None,
         )
         body = bodies.get(name, "")
         view = replace(view, references=_reference_pages(view, (references or {}).get(name, {}), render_body))

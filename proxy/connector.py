@@ -28,7 +28,7 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from builder import install_guide, package, rules, zipcheck
+from builder import install_guide, package, rules, scan, zipcheck
 from builder.errors import BadInput, NotConfigured, NotFound, PermissionDenied, SkillportError
 from builder.model import bare_skill_name
 from proxy import catalog
@@ -148,6 +148,7 @@ def _get(
     out: dict[str, Any] = {k: entry[k] for k in keys if entry.get(k) not in (None, "", [])}
     out["files"] = [{"path": f.get("path"), "size": f.get("size")} for f in entry.get("files") or ()]
     out["history"] = list(entry.get("history") or ())[:5]
+    out["scan"] = scan.member_view(entry.get("scan"))
     if text is not None:
         out["skill_md"] = text
     else:
@@ -178,6 +179,7 @@ def _install(
             "version": entry["version"],
             "surface": "claude-code",
             "claude_code_only": True,
+            "scan": scan.member_view(entry.get("scan")),
             "note": "This skill is published for Claude Code only (Claude.ai's upload would refuse it).",
             "plugin": [
                 f"/plugin marketplace add {state.settings.public_url}claude-code/marketplace.json",
@@ -194,6 +196,7 @@ def _install(
         "expires_in": _link_lifetime(state),
         "sha256": entry["zip"]["sha256"],
         "size": entry["zip"]["size"],
+        "scan": scan.member_view(entry.get("scan")),
     }
     if surface == "api":
         out["steps"] = ["Download the zip, then upload it with the Skills API (POST /v1/skills)."]

@@ -97,12 +97,16 @@ def start_provider(port: int) -> subprocess.Popen[bytes]:
 
 
 def build_site(marketplace: Path, out: Path, key: str, base_url: str) -> None:
+    from builder import scan
     from builder.build import build
 
-    result = build(marketplace, out, keys=[key], base_url=base_url, now=datetime.now(UTC))
+    result = build(
+        marketplace, out, keys=[key], base_url=base_url, now=datetime.now(UTC), scanner=scan.find_scanner()
+    )
     print(
         f"built {result.skills} skill(s) in {result.plugins} plugin(s) into {out}/ (serial {result.serial})"
     )
+    print(scan.summary_line(result.scan))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -38,9 +38,10 @@ def site_rebuilder(out_dir: Path, keys: Sequence[str], *, base_url: str | None =
     key_list = list(keys)
 
     def rebuild(marketplace: Path, now: datetime) -> object:
+        from builder import scan
         from builder.build import build
 
-        return build(marketplace, out, keys=key_list, now=now, base_url=base_url)
+        return build(marketplace, out, keys=key_list, now=now, base_url=base_url, scanner=scan.find_scanner())
 
     return rebuild
 
@@ -133,7 +134,7 @@ class ProxyPublisher:
                 out["note"] = "committed to the marketplace; the catalog shows it after the next build"
                 return out, False
             try:
-                self.rebuild(self.checkout, now)
+                built = self.rebuild(self.checkout, now)
             except Exception as exc:  # the change is in Git: report, don't fail it
                 logger.exception("rebuild after %s failed", result.action)
                 out["status"] = "pushed"
@@ -142,6 +143,15 @@ class ProxyPublisher:
                     f"({type(exc).__name__}); an administrator should run `skillport build`"
                 )
                 return out, False
+            blocked = [p.as_dict() for p in getattr(built, "failed", ()) if p.rule == "security-scan"]
+            if blocked:  # committed, but the security scan keeps it off the site: say why
+                out["status"] = "blocked"
+                out["findings"] = blocked
+                out["note"] = (
+                    "committed, but the security scan blocked publishing (the last published version "
+                    "stays live): fix the findings listed and publish again"
+                )
+                return out, True
             out["status"] = "live"
             out["note"] = "committed and rebuilt: the catalog shows it now"
             return out, True
