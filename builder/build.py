@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from builder import frontmatter, history, index, plan, publish, rules, scan, site, wellknown
+from builder import changes, frontmatter, history, index, plan, publish, rules, scan, site, wellknown
 from builder.errors import BadInput, IndexRejected, UpstreamError, ValidationFailed
 from builder.limits import DEFAULT_LIMITS, BuildLimits
 from builder.model import Marketplace, Problem, SkillFile, skill_keys
@@ -245,6 +245,12 @@ def build(
             )
             document["plugins"] = sorted([*document["plugins"], *kept.plugins], key=lambda d: str(d["name"]))
             scan.record(document, scanned.results)
+            changes.record(
+                document,
+                changes.for_marketplace(
+                    marketplace_dir, {sp.key: sp.skill.folder for sp in skill_plans}, histories
+                ),
+            )
             document["skills"] = sorted([*document["skills"], *kept.skills], key=lambda d: str(d["name"]))
             kept_known = _kept_discovery(out_dir, kept)  # read before the swap replaces the old site
             if progress:

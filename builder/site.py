@@ -43,7 +43,7 @@ import yaml
 from markdown.extensions.toc import slugify as _toc_slugify
 from markupsafe import Markup
 
-from builder import install_guide
+from builder import changes, install_guide
 from builder.errors import BadInput, UpstreamError
 from builder.model import Version
 from builder.scan import ScanResult
@@ -155,6 +155,41 @@ class HistoryRow:
 
 
 @dataclass(frozen=True)
+class VersionRow:
+    version: str
+    date: str
+    note: str
+    summary: str  # "2 file(s) changed (+12 −3); added x"
+    files: tuple[str, ...]  # one line per file: "+ path", "− path", "~ path (+3 −1)"
+
+
+def _version_rows(raw: Any) -> tuple[VersionRow, ...]:
+    rows = []
+    for v in raw if isinstance(raw, list) else []:
+        if not isinstance(v, Mapping):
+            continue
+        raw_summary = v.get("summary")
+        summary: Mapping[str, Any] = raw_summary if isinstance(raw_summary, Mapping) else {}
+        files = [f"+ {f.get('path')}" for f in summary.get("added") or [] if isinstance(f, Mapping)]
+        files += [f"− {f.get('path')}" for f in summary.get("removed") or [] if isinstance(f, Mapping)]
+        for f in summary.get("changed") or []:
+            if isinstance(f, Mapping):
+                counted = f.get("lines_added") is not None
+                lines = f" (+{f.get('lines_added')} −{f.get('lines_removed')})" if counted else ""
+                files.append(f"~ {f.get('path')}{lines}")
+        rows.append(
+            VersionRow(
+                str(v.get("version") or ""),
+                _date(str(v.get("date") or "")),
+                changes.note_of(v),
+                changes.summary_text(summary),
+                tuple(files),
+            )
+        )
+    return tuple(rows)
+
+
+@dataclass(frozen=True)
 class ReferencePage:
     """A reference file (``references/<stem>.md``) of a skill, rendered as its own page."""
 
@@ -186,6 +221,7 @@ class SkillView:
     references: tuple[ReferencePage, ...] = ()
     surfaces: tuple[str, ...] = SURFACES  # where it installs (the All skills page filters on it)
     scan: ScanResult | None = None  # the security scan the index records (None: an older index)
+    versions: tuple[VersionRow, ...] = ()  # one row per version with its note and file summary
 
 
 @dataclass(frozen=True)
@@ -465,6 +501,7 @@ def catalog_from_index(
             repository=_url(plugin_doc, "repository", plugin) or market_repository,
             surfaces=_surfaces(s.get("surface"), where),
             scan=ScanResult.from_dict(s["scan"]) if isinstance(s.get("scan"), Mapping) else None,
+            versions=_version_rows(s.get("versions")),
         )
         body = bodies.get(name, "")
         view = replace(view, references=_reference_pages(view, (references or {}).get(name, {}), render_body))
