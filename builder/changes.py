@@ -34,12 +34,10 @@ def check_note(note: str) -> str:
     return text
 
 
-def with_note(message: str, note: str | None) -> str:
-    """``message`` with the note as a ``Change-note:`` trailer (Git reads it back with
-    ``%(trailers)``)."""
-    if not note:
-        return message
-    return f"{message.rstrip()}\n\n{NOTE_TRAILER}: {check_note(note)}\n"
+def note_trailers(note: str | None) -> dict[str, str]:
+    """The commit trailer that records ``note`` (``builder.gitrepo.GitRepo.commit(trailers=…)``);
+    the build reads it back with ``%(trailers)``."""
+    return {NOTE_TRAILER: check_note(note)} if note is not None else {}
 
 
 @dataclass(frozen=True)
@@ -150,9 +148,11 @@ def skill_versions(
     """``versions[]`` per skill from its history rows (newest first, as ``builder.history`` gives
     them: one per commit) and the log: one row per version, newest first."""
     out: dict[str, list[dict[str, Any]]] = {}
+    skill_prefixes = tuple(f + "/" for f in folders.values())
     for name, rows in histories.items():
         out[name] = [
-            _version_entry(group, log, folders.get(name)) for group in reversed(group_by_version(rows))
+            _version_entry(group, log, folders.get(name), skill_prefixes)
+            for group in reversed(group_by_version(rows))
         ]
     return out
 
@@ -175,13 +175,25 @@ def group_by_version(rows: Sequence[Mapping[str, str]]) -> list[list[Mapping[str
     return groups
 
 
+def _notes_for(commit: LoggedCommit, folder: str | None, skill_prefixes: tuple[str, ...]) -> bool:
+    """Whether ``commit``'s note is about the skill in ``folder``: it changed that skill, or no skill
+    at all (a plugin-level bump moves every skill that follows the plugin's version)."""
+    paths = [s.path for s in commit.stats]
+    if folder and any(p.startswith(folder + "/") for p in paths):
+        return True
+    return not any(p.startswith(skill_prefixes) for p in paths)
+
+
 def _version_entry(
-    group: Sequence[Mapping[str, str]], log: Mapping[str, LoggedCommit], folder: str | None
+    group: Sequence[Mapping[str, str]],
+    log: Mapping[str, LoggedCommit],
+    folder: str | None,
+    skill_prefixes: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     version = group[-1].get("version") if group[-1].get("version") else group[0].get("version")
     start = next(r for r in group if r.get("version") == version)  # the commit that set it
     commits = [c for c in (_find(log, str(r.get("commit") or "")) for r in reversed(group)) if c]
-    notes = [c.note for c in commits if c.note]
+    notes = [c.note for c in commits if c.note and _notes_for(c, folder, skill_prefixes)]
     return {
         "version": str(version or ""),
         "date": str(start.get("date") or ""),
@@ -242,3 +254,50 @@ def for_marketplace(
     if not histories:
         return {}
     return skill_versions(histories, folders, read_log(root))
+
+
+def published_versions(root: Path) -> dict[str, str]:
+    """``{"skill plugin:skill": version, "plugin name": version}`` as a build of ``root`` would
+    publish them (what ``bump`` and ``edit`` compare before and after a change)."""
+    from builder.load import load
+    from builder.plan import plugin_version, published_skill_version
+
+    marketplace, _ = load(root)
+    out: dict[str, str] = {}
+    for p in marketplace.plugins:
+        out[f"plugin {p.name}"] = plugin_version(p)[0]
+        for s in p.skills:
+            out[f"skill {p.name}:{s.name}"] = published_skill_version(s, p)
+    return out
+
+
+def version_changes(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
+    """One line per skill or plugin whose published version a change moves (new ones included)."""
+    lines = []
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        if old != new:
+            lines.append(f"{key}: {old or '(new)'} -> {new or '(removed)'}")
+    return lines
+
+
+def explain(moved: Sequence[str], plugin: str, skill: str) -> list[str]:
+    """Why other skills moved with ``plugin/skill`` (lines from ``version_changes``)."""
+    arrows = {line.split(": ", 1)[0]: line.split(": ", 1)[1] for line in moved}
+    others = [
+        key.split(":", 1)[1]
+        for key in arrows
+        if key.startswith(f"skill {plugin}:") and key != f"skill {plugin}:{skill}"
+    ]
+    plugin_arrow = arrows.get(f"plugin {plugin}")
+    if not others or plugin_arrow is None:
+        return []
+    if arrows.get(f"skill {plugin}:{skill}") == plugin_arrow:
+        return [
+            f"plugin {plugin} versions its skills together: {skill} and {', '.join(others)} all move to "
+            f"{plugin_arrow.split(' -> ')[-1]} (give a skill its own metadata.version to version it alone)"
+        ]
+    return [
+        f"plugin {plugin}'s files changed, so the plugin moves to {plugin_arrow.split(' -> ')[-1]}, and "
+        f"with it the skills that follow the plugin's version: {', '.join(others)}"
+    ]

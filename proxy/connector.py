@@ -51,11 +51,18 @@ class Publisher(Protocol):
     """What the authoring issue provides (``state.publisher``); each returns a compact result."""
 
     async def bump(
-        self, member: Any, plugin: str, skill: str, part: str, *, now: datetime
+        self, member: Any, plugin: str, skill: str, part: str, *, now: datetime, note: str | None = None
     ) -> dict[str, Any]: ...
     async def delete(self, member: Any, plugin: str, skill: str, *, now: datetime) -> dict[str, Any]: ...
     async def publish(
-        self, member: Any, plugin: str, skill: str, files: dict[str, bytes], *, now: datetime
+        self,
+        member: Any,
+        plugin: str,
+        skill: str,
+        files: dict[str, bytes],
+        *,
+        now: datetime,
+        note: str | None = None,
     ) -> dict[str, Any]: ...
 
 
@@ -299,11 +306,12 @@ async def _editor(
             "marketplace repository instead (skillport bump / new / delete)"
         )
     skill = bare_skill_name(str(args.skill))  # the publisher works on plugin + folder name
+    noted: dict[str, Any] = {"note": args.note} if args.note else {}  # the version's change note
     if args.action == "bump":
-        return await publisher.bump(member, plugin, skill, args.part, now=now)
+        return await publisher.bump(member, plugin, skill, args.part, now=now, **noted)
     if args.action == "delete":
         return await publisher.delete(member, plugin, skill, now=now)
-    return await publisher.publish(member, plugin, skill, files, now=now)
+    return await publisher.publish(member, plugin, skill, files, now=now, **noted)
 
 
 async def run_action(

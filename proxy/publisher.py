@@ -76,20 +76,31 @@ class ProxyPublisher:
         root = self.git.workdir / "checkout"
         return root / self.git.subdir if self.git.subdir else root
 
-    async def bump(self, member: Any, plugin: str, skill: str, part: str, *, now: datetime) -> dict[str, Any]:
+    async def bump(
+        self, member: Any, plugin: str, skill: str, part: str, *, now: datetime, note: str | None = None
+    ) -> dict[str, Any]:
         email = requested_by(member)
-        return await self._run(lambda: self.git.bump(skill, part, email), plugin, email, now)
+        return await self._run(lambda: self.git.bump(skill, part, email, note=note), plugin, email, now)
 
     async def delete(self, member: Any, plugin: str, skill: str, *, now: datetime) -> dict[str, Any]:
         email = requested_by(member)
         return await self._run(lambda: self.git.delete(skill, email), plugin, email, now)
 
     async def publish(
-        self, member: Any, plugin: str, skill: str, files: dict[str, bytes], *, now: datetime
+        self,
+        member: Any,
+        plugin: str,
+        skill: str,
+        files: dict[str, bytes],
+        *,
+        now: datetime,
+        note: str | None = None,
     ) -> dict[str, Any]:
         email = requested_by(member)
         pairs = sorted((str(path), bytes(data)) for path, data in files.items())
-        return await self._run(lambda: self.git.publish(pairs, plugin, skill, email), plugin, email, now)
+        return await self._run(
+            lambda: self.git.publish(pairs, plugin, skill, email, note=note), plugin, email, now
+        )
 
     # -- machinery -------------------------------------------------------------------------------
 

@@ -67,6 +67,9 @@ class ToolArgs(BaseModel):
         None, max_length=MAX_PUBLISH_FILES, description="{path: text} of the skill's files"
     )
     zip: str | None = Field(None, max_length=MAX_PUBLISH_BYTES * 2, description="base64 of the skill's zip")
+    note: str | None = Field(
+        None, max_length=200, description="one line for the people who use the skill: what changed"
+    )
 
 
 @dataclass(frozen=True)
@@ -96,12 +99,12 @@ ACTIONS: Mapping[str, ActionDoc] = {
         ("installed",),
     ),
     "whoami": ActionDoc((), "sub, email, name, readable `plugins`, `can_edit`"),
-    "bump": ActionDoc(("skill", "part"), "editors only: the new version", ("skill",)),
+    "bump": ActionDoc(("skill", "part", "note"), "editors only: the new version", ("skill",)),
     "delete": ActionDoc(
         ("skill", "confirm"), "editors only; without `confirm: true` it answers `confirm_needed`", ("skill",)
     ),
     "publish": ActionDoc(
-        ("skill", "plugin", "files", "zip"),
+        ("skill", "plugin", "files", "zip", "note"),
         "editors only: `files` or `zip`; `plugin` for a new skill",
         ("skill",),
     ),
