@@ -668,9 +668,9 @@ def cmd_updates(args: argparse.Namespace) -> int:
         lines.append(f"{u['name']}: {u.get('installed')} -> {u.get('latest')}")
         for change in u.get("changes") or []:
             if isinstance(change, Mapping):
-                lines.append(
-                    f"    {change.get('version', '')}  {change.get('date', '')}  {change.get('subject', '')}"
-                )
+                note = change.get("note") or change.get("subject", "")
+                summary = f"  ({change['summary']})" if change.get("summary") else ""
+                lines.append(f"    {change.get('version', '')}  {change.get('date', '')}  {note}{summary}")
     if not newer:
         lines.append("Everything is up to date.")
     elif applied:

@@ -12,6 +12,7 @@ member cannot learn that they exist (T26).
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 import itertools
 import re
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from builder import changes
 from builder.model import Version
 
 Readable = Callable[[str], bool]
@@ -232,6 +234,10 @@ class Catalog:
             self._versions[text] = parsed
         return parsed
 
+    def _newer(self, than: Version, text: str) -> bool:
+        seen = self._version(text)
+        return seen is not None and seen > than
+
     def updates(
         self, installed: Sequence[Mapping[str, Any]], *, readable: Readable = everyone
     ) -> dict[str, Any]:
@@ -257,18 +263,14 @@ class Catalog:
                 invalid.append(name)
                 continue
             if entry.parsed > mine:
-                changes = []
-                for h in entry.raw.get("history") or ():
-                    seen = self._version(str(h.get("version"))) if isinstance(h, Mapping) else None
-                    if seen is not None and seen > mine:
-                        changes.append({k: str(h.get(k, "")) for k in ("version", "date", "subject")})
+                notes = version_notes(entry.raw, functools.partial(self._newer, mine))
                 newer.append(
                     {
                         "name": entry.name,  # the index name: plugin:skill resolved
                         "plugin": entry.plugin,
                         "installed": have,
                         "latest": entry.version,
-                        "changes": changes,
+                        "changes": notes,
                     }
                 )
             else:
@@ -279,6 +281,27 @@ class Catalog:
         if invalid:
             result["invalid_version"] = invalid
         return result
+
+
+def version_notes(raw: Mapping[str, Any], newer: Callable[[str], bool]) -> list[dict[str, str]]:
+    """Every published version ``newer`` accepts, newest first, each with its date, note (or its
+    commits' subjects) and file summary; from ``history`` rows for an index without ``versions``."""
+    out = []
+    versions = raw.get("versions")
+    for v in versions if isinstance(versions, list) else raw.get("history") or ():
+        if not isinstance(v, Mapping) or not newer(str(v.get("version"))):
+            continue
+        note = changes.note_of(v) if isinstance(versions, list) else str(v.get("subject", ""))
+        out.append(
+            {
+                "version": str(v.get("version", "")),
+                "date": str(v.get("date", "")),
+                "note": note,
+                "subject": note,  # the field older clients print
+                "summary": changes.summary_text(v.get("summary")),
+            }
+        )
+    return out
 
 
 def _memo(readable: Readable) -> Readable:

@@ -158,3 +158,30 @@ def test_group_by_version_ships_edits_with_the_next_bump() -> None:
         ("1.1.0", "2026-10-03", ["Bump", "Edit"]),
         ("1.0.0", "2026-10-01", ["Add"]),
     ]
+
+
+def test_updates_list_every_newer_version_with_its_note(market: Path, tmp_path: Path) -> None:
+    from proxy.catalog import catalog_for
+
+    assert (
+        run_cli(
+            market, "bump", "alpha", "minor", "--note", "Adds the form", "--commit", env=GIT_ENV
+        ).returncode
+        == 0
+    )
+    assert (
+        run_cli(
+            market, "bump", "alpha", "patch", "--note", "Fixes a typo", "--commit", env=GIT_ENV
+        ).returncode
+        == 0
+    )
+    out = tmp_path / "site"
+    build(market, out, keys=KEYS, now=NOW, base_url="https://skills.acme.example/")
+    report = catalog_for(_doc(out)).updates([{"name": "alpha", "version": "1.0.0"}])
+    (update,) = report["updates"]
+    assert update["latest"] == "1.1.1"
+    assert [(c["version"], c["note"]) for c in update["changes"]] == [
+        ("1.1.1", "Fixes a typo"),
+        ("1.1.0", "Adds the form"),
+    ]
+    assert "1 file(s) changed" in update["changes"][0]["summary"]

@@ -191,6 +191,7 @@ def test_the_skill_page_shows_the_badge_and_findings_below_the_blocking_level(tm
     mp = evil_marketplace(tmp_path / "mp")
     (mp / POLICY_YAML).parent.mkdir(exist_ok=True)
     (mp / POLICY_YAML).write_text("scan:\n  block_at: never\n")
+    write_skill(mp, "tools", "alpha", skill_text("alpha", extra="license: MIT\n"))  # nothing to report
     out = tmp_path / "site"
     result = _build(mp, out, scanner=SCANNER)
     assert not result.failed
