@@ -8,12 +8,15 @@ before anything is built (``make demo PORT=8080``).
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -23,6 +26,7 @@ import httpx
 import uvicorn
 
 from proxy.audit import install_log_redaction
+from proxy.demo_history import demo_checkout
 from proxy.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -113,7 +117,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m proxy.demo", description=__doc__)
     p.add_argument("--port", type=int, default=8000, help="proxy port (default 8000)")
     p.add_argument("--idp-port", type=int, default=0, help="identity provider port (default: a free one)")
-    p.add_argument("--marketplace", type=Path, default=REPO / "examples" / "marketplace")
+    p.add_argument(
+        "--marketplace",
+        type=Path,
+        default=None,
+        help="marketplace to serve (default: examples/marketplace replayed as a Git history)",
+    )
     p.add_argument("--site", type=Path, default=REPO / "site")
     args = p.parse_args(list(argv) if argv is not None else None)
     for port in (args.port, args.idp_port):
@@ -131,7 +140,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     public_url = f"http://127.0.0.1:{args.port}/"
     signing_key = secrets.token_urlsafe(32)
-    build_site(args.marketplace, args.site, signing_key, public_url)
+    marketplace = args.marketplace
+    if marketplace is None:  # the examples with a believable history: versions, notes, summaries
+        scratch = Path(tempfile.mkdtemp(prefix="skillport-demo-"))
+        atexit.register(shutil.rmtree, scratch, True)
+        marketplace = demo_checkout(REPO / "examples" / "marketplace", scratch / "marketplace")
+    build_site(marketplace, args.site, signing_key, public_url)
     idp_port = args.idp_port or _free_port()
     provider = start_provider(idp_port)
     try:
