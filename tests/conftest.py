@@ -12,6 +12,10 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO_ROOT / "examples" / "marketplace"
 TOOLS = REPO_ROOT / ".tools"
+# Builds run by tests (``skillport build`` processes, the demo) skip the security scanner, which takes
+# seconds per cold build; tests/test_scan.py runs the real one explicitly. Set SKILLPORT_SCANNER to the
+# scanner's path to run the whole suite with it.
+os.environ.setdefault("SKILLPORT_SCANNER", "off")
 
 
 def _tool(name: str, env_var: str) -> str | None:

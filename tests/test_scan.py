@@ -156,7 +156,8 @@ def test_a_cached_result_is_reused_and_only_changed_skills_are_scanned(tmp_path:
     assert "s0" in log.read_text().splitlines()[-1] or "scan-all" in log.read_text().splitlines()[-1]
 
 
-def test_not_scanned_when_the_scanner_is_absent(tmp_path: Path) -> None:
+def test_not_scanned_when_the_scanner_is_absent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SKILLPORT_SCANNER", raising=False)
     assert scan.find_scanner({"SKILLPORT_SCANNER": str(tmp_path / "nope" / "skill-scanner")}) is None
     assert scan.find_scanner({"SKILLPORT_SCANNER": "off"}) is None
     mp = make_marketplace(tmp_path / "mp", {"tools": ["alpha"]})
