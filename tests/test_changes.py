@@ -161,7 +161,7 @@ def test_group_by_version_ships_edits_with_the_next_bump() -> None:
 
 
 def test_updates_list_every_newer_version_with_its_note(market: Path, tmp_path: Path) -> None:
-    from proxy.catalog import catalog_for
+    from proxy.catalog import Catalog
 
     assert (
         run_cli(
@@ -177,7 +177,7 @@ def test_updates_list_every_newer_version_with_its_note(market: Path, tmp_path: 
     )
     out = tmp_path / "site"
     build(market, out, keys=KEYS, now=NOW, base_url="https://skills.acme.example/")
-    report = catalog_for(_doc(out)).updates([{"name": "alpha", "version": "1.0.0"}])
+    report = Catalog.build(_doc(out)).updates([{"name": "alpha", "version": "1.0.0"}])
     (update,) = report["updates"]
     assert update["latest"] == "1.1.1"
     assert [(c["version"], c["note"]) for c in update["changes"]] == [

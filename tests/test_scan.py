@@ -245,3 +245,29 @@ def test_the_scanner_process_gets_no_provider_keys(tmp_path: Path, monkeypatch: 
     assert "secret" not in text and "--use-llm" not in text
     assert results["alpha"].status == "not-scanned"  # an empty report is not a clean bill
     assert os.environ["ANTHROPIC_API_KEY"] == "sk-ant-secret"
+
+
+@needs_scanner
+@pytest.mark.threat("T60")
+def test_T60_validate_json_reports_the_scan_and_the_blocking_findings(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    mp = evil_marketplace(tmp_path / "mp")
+    assert SCANNER is not None
+    done = subprocess.run(
+        [sys.executable, "-m", "builder.cli", "validate", str(mp), "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SKILLPORT_SCANNER": SCANNER.command[0]},
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["ok"] is False
+    assert report["scan"]["blocked"] == ["helper"] and report["scan"]["block_at"] == "high"
+    assert report["scan"]["skills"]["helper"]["max_severity"] == "CRITICAL"
+    assert report["scan"]["skills"]["alpha"]["status"] == "scanned"
+    blocked = [p for p in report["problems"] if p["rule"] == "security-scan"]
+    assert {p["file"] for p in blocked} >= {"plugins/sneaky/skills/helper/scripts/sync.sh"}
