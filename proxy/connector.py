@@ -156,6 +156,8 @@ def _get(
     out["files"] = [{"path": f.get("path"), "size": f.get("size")} for f in entry.get("files") or ()]
     out["history"] = list(entry.get("history") or ())[:5]
     out["scan"] = scan.member_view(entry.get("scan"))
+    if entry.get("versions"):  # each version's note and file summary (what changed), newest first
+        out["versions"] = list(entry.get("versions") or ())[:5]
     if text is not None:
         out["skill_md"] = text
     else:
