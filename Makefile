@@ -21,7 +21,18 @@ $(VENV)/.installed: pyproject.toml
 # External checkers run by the tests (Claude Code, MCP Inspector, the MCP conformance suite and the
 # Node 22 it needs). When the npm registry cannot be reached the tests that need them skip with a
 # message saying so.
-tools: .tools/.installed
+tools: .tools/.installed .tools/scanner/.installed
+
+# The security scanner (Cisco's AI skill scanner) in its own virtualenv: its pinned dependencies
+# (anthropic, litellm, fastapi, …) never enter the product's environment. Builds call it as a process
+# with its static analyzers only. Without it builds still run and say "not scanned".
+SCANNER_VERSION ?= 2.3.2
+.tools/scanner/.installed: Makefile
+	@mkdir -p .tools
+	@if $(PYTHON) -m venv .tools/scanner && .tools/scanner/bin/pip install -q \
+	    cisco-ai-skill-scanner==$(SCANNER_VERSION); then \
+	  touch $@; \
+	else echo "warning: PyPI unreachable; the security scanner is not installed: builds will say 'not scanned' and the scanner tests will be skipped"; fi
 
 .tools/.installed: Makefile
 	@mkdir -p .tools

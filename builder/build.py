@@ -19,7 +19,19 @@ from typing import Any
 
 import httpx
 
-from builder import frontmatter, history, index, plan, publish, resources, rules, site, wellknown
+from builder import (
+    changes,
+    frontmatter,
+    history,
+    index,
+    plan,
+    publish,
+    resources,
+    rules,
+    scan,
+    site,
+    wellknown,
+)
 from builder.contract.index import IndexDocument, PluginEntry, SkillEntry, ZipRecord
 from builder.errors import BadInput, IndexMalformed, IndexRejected, UpstreamError, ValidationFailed
 from builder.limits import DEFAULT_LIMITS, BuildLimits
@@ -41,6 +53,7 @@ class BuildResult:
     failed: tuple[Problem, ...] = field(default_factory=tuple)  # errors of plugins not (re)published
     kept: tuple[str, ...] = ()  # failing plugins still served at their last published version
     left_out: tuple[str, ...] = ()  # failing plugins with nothing published before
+    scan: Mapping[str, Any] = field(default_factory=dict)  # scan.MarketplaceScan.summary()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +67,7 @@ class BuildResult:
             "failed": [p.as_dict() for p in self.failed],
             "kept": list(self.kept),
             "left_out": list(self.left_out),
+            "scan": dict(self.scan),
         }
 
 
@@ -129,11 +143,14 @@ def build(
     templates_dir: Path | None = None,
     progress: Progress | None = None,
     strict: bool = False,
+    scanner: scan.Scanner | None = None,
 ) -> BuildResult:
     """Build ``marketplace_dir`` into ``out_dir``. Raises ``ValidationFailed`` (nothing written) when
     the marketplace has errors (with ``strict``, warnings count as errors), ``BuildInProgress`` when
     another build holds the lock. ``mkdocs_config``: the catalog's configuration (default: the
-    marketplace's ``.skillport/mkdocs.yml``, else the packaged one, builder/resources.py)."""
+    marketplace's ``.skillport/mkdocs.yml``, else the packaged one, builder/resources.py). Every skill
+    is security-scanned with ``scanner`` (None: recorded as not scanned); a skill the marketplace's
+    policy blocks fails its plugin."""
     if not keys:
         raise BadInput("no signing keys: set SKILLPORT_SIGNING_KEYS (or use --dev for an ephemeral key)")
     if base_url is not None and not base_url.endswith("/"):
@@ -146,6 +163,10 @@ def build(
         previous, notes = load_previous_index(previous_index, out_dir, keys, now)
         marketplace, problems = validate_marketplace(marketplace_dir, previous_index=previous, limits=limits)
         problems += notes
+        scanned = scan.scan_marketplace(
+            marketplace_dir, marketplace, scanner, cache_dir=publish.cache_dir(out_dir), progress=progress
+        )
+        problems += scanned.problems
         if strict:
             problems = [dataclasses.replace(p, severity="error") for p in problems]
         failing = failing_plugins(marketplace, problems)
@@ -233,6 +254,13 @@ def build(
                 repository=history.remote_url(marketplace_dir) if commit else None,
             )
             try:  # kept plugins join the new ones; the bytes are read back through the contract
+                document = scan.record(document, scanned.results)
+                document = changes.record(
+                    document,
+                    changes.for_marketplace(
+                        marketplace_dir, {sp.key: sp.skill.folder for sp in skill_plans}, histories
+                    ),
+                )
                 document = document.with_entries(kept.plugins, kept.skills)
                 encoded = document.to_json()
             except IndexMalformed as exc:
@@ -285,6 +313,7 @@ def build(
         failed,
         tuple(sorted(p.name for p in kept.plugins)),
         tuple(sorted(n for n in failing if n is not None and n not in {p.name for p in kept.plugins})),
+        scanned.summary(),
     )
 
 

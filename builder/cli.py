@@ -10,10 +10,12 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from builder import scan
 from builder.errors import SkillportError, UsageError, ValidationFailed
 from builder.model import Problem
 from builder.signing import key_problems, parse_keys
@@ -21,7 +23,9 @@ from builder.signing import key_problems, parse_keys
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
 
-def _print_problems(problems: Sequence[Problem], *, as_json: bool) -> None:
+def _print_problems(
+    problems: Sequence[Problem], *, as_json: bool, extra: Mapping[str, Any] | None = None
+) -> None:
     if as_json:
         errors = [p for p in problems if p.is_error]
         print(
@@ -31,6 +35,7 @@ def _print_problems(problems: Sequence[Problem], *, as_json: bool) -> None:
                     "errors": len(errors),
                     "warnings": len(problems) - len(errors),
                     "problems": [p.as_dict() for p in problems],
+                    **(extra or {}),
                 },
                 indent=2,
             )
@@ -54,7 +59,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     marketplace, problems = validate_marketplace(
         Path(args.marketplace), previous_index=previous, strict=args.strict
     )
-    _print_problems(problems, as_json=args.json)
+    scanned = scan.scan_marketplace(Path(args.marketplace), marketplace, scan.find_scanner(), cache_dir=None)
+    problems = sorted({*problems, *scanned.problems}, key=lambda p: (p.file, p.line or 0, p.rule, p.message))
+    _print_problems(
+        problems,
+        as_json=args.json,
+        extra={"scan": {**scanned.summary(), "skills": {k: r.as_dict() for k, r in scanned.results.items()}}},
+    )
     errors = sum(1 for p in problems if p.is_error)
     if not args.json:
         skills = len(marketplace.skills)
@@ -63,6 +74,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             f"{len(problems) - errors} warning(s)"
         )
         print(summary, file=sys.stderr if errors else sys.stdout)
+        print(scan.summary_line(scanned.summary()))
     return EXIT_PROBLEMS if errors else EXIT_OK
 
 
@@ -123,6 +135,7 @@ def cmd_build(args: argparse.Namespace) -> int:
             progress=progress_cb,
             strict=args.strict,
             mkdocs_config=Path(args.site_config) if args.site_config else None,
+            scanner=scan.find_scanner(),
         )
     except ValidationFailed as exc:
         if progress_ctx:
@@ -149,6 +162,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         )
     for name in result.left_out:
         print(f"plugin {name} failed: left out of the catalog (fix the errors above)", file=sys.stderr)
+    print(scan.summary_line(result.scan), file=sys.stderr if result.scan.get("not_scanned") else sys.stdout)
     if not args.quiet:
         for w in result.warnings:
             print(w.format())
@@ -163,10 +177,11 @@ def site_build(
     marketplace: Path, out: Path, /, *, keys: Sequence[str], now: datetime, base_url: str | None = None
 ) -> object:
     """The builder as the proxy's ``SiteBuild`` (``skillport serve --rebuild``); the pipeline (and
-    MkDocs) is imported only when an editor's change is rebuilt."""
+    MkDocs) is imported only when an editor's change is rebuilt. It scans with the installed scanner."""
+    from builder import scan
     from builder.build import build
 
-    return build(marketplace, out, keys=keys, now=now, base_url=base_url)
+    return build(marketplace, out, keys=keys, now=now, base_url=base_url, scanner=scan.find_scanner())
 
 
 def cmd_serve(args: argparse.Namespace, rest: list[str]) -> int:

@@ -43,10 +43,11 @@ import yaml
 from markdown.extensions.toc import slugify as _toc_slugify
 from markupsafe import Markup
 
-from builder import install_guide
+from builder import changes, install_guide
 from builder.contract.index import IndexDocument, ZipRecord
 from builder.errors import BadInput, UpstreamError
 from builder.provisioning import GroupPlugins, group_plugins
+from builder.scan import ScanResult
 
 PLACEHOLDER_URL = "https://catalog.invalid/"  # replaced in the browser by skillport.js
 RECENT_COUNT = 8
@@ -148,6 +149,41 @@ class HistoryRow:
 
 
 @dataclass(frozen=True)
+class VersionRow:
+    version: str
+    date: str
+    note: str
+    summary: str  # "2 file(s) changed (+12 −3); added x"
+    files: tuple[str, ...]  # one line per file: "+ path", "− path", "~ path (+3 −1)"
+
+
+def _version_rows(raw: Any) -> tuple[VersionRow, ...]:
+    rows = []
+    for v in raw if isinstance(raw, list) else []:
+        if not isinstance(v, Mapping):
+            continue
+        raw_summary = v.get("summary")
+        summary: Mapping[str, Any] = raw_summary if isinstance(raw_summary, Mapping) else {}
+        files = [f"+ {f.get('path')}" for f in summary.get("added") or [] if isinstance(f, Mapping)]
+        files += [f"− {f.get('path')}" for f in summary.get("removed") or [] if isinstance(f, Mapping)]
+        for f in summary.get("changed") or []:
+            if isinstance(f, Mapping):
+                counted = f.get("lines_added") is not None
+                lines = f" (+{f.get('lines_added')} −{f.get('lines_removed')})" if counted else ""
+                files.append(f"~ {f.get('path')}{lines}")
+        rows.append(
+            VersionRow(
+                str(v.get("version") or ""),
+                _date(str(v.get("date") or "")),
+                changes.note_of(v),
+                changes.summary_text(summary),
+                tuple(files),
+            )
+        )
+    return tuple(rows)
+
+
+@dataclass(frozen=True)
 class ReferencePage:
     """A reference file (``references/<stem>.md``) of a skill, rendered as its own page."""
 
@@ -178,6 +214,8 @@ class SkillView:
     repository: str = ""
     references: tuple[ReferencePage, ...] = ()
     surfaces: tuple[str, ...] = SURFACES  # where it installs (the All skills page filters on it)
+    scan: ScanResult | None = None  # the security scan the index records (None: an older index)
+    versions: tuple[VersionRow, ...] = ()  # one row per version with its note and file summary
 
 
 @dataclass(frozen=True)
@@ -352,6 +390,8 @@ def catalog_from_index(
             body_html=Markup(""),
             repository=(plugin_doc.repository if plugin_doc else None) or market_repository,
             surfaces=SURFACES if s.surface == "all" else ("claude-code",),
+            scan=ScanResult.from_dict(s.scan) if s.scan is not None else None,
+            versions=_version_rows(list(s.versions)),
         )
         body = bodies.get(s.name, "")
         texts = (references or {}).get(s.name, {})

@@ -209,7 +209,13 @@ def openapi(public_url: str) -> dict[str, Any]:
                 "post": op(
                     "Bump a skill's version (editors)",
                     ("name",),
-                    {"type": "object", "properties": {"part": {"enum": ["patch", "minor", "major"]}}},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "part": {"enum": ["patch", "minor", "major"]},
+                            "note": {"type": "string", "maxLength": 200},
+                        },
+                    },
                     extra={"501": err},
                 )
             },

@@ -12,6 +12,7 @@ member cannot learn that they exist (T26).
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 import itertools
 import re
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from builder import changes
 from builder.contract.index import IndexDocument, SkillEntry
 from builder.model import Version
 
@@ -231,6 +233,10 @@ class Catalog:
             self._versions[text] = parsed
         return parsed
 
+    def _newer(self, than: Version, text: str) -> bool:
+        seen = self._version(text)
+        return seen is not None and seen > than
+
     def updates(
         self, installed: Sequence[Mapping[str, Any]], *, readable: Readable = everyone
     ) -> dict[str, Any]:
@@ -256,18 +262,14 @@ class Catalog:
                 invalid.append(name)
                 continue
             if entry.parsed > mine:
-                changes = []
-                for h in entry.raw.history:
-                    seen = self._version(h.version)
-                    if seen is not None and seen > mine:
-                        changes.append({"version": h.version, "date": h.date, "subject": h.subject})
+                notes = version_notes(entry.raw, functools.partial(self._newer, mine))
                 newer.append(
                     {
                         "name": entry.name,  # the index name: plugin:skill resolved
                         "plugin": entry.plugin,
                         "installed": have,
                         "latest": entry.version,
-                        "changes": changes,
+                        "changes": notes,
                     }
                 )
             else:
@@ -278,6 +280,27 @@ class Catalog:
         if invalid:
             result["invalid_version"] = invalid
         return result
+
+
+def version_notes(entry: SkillEntry, newer: Callable[[str], bool]) -> list[dict[str, str]]:
+    """Every published version ``newer`` accepts, newest first, each with its date, note (or its
+    commits' subjects) and file summary; from ``history`` rows for an index without ``versions``."""
+    out = []
+    rows: Sequence[Mapping[str, Any]] = entry.versions or [h.to_json() for h in entry.history]
+    for v in rows:
+        if not newer(str(v.get("version"))):
+            continue
+        note = changes.note_of(v) if entry.versions else str(v.get("subject", ""))
+        out.append(
+            {
+                "version": str(v.get("version", "")),
+                "date": str(v.get("date", "")),
+                "note": note,
+                "subject": note,  # the field older clients print
+                "summary": changes.summary_text(v.get("summary")),
+            }
+        )
+    return out
 
 
 def _memo(readable: Readable) -> Readable:

@@ -28,7 +28,7 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from builder import install_guide, policy, zipcheck
+from builder import install_guide, policy, scan, zipcheck
 from builder.contract.index import IndexDocument, SkillEntry
 from builder.errors import BadInput, NotConfigured, NotFound, PermissionDenied, SkillportError
 from builder.model import bare_skill_name
@@ -53,11 +53,18 @@ class Publisher(Protocol):
     """What the authoring issue provides (``state.publisher``); each returns a compact result."""
 
     async def bump(
-        self, member: Any, plugin: str, skill: str, part: str, *, now: datetime
+        self, member: Any, plugin: str, skill: str, part: str, *, now: datetime, note: str | None = None
     ) -> dict[str, Any]: ...
     async def delete(self, member: Any, plugin: str, skill: str, *, now: datetime) -> dict[str, Any]: ...
     async def publish(
-        self, member: Any, plugin: str, skill: str, files: dict[str, bytes], *, now: datetime
+        self,
+        member: Any,
+        plugin: str,
+        skill: str,
+        files: dict[str, bytes],
+        *,
+        now: datetime,
+        note: str | None = None,
     ) -> dict[str, Any]: ...
 
 
@@ -147,6 +154,9 @@ def _get(state: Any, member: Any, entry: SkillEntry, now: datetime, text: str | 
     out: dict[str, Any] = {k: record[k] for k in keys if record.get(k) not in (None, "", [])}
     out["files"] = [{"path": f.path, "size": f.size} for f in entry.files]
     out["history"] = [h.to_json() for h in entry.history[:5]]
+    out["scan"] = scan.member_view(entry.scan)
+    if entry.versions:  # each version's note and file summary (what changed), newest first
+        out["versions"] = [dict(v) for v in entry.versions[:5]]
     if text is not None:
         out["skill_md"] = text
     else:
@@ -175,6 +185,7 @@ def _install(
             "version": entry.version,
             "surface": "claude-code",
             "claude_code_only": True,
+            "scan": scan.member_view(entry.scan),
             "note": "This skill is published for Claude Code only (Claude.ai's upload would refuse it).",
             "plugin": [
                 f"/plugin marketplace add {state.settings.public_url}claude-code/marketplace.json",
@@ -191,6 +202,7 @@ def _install(
         "expires_in": _link_lifetime(state),
         "sha256": entry.zip.sha256,
         "size": entry.zip.size,
+        "scan": scan.member_view(entry.scan),
     }
     if surface == "api":
         out["steps"] = ["Download the zip, then upload it with the Skills API (POST /v1/skills)."]
@@ -289,11 +301,12 @@ async def _editor(
             "marketplace repository instead (skillport bump / new / delete)"
         )
     skill = bare_skill_name(str(args.skill))  # the publisher works on plugin + folder name
+    noted: dict[str, Any] = {"note": args.note} if args.note else {}  # the version's change note
     if args.action == "bump":
-        return await publisher.bump(member, plugin, skill, args.part, now=now)
+        return await publisher.bump(member, plugin, skill, args.part, now=now, **noted)
     if args.action == "delete":
         return await publisher.delete(member, plugin, skill, now=now)
-    return await publisher.publish(member, plugin, skill, files, now=now)
+    return await publisher.publish(member, plugin, skill, files, now=now, **noted)
 
 
 async def run_action(

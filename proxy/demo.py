@@ -8,12 +8,15 @@ before anything is built (``make demo PORT=8080``).
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -23,6 +26,7 @@ import httpx
 import uvicorn
 
 from proxy.audit import install_log_redaction
+from proxy.demo_history import demo_checkout
 from proxy.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -97,19 +101,28 @@ def start_provider(port: int) -> subprocess.Popen[bytes]:
 
 
 def build_site(marketplace: Path, out: Path, key: str, base_url: str) -> None:
+    from builder import scan
     from builder.build import build
 
-    result = build(marketplace, out, keys=[key], base_url=base_url, now=datetime.now(UTC))
+    result = build(
+        marketplace, out, keys=[key], base_url=base_url, now=datetime.now(UTC), scanner=scan.find_scanner()
+    )
     print(
         f"built {result.skills} skill(s) in {result.plugins} plugin(s) into {out}/ (serial {result.serial})"
     )
+    print(scan.summary_line(result.scan))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m proxy.demo", description=__doc__)
     p.add_argument("--port", type=int, default=8000, help="proxy port (default 8000)")
     p.add_argument("--idp-port", type=int, default=0, help="identity provider port (default: a free one)")
-    p.add_argument("--marketplace", type=Path, default=REPO / "examples" / "marketplace")
+    p.add_argument(
+        "--marketplace",
+        type=Path,
+        default=None,
+        help="marketplace to serve (default: examples/marketplace replayed as a Git history)",
+    )
     p.add_argument("--site", type=Path, default=REPO / "site")
     args = p.parse_args(list(argv) if argv is not None else None)
     for port in (args.port, args.idp_port):
@@ -127,7 +140,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     public_url = f"http://127.0.0.1:{args.port}/"
     signing_key = secrets.token_urlsafe(32)
-    build_site(args.marketplace, args.site, signing_key, public_url)
+    marketplace = args.marketplace
+    if marketplace is None:  # the examples with a believable history: versions, notes, summaries
+        scratch = Path(tempfile.mkdtemp(prefix="skillport-demo-"))
+        atexit.register(shutil.rmtree, scratch, True)
+        marketplace = demo_checkout(REPO / "examples" / "marketplace", scratch / "marketplace")
+    build_site(marketplace, args.site, signing_key, public_url)
     idp_port = args.idp_port or _free_port()
     provider = start_provider(idp_port)
     try:

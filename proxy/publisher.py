@@ -88,20 +88,31 @@ class ProxyPublisher:
         root = self.git.workdir / "checkout"
         return root / self.git.subdir if self.git.subdir else root
 
-    async def bump(self, member: Any, plugin: str, skill: str, part: str, *, now: datetime) -> dict[str, Any]:
+    async def bump(
+        self, member: Any, plugin: str, skill: str, part: str, *, now: datetime, note: str | None = None
+    ) -> dict[str, Any]:
         email = requested_by(member)
-        return await self._run(lambda: self.git.bump(skill, part, email), plugin, email, now)
+        return await self._run(lambda: self.git.bump(skill, part, email, note=note), plugin, email, now)
 
     async def delete(self, member: Any, plugin: str, skill: str, *, now: datetime) -> dict[str, Any]:
         email = requested_by(member)
         return await self._run(lambda: self.git.delete(skill, email), plugin, email, now)
 
     async def publish(
-        self, member: Any, plugin: str, skill: str, files: dict[str, bytes], *, now: datetime
+        self,
+        member: Any,
+        plugin: str,
+        skill: str,
+        files: dict[str, bytes],
+        *,
+        now: datetime,
+        note: str | None = None,
     ) -> dict[str, Any]:
         email = requested_by(member)
         pairs = sorted((str(path), bytes(data)) for path, data in files.items())
-        return await self._run(lambda: self.git.publish(pairs, plugin, skill, email), plugin, email, now)
+        return await self._run(
+            lambda: self.git.publish(pairs, plugin, skill, email, note=note), plugin, email, now
+        )
 
     # -- machinery -------------------------------------------------------------------------------
 
@@ -146,7 +157,7 @@ class ProxyPublisher:
                 out["note"] = "committed to the marketplace; the catalog shows it after the next build"
                 return out, False
             try:
-                self.rebuild(self.checkout, now)
+                built = self.rebuild(self.checkout, now)
             except Exception as exc:  # the change is in Git: report, don't fail it
                 logger.exception("rebuild after %s failed", result.action)
                 out["status"] = "pushed"
@@ -155,6 +166,15 @@ class ProxyPublisher:
                     f"({type(exc).__name__}); an administrator should run `skillport build`"
                 )
                 return out, False
+            blocked = [p.as_dict() for p in getattr(built, "failed", ()) if p.rule == "security-scan"]
+            if blocked:  # committed, but the security scan keeps it off the site: say why
+                out["status"] = "blocked"
+                out["findings"] = blocked
+                out["note"] = (
+                    "committed, but the security scan blocked publishing (the last published version "
+                    "stays live): fix the findings listed and publish again"
+                )
+                return out, True
             out["status"] = "live"
             out["note"] = "committed and rebuilt: the catalog shows it now"
             return out, True

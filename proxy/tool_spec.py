@@ -75,6 +75,9 @@ class ToolArgs(BaseModel):
     zip: str | None = Field(
         None, max_length=policy.UPLOAD_MAX_BYTES * 2, description="base64 of the skill's zip"
     )
+    note: str | None = Field(
+        None, max_length=200, description="one line for the people who use the skill: what changed"
+    )
 
 
 @dataclass(frozen=True)
@@ -89,27 +92,29 @@ ACTIONS: Mapping[str, ActionDoc] = {
     "search": ActionDoc(("query", "tag", "limit"), "`results`: name, plugin, version, description"),
     "get": ActionDoc(
         ("skill", "version"),
-        "name, plugin, version, description, tags, files, history, `skill_md` (or `skill_md_link`)",
+        "name, plugin, version, description, tags, files, history, `scan` (security scan: tell the "
+        "member its `advice` before installing), `skill_md` (or `skill_md_link`)",
         ("skill",),
     ),
     "install": ActionDoc(
         ("skill", "surface", "version"),
-        "`download` link, `expires_in` seconds, `steps`; Claude Code also gets `settings`, `on_the_web` "
-        "and a `direct` shell line",
+        "`download` link, `expires_in` seconds, `steps`, `scan` (warn the member when it is not scanned or "
+        "has findings); Claude Code also gets `settings`, `on_the_web` and a `direct` shell line",
         ("skill",),
     ),
     "updates": ActionDoc(
         ("installed",),
-        "`updates` (name, installed, latest, changes), `current`, `unknown`, `invalid_version`",
+        "`updates` (name, installed, latest, `changes`: every newer version with its date and note), "
+        "`current`, `unknown`, `invalid_version`",
         ("installed",),
     ),
     "whoami": ActionDoc((), "sub, email, name, readable `plugins`, `can_edit`"),
-    "bump": ActionDoc(("skill", "part"), "editors only: the new version", ("skill",)),
+    "bump": ActionDoc(("skill", "part", "note"), "editors only: the new version", ("skill",)),
     "delete": ActionDoc(
         ("skill", "confirm"), "editors only; without `confirm: true` it answers `confirm_needed`", ("skill",)
     ),
     "publish": ActionDoc(
-        ("skill", "plugin", "files", "zip"),
+        ("skill", "plugin", "files", "zip", "note"),
         "editors only: `files` or `zip`; `plugin` for a new skill",
         ("skill",),
     ),

@@ -17,6 +17,10 @@ from tests.support.paths import EXAMPLES, REPO_ROOT, TOOLS
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
     settings.load_profile("ci")
+# Builds run by tests (``skillport build`` processes, the demo) skip the security scanner, which takes
+# seconds per cold build; tests/test_scan.py runs the real one explicitly. Set SKILLPORT_SCANNER to the
+# scanner's path to run the whole suite with it.
+os.environ.setdefault("SKILLPORT_SCANNER", "off")
 
 
 def _tool(name: str, env_var: str) -> str | None:

@@ -59,6 +59,7 @@ CI_ONLY = {
     "SKILLPORT_MARKETPLACE_DIR",
     "SKILLPORT_PREVIOUS_INDEX_URL",
     "SKILLPORT_ORIGIN_CURL_HEADERS",
+    "SKILLPORT_SCANNER",  # the builder's security scanner (docs/configuration.md, Builder environment)
     "SKILLPORT_TOOL_TOKEN",
     "SKILLPORT_SYNC_API",
     "SKILLPORT_SYNC_API_PRUNE",

@@ -3,8 +3,6 @@ dates and subjects, from a real Git repository made in a temp folder."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,28 +11,11 @@ import pytest
 
 from builder import history, index
 from builder.build import build
+from tests.support.history import git
 from tests.support.marketplaces import make_marketplace, skill_text
 
 KEYS = ["k" * 40]
 NOW = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
-
-
-def git(repo: Path, *args: str, date: str | None = None) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "Ada",
-        "GIT_AUTHOR_EMAIL": "ada@acme.example",
-        "GIT_COMMITTER_NAME": "Ada",
-        "GIT_COMMITTER_EMAIL": "ada@acme.example",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_SYSTEM": os.devnull,
-    }
-    if date:
-        env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = date
-    done = subprocess.run(
-        ["git", "-C", str(repo), *args], env=env, capture_output=True, text=True, check=True
-    )
-    return done.stdout.strip()
 
 
 @pytest.fixture(scope="module")

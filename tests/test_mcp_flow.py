@@ -60,7 +60,10 @@ def test_sdk_client_signs_in_with_oauth_and_calls_every_action(proxy: Proxy, mod
     assert not search[0] and _json(search[1])["results"][0]["name"] == "pdf-forms"
     got = _json(get[1])
     assert got["version"] == "1.2.0" and "Body of pdf-forms." in got["skill_md"]
+    # the index has no scan record: Claude is told it is not scanned (never "safe") before installing
+    assert got["scan"]["status"] == "not-scanned" and "NOT SCANNED" in got["scan"]["advice"]
     ai = _json(install_ai[1])
+    assert ai["scan"]["status"] == "not-scanned"
     assert ai["download"].startswith(proxy.url + "/d/") and any("Upload" in s for s in ai["steps"])
     cc = _json(install_cc[1])
     assert "~/.claude/skills" in cc["direct"]

@@ -53,6 +53,8 @@ def test_login_search_install_then_updates_after_a_bump(
     inst = skillport(env, "install", "two", "--target", str(target), "--json")
     assert inst.returncode == 0, inst.stderr
     assert json.loads(inst.stdout)["version"] == "0.9.0"
+    # this site was built without the scanner: install says so, never "safe"
+    assert json.loads(inst.stdout)["scan"]["status"] == "not-scanned"
     assert (target / "two/scripts/run.py").read_text() == "print('hi')\n"
     assert os.access(target / "two/scripts/run.py", os.X_OK)
     meta = frontmatter.parse((target / "two/SKILL.md").read_text()).data["metadata"]
@@ -65,7 +67,7 @@ def test_login_search_install_then_updates_after_a_bump(
 
     bumped = httpx.post(
         proxy.url + "/api/v1/skills/two/bump",
-        json={"part": "minor"},
+        json={"part": "minor", "note": "Handles the second case too"},
         headers=bearer(proxy, "bob"),
         timeout=60,
     )
@@ -73,7 +75,7 @@ def test_login_search_install_then_updates_after_a_bump(
 
     text = skillport(env, "updates", "--target", str(target))
     assert text.returncode == 0, text.stderr
-    assert "two: 0.9.0 -> 0.10.0" in text.stdout and "Bump two to 0.10.0" in text.stdout
+    assert "two: 0.9.0 -> 0.10.0" in text.stdout and "Handles the second case too" in text.stdout
     applied = skillport(env, "updates", "--target", str(target), "--apply", "--json")
     assert applied.returncode == 0, applied.stderr
     assert [a["version"] for a in json.loads(applied.stdout)["applied"]] == ["0.10.0"]
@@ -97,6 +99,9 @@ def test_near_miss_skill_names_get_a_suggestion(proxy: Proxy, tmp_path: Path) ->
     assert wrong.returncode == 1
     assert "Did you mean: two?" in wrong.stderr, wrong.stderr
     assert not (tmp_path / "skills" / "tow").exists()
+    right = skillport(env, "install", "two", "--target", str(tmp_path / "skills"))
+    assert right.returncode == 0, right.stderr
+    assert "Security scan: NOT SCANNED" in right.stdout  # the text output says so, never "safe"
     found = skillport(env, "search", "soloo")
     assert found.returncode == 0 and found.stdout.strip() == "No skills match. Did you mean: solo?"
     assert json.loads(skillport(env, "search", "soloo", "--json").stdout)["hint"] == "Did you mean: solo?"

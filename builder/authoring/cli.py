@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from builder import changes
 from builder.authoring.apply import applied, read_checkout
 from builder.authoring.gitrepo import GitRepo
 from builder.authoring.plans import (
@@ -97,6 +98,7 @@ def register(subparsers: Any) -> None:
     )
     bump.add_argument("ref", metavar="SKILL", help="SKILL or PLUGIN/SKILL")
     bump.add_argument("part", metavar="PART", help=f"{'|'.join(BUMP_PARTS)} or an explicit higher version")
+    bump.add_argument("--note", help="one line for the skill's users: what changed (a Change-note: trailer)")
     bump.set_defaults(func=cmd_bump)
 
     delete = subparsers.add_parser(
@@ -121,6 +123,7 @@ def register(subparsers: Any) -> None:
         "--file", default="SKILL.md", help="file in the skill folder to edit (default SKILL.md)"
     )
     edit.add_argument("--bump", metavar="PART", help="also bump the version (patch, minor, major, …)")
+    edit.add_argument("--note", help="with --bump: one line for the skill's users: what changed")
     edit.set_defaults(func=cmd_edit)
 
 
@@ -141,18 +144,39 @@ def _carry_out(args: argparse.Namespace, plan: Plan) -> int:
         print("dry run: nothing changed")
         return 0
     repo = None
+    note = getattr(args, "note", None)
+    trailers = changes.note_trailers(note)
     if args.commit:
         repo = GitRepo.find(root)
         if repo is None:
             raise BadInput(f"--commit needs a Git checkout, and {root} is not in one")
+    before = changes.published_versions(root)
     with applied(root, plan) as warnings:
         for warning in warnings:
             print(f"warning: {warning.format()}", file=sys.stderr)
+        moved = changes.version_changes(before, changes.published_versions(root))
         if repo is not None:
-            commit = GitRepo(root).commit(plan.message, paths=list(plan.paths))
+            commit = GitRepo(root).commit(plan.message, trailers=trailers, paths=list(plan.paths))
             print(f"committed {commit[:12]}: {plan.subject}")
     if plan.version:
         print(f"version: {plan.version}")
+    for line in moved:
+        print(f"  {line}")
+    for line in changes.explain(moved, plan.plugin, plan.skill):
+        print(line)
+    skill_key = f"skill {plan.plugin}:{plan.skill}"
+    if plan.action == "edit" and not any(line.startswith(skill_key + ":") for line in moved):
+        print(
+            f"warning: {plan.plugin}/{plan.skill} changed but its version stays {before.get(skill_key)}: "
+            f"members will not be offered this change; run `skillport bump {plan.plugin}/{plan.skill} "
+            'patch --note "…"` (or edit with --bump)',
+            file=sys.stderr,
+        )
+    if note and repo is None:
+        print(
+            f"note: commit this change with the trailer line `{changes.NOTE_TRAILER}: "
+            f"{trailers[changes.NOTE_TRAILER]}` (or use --commit) so the catalog shows the note"
+        )
     return 0
 
 

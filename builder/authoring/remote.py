@@ -21,6 +21,7 @@ from pathlib import Path
 from builder.authoring.apply import Validator, applied, read_checkout
 from builder.authoring.gitrepo import GitRepo
 from builder.authoring.plans import Checkout, Plan, check_relative_path, plan_bump, plan_delete, plan_publish
+from builder.changes import note_trailers
 from builder.errors import BadInput, PublishConflict, PushRejected
 
 _EMAIL = re.compile(r"^[^@\s<>\x00-\x1f\x7f]{1,64}@[A-Za-z0-9.-]{1,253}$")
@@ -98,15 +99,16 @@ class GitPublisher:
         requested_by: str,
         *,
         bump: str | None = "patch",
+        note: str | None = None,
     ) -> PublishResult:
         """Create or replace skill ``plugin/skill`` with exactly ``files`` (paths relative to the
         skill folder). An existing skill whose content changed without a version change gets a
         ``bump`` (refused when None)."""
         files = [(str(p), bytes(d)) for p, d in files]
-        return self._change(lambda co: plan_publish(co, plugin, skill, files, bump=bump), requested_by)
+        return self._change(lambda co: plan_publish(co, plugin, skill, files, bump=bump), requested_by, note)
 
-    def bump(self, skill: str, part: str, requested_by: str) -> PublishResult:
-        return self._change(lambda co: plan_bump(co, skill, part), requested_by)
+    def bump(self, skill: str, part: str, requested_by: str, *, note: str | None = None) -> PublishResult:
+        return self._change(lambda co: plan_bump(co, skill, part), requested_by, note)
 
     def delete(self, skill: str, requested_by: str) -> PublishResult:
         return self._change(lambda co: plan_delete(co, skill), requested_by)
@@ -121,9 +123,12 @@ class GitPublisher:
             return repo
         return GitRepo.clone(self.remote_url, clone, env=self._env)
 
-    def _change(self, planner: Callable[[Checkout], Plan], requested_by: str) -> PublishResult:
+    def _change(
+        self, planner: Callable[[Checkout], Plan], requested_by: str, note: str | None = None
+    ) -> PublishResult:
         if not isinstance(requested_by, str) or not _EMAIL.match(requested_by):
             raise BadInput("requested_by must be the editor's email address")
+        trailers = {"Requested-by": requested_by, **note_trailers(note)}
         with self._lock:
             repo = self._repo()
             if self._default_branch is None:
@@ -138,7 +143,7 @@ class GitPublisher:
                 with applied(root, plan, validate=self.validate):
                     paths = [f"{self.subdir}/{p}" if self.subdir else p for p in plan.paths]
                     commit = repo.commit(
-                        plan.message, trailers={"Requested-by": requested_by}, paths=paths, hooks=False
+                        plan.message, trailers=trailers, paths=paths, hooks=False
                     )
                 target = (
                     f"skillport/{plan.action}-{plan.skill}-{uuid.uuid4().hex[:8]}"

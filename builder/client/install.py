@@ -136,4 +136,26 @@ def install_skill(api: Api, name: str, folder: Path) -> dict[str, Any]:
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return {"name": name, "version": answer.get("version"), "path": str(folder / name), "sha256": actual}
+    return {
+        "name": name,
+        "version": answer.get("version"),
+        "path": str(folder / name),
+        "sha256": actual,
+        "scan": answer.get("scan") or {"status": "not-scanned", "reason": "the server sent no scan record"},
+    }
+
+
+def scan_line(record: Mapping[str, Any]) -> str:
+    """The security scan of an installed skill in one line (never "safe" when it was not scanned)."""
+    if record.get("status") != "scanned":
+        why = record.get("reason") or "no scan record"
+        return f"Security scan: NOT SCANNED ({why}); read its SKILL.md and scripts before using it."
+    findings = [f for f in record.get("findings") or [] if isinstance(f, Mapping)]
+    if not findings:
+        return f"Security scan: no findings ({record.get('scanner')})."
+    worst, scanner = record.get("max_severity"), record.get("scanner")
+    lines = [f"Security scan: {len(findings)} finding(s), highest {worst} ({scanner}):"]
+    for f in findings:
+        where = f"{f.get('file')}:{f.get('line')}" if f.get("line") else str(f.get("file") or "")
+        lines.append(f"    {f.get('severity')} {f.get('rule')} {where} {f.get('title')}")
+    return "\n".join(lines)

@@ -34,7 +34,7 @@ import httpx
 
 from builder.client.api import Api, api_for
 from builder.client.credentials import TIMEOUT, Credentials, NotSignedIn, credentials_path, normalize_server
-from builder.client.install import IntegrityError, install_skill, installed_skills, skills_dir
+from builder.client.install import IntegrityError, install_skill, installed_skills, scan_line, skills_dir
 from builder.client.signin import login, sign_in_mode
 from builder.errors import NotFound, UsageError, did_you_mean
 
@@ -106,7 +106,7 @@ def cmd_install(args: argparse.Namespace) -> int:
         args,
         done,
         f"Installed {done['name']} {done['version']} into {done['path']} (sha256 verified). "
-        "Restart Claude Code to load it.",
+        f"Restart Claude Code to load it.\n{scan_line(done['scan'])}",
     )
     return EXIT_OK
 
@@ -134,9 +134,9 @@ def cmd_updates(args: argparse.Namespace) -> int:
         lines.append(f"{u['name']}: {u.get('installed')} -> {u.get('latest')}")
         for change in u.get("changes") or []:
             if isinstance(change, Mapping):
-                lines.append(
-                    f"    {change.get('version', '')}  {change.get('date', '')}  {change.get('subject', '')}"
-                )
+                note = change.get("note") or change.get("subject", "")
+                summary = f"  ({change['summary']})" if change.get("summary") else ""
+                lines.append(f"    {change.get('version', '')}  {change.get('date', '')}  {note}{summary}")
     if not newer:
         lines.append("Everything is up to date.")
     elif applied:

@@ -361,6 +361,8 @@ class SkillEntry:
     zip: ZipRecord | None = None
     updated_at: str | None = None
     history: tuple[HistoryEntry, ...] = ()
+    scan: Mapping[str, Any] | None = None  # builder/scan.py's record: scanner, status, findings
+    versions: tuple[Mapping[str, Any], ...] = ()  # builder/changes.py: each version's note and files
 
     def __post_init__(self) -> None:
         if not self.skill:
@@ -401,6 +403,8 @@ class SkillEntry:
             zip=ZipRecord.from_json(z) if z else None,
             updated_at=o.opt_text("updated_at"),
             history=o.items("history", HistoryEntry.from_json),
+            scan=o.obj("scan").value if o.has("scan") else None,
+            versions=o.items("versions", lambda v: v.value),
         )
 
     def file_size(self, path: str) -> int:
@@ -426,6 +430,8 @@ class SkillEntry:
             "zip": self.zip.to_json() if self.zip else None,
             "updated_at": self.updated_at,
             "history": [h.to_json() for h in self.history],
+            **({"scan": dict(self.scan)} if self.scan is not None else {}),
+            **({"versions": [dict(v) for v in self.versions]} if self.versions else {}),
         }
 
 
