@@ -82,7 +82,7 @@ def calls(log: Path) -> int:
 
 @needs_scanner
 @pytest.mark.threat("T60")
-def test_T60_malicious_skill_is_blocked_with_its_findings(tmp_path: Path) -> None:
+def test_t60_malicious_skill_is_blocked_with_its_findings(tmp_path: Path) -> None:
     mp = evil_marketplace(tmp_path / "mp")
     out = tmp_path / "site"
     result = _build(mp, out, scanner=SCANNER)
@@ -106,7 +106,7 @@ def test_T60_malicious_skill_is_blocked_with_its_findings(tmp_path: Path) -> Non
 
 @needs_scanner
 @pytest.mark.threat("T60")
-def test_T60_blocked_update_keeps_the_last_published_version(tmp_path: Path) -> None:
+def test_t60_blocked_update_keeps_the_last_published_version(tmp_path: Path) -> None:
     mp = make_marketplace(tmp_path / "mp", {"tools": ["alpha"], "sneaky": ["helper"]})
     out = tmp_path / "site"
     _build(mp, out, scanner=SCANNER)
@@ -249,7 +249,7 @@ def test_the_scanner_process_gets_no_provider_keys(tmp_path: Path, monkeypatch: 
 
 @needs_scanner
 @pytest.mark.threat("T60")
-def test_T60_validate_json_reports_the_scan_and_the_blocking_findings(tmp_path: Path) -> None:
+def test_t60_validate_json_reports_the_scan_and_the_blocking_findings(tmp_path: Path) -> None:
     import subprocess
     import sys
 
