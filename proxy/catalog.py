@@ -37,7 +37,6 @@ _TAG_WEIGHT = 4.0
 _PLUGIN_WEIGHT = 2.0
 _TEXT_WEIGHT = 1.0
 _PREFIX_FACTOR = 0.5
-_CACHE_SLOTS = 2
 _TERM_MEMO = 4096
 
 
@@ -93,6 +92,7 @@ class Catalog:
         default_factory=dict, compare=False, repr=False
     )
     _versions: dict[str, Version | None] = field(default_factory=dict, compare=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     @classmethod
     def build(cls, doc: IndexDocument) -> Catalog:
@@ -151,7 +151,7 @@ class Catalog:
                 if scores.get(i, 0.0) < value:
                     scores[i] = value
         ranked = tuple(sorted((-score, self.entries[i].name, i) for i, score in scores.items()))
-        with _lock:
+        with self._lock:
             if len(self._memo) >= _TERM_MEMO:
                 self._memo.clear()
             self._memo[term] = (scores, ranked)
@@ -314,23 +314,9 @@ def _memo(readable: Readable) -> Readable:
     return check
 
 
-_cache: dict[int, Catalog] = {}
-_lock = threading.Lock()
-
-
 def catalog_for(doc: IndexDocument) -> Catalog:
-    """The precomputed catalog of ``doc``, built once per index serial (a signed index never reuses
-    a serial for different content) and kept for the newest few serials."""
-    serial = doc.serial
-    found = _cache.get(serial)
-    if found is not None:
-        return found
-    built = Catalog.build(doc)
-    with _lock:
-        _cache[serial] = built
-        for old in sorted(_cache)[:-_CACHE_SLOTS]:
-            del _cache[old]
-    return built
+    """The precomputed catalog of ``doc``, built once per verified document and dropped with it."""
+    return doc.derived("proxy.catalog", Catalog.build)
 
 
 def search(

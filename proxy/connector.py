@@ -75,18 +75,18 @@ class Member(Protocol):
     def email(self) -> str: ...
 
 
-def _readable(state: Any, member: Any) -> catalog.Readable:
+def _readable(state: Services, member: Any) -> catalog.Readable:
     return lambda plugin: bool(state.access.can_read(member, plugin))
 
 
-def _doc(state: Any) -> IndexDocument:
+def _doc(state: Services) -> IndexDocument:
     doc: IndexDocument | None = state.index.current()
     if doc is None:
         raise NotConfigured("the skill catalog is not available right now (no valid index); try again later")
     return doc
 
 
-def _skill(state: Any, member: Any, doc: IndexDocument, name: str | None) -> SkillEntry:
+def _skill(state: Services, member: Any, doc: IndexDocument, name: str | None) -> SkillEntry:
     if not name:
         raise BadInput("this action needs `skill`: the skill's name (find it with action=search)")
     entry = catalog.get(doc, name, _readable(state, member))
@@ -102,15 +102,15 @@ def _published(entry: SkillEntry, version: str | None) -> SkillEntry:
     return entry
 
 
-def _link(state: Any, member: Any, entry: SkillEntry, now: datetime) -> str:
+def _link(state: Services, member: Any, entry: SkillEntry, now: datetime) -> str:
     return str(state.links.mint(member, entry.name, entry.version, now=now))
 
 
-def _link_lifetime(state: Any) -> int:
+def _link_lifetime(state: Services) -> int:
     return int(state.settings.link_lifetime)
 
 
-def _help(state: Any, member: Any, doc: IndexDocument, now: datetime) -> dict[str, Any]:
+def _help(state: Services, member: Any, doc: IndexDocument, now: datetime) -> dict[str, Any]:
     out: dict[str, Any] = {
         "about": "Skillport shares your organization's private Claude Skills. One tool, `skillport`, "
         "with an `action`.",
@@ -136,7 +136,7 @@ def _upload_steps() -> list[str]:
     ]
 
 
-def _get(state: Any, member: Any, entry: SkillEntry, now: datetime, text: str | None) -> dict[str, Any]:
+def _get(state: Services, member: Any, entry: SkillEntry, now: datetime, text: str | None) -> dict[str, Any]:
     keys = (
         "name",
         "plugin",
@@ -165,7 +165,7 @@ def _get(state: Any, member: Any, entry: SkillEntry, now: datetime, text: str | 
     return out
 
 
-async def _skill_md(state: Any, entry: SkillEntry) -> str | None:
+async def _skill_md(state: Services, entry: SkillEntry) -> str | None:
     if entry.file_size("SKILL.md") > MAX_INLINE_SKILL_MD:
         return None
     # the path is built from a name that exists in the verified index, never from the caller (T38)
@@ -176,7 +176,7 @@ async def _skill_md(state: Any, entry: SkillEntry) -> str | None:
 
 
 def _install(
-    state: Any, member: Any, doc: IndexDocument, entry: SkillEntry, surface: str, now: datetime
+    state: Services, member: Any, doc: IndexDocument, entry: SkillEntry, surface: str, now: datetime
 ) -> dict[str, Any]:
     market = doc.marketplace.name or "skills"
     if entry.zip is None:  # Claude Code only: no upload zip, install the plugin
@@ -223,7 +223,7 @@ def _install(
     return out
 
 
-def _whoami(state: Any, member: Any, doc: IndexDocument) -> dict[str, Any]:
+def _whoami(state: Services, member: Any, doc: IndexDocument) -> dict[str, Any]:
     plugins = [p.name for p in doc.plugins]
     readable = [p for p in plugins if state.access.can_read(member, p)]
     return {
@@ -267,7 +267,7 @@ def _publish_files(args: ToolArgs) -> dict[str, bytes]:
 
 
 async def _editor(
-    state: Any, member: Any, doc: IndexDocument, args: ToolArgs, now: datetime, ip: str | None
+    state: Services, member: Any, doc: IndexDocument, args: ToolArgs, now: datetime, ip: str | None
 ) -> dict[str, Any]:
     # a name the member may not read is looked up like a missing one: same answers for both (T53)
     readable = catalog.get(doc, args.skill, _readable(state, member)) if args.skill else None

@@ -142,11 +142,13 @@ def test_updates_use_semver_and_list_what_changed() -> None:
     assert newer_installed["updates"] == [] and newer_installed["current"] == ["brand-voice"]
 
 
-def test_structure_is_cached_per_serial_and_rebuilt_for_a_new_serial() -> None:
-    first = catalog.catalog_for(doc(50, skill("alpha")))
-    assert catalog.catalog_for(doc(50, skill("alpha"))) is first
-    second = catalog.catalog_for(doc(51, skill("beta")))
-    assert second is not first and [r["name"] for r in catalog.search(doc(51, skill("beta")), "")] == ["beta"]
+def test_structure_is_built_once_per_document_and_anew_for_a_new_one() -> None:
+    current = doc(50, skill("alpha"))
+    first = catalog.catalog_for(current)
+    assert catalog.catalog_for(current) is first
+    newer = doc(51, skill("beta"))
+    assert catalog.catalog_for(newer) is not first
+    assert [r["name"] for r in catalog.search(newer, "")] == ["beta"]
 
 
 @pytest.mark.threat("T38")

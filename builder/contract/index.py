@@ -18,12 +18,12 @@ that the document and these records name the same fields.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from itsdangerous import BadSignature
 
@@ -77,6 +77,9 @@ def _plain(value: Any) -> Any:
 
 
 # -- the records -----------------------------------------------------------------------------------
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -534,6 +537,14 @@ class IndexDocument:
         return data
 
     # -- lookups --------------------------------------------------------------------------------
+
+    def derived(self, key: str, make: Callable[[IndexDocument], T]) -> T:
+        """A read-only structure derived from this document (the proxy's search catalog), built once
+        per document and dropped with it, like the lookup maps below."""
+        memo: dict[str, Any] = self.__dict__.setdefault("_derived", {})
+        if key not in memo:
+            memo[key] = make(self)
+        return memo[key]  # type: ignore[no-any-return]
 
     @cached_property
     def by_name(self) -> Mapping[str, SkillEntry]:
