@@ -1,12 +1,13 @@
-"""``proxy.catalog``: ranked search, get and updates over an index document (pure functions)."""
+"""``proxy.catalog``: ranked search, get and updates over an index document (pure functions).
+
+These unit tests build the typed records directly (the contract's constructors check them); the proxy's
+HTTP and connector tests run on sites the real builder made (tests/support/sites.py)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from builder.contract.index import IndexDocument
+from builder.contract.index import HistoryEntry, IndexDocument, MarketplaceInfo, SkillEntry
 from proxy import catalog
 
 
@@ -17,32 +18,27 @@ def skill(
     description: str = "",
     tags: list[str] | None = None,
     history: list[str] | None = None,
-) -> dict[str, Any]:
-    return {
-        "name": name,
-        "plugin": plugin,
-        "version": version,
-        "description": description or f"About {name}.",
-        "tags": tags or [],
-        "history": [
-            {"version": v, "date": "2026-11-01", "commit": "c", "subject": f"v{v}"}
+) -> SkillEntry:
+    return SkillEntry(
+        name=name,
+        plugin=plugin,
+        version=version,
+        description=description or f"About {name}.",
+        tags=tuple(tags or ()),
+        history=tuple(
+            HistoryEntry(version=v, date="2026-11-01", commit="c", subject=f"v{v}")
             for v in reversed(history or [version])
-        ],
-    }
+        ),
+    )
 
 
-def doc(serial: int, *skills: dict[str, Any]) -> IndexDocument:
-    return IndexDocument.from_json(
-        {
-            "_type": "skillport/index",
-            "format": 1,
-            "serial": serial,
-            "generated_at": "2026-11-01T00:00:00Z",
-            "expires_at": "2026-12-01T00:00:00Z",
-            "marketplace": {"name": "corp-skills"},
-            "plugins": [],
-            "skills": list(skills),
-        }
+def doc(serial: int, *skills: SkillEntry) -> IndexDocument:
+    return IndexDocument(
+        serial=serial,
+        generated_at="2026-11-01T00:00:00Z",
+        expires_at="2026-12-01T00:00:00Z",
+        marketplace=MarketplaceInfo("corp-skills"),
+        skills=skills,
     )
 
 
