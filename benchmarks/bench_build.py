@@ -70,11 +70,16 @@ def make_marketplace(root: Path, count: int, seed: int) -> list[Path]:
 
 
 def bump_one(folder: Path) -> None:
-    """Change one skill's text and bump its own version (so the rebuild passes the bump check)."""
+    """Change one skill's text and bump its own version and its plugin's (so the rebuild passes the
+    bump checks: without the plugin's bump the plugin fails and the old one is kept)."""
     md = folder / "SKILL.md"
     text = md.read_text()
     head, sep, body = text.partition("\n---\n")
     md.write_text(f'{head}\nmetadata:\n  version: "1.0.1"{sep}{body}\nChanged for the benchmark.\n')
+    manifest_path = folder.parent.parent / ".claude-plugin" / "plugin.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["version"] = "1.0.1"
+    manifest_path.write_text(json.dumps(manifest))
 
 
 def run_size(count: int, rounds: int, seed: int) -> None:
@@ -93,6 +98,8 @@ def run_size(count: int, rounds: int, seed: int) -> None:
         start = time.perf_counter()
         again = build(root, out, keys=KEYS, now=NOW + timedelta(minutes=5))
         rebuild_s = time.perf_counter() - start
+        if again.failed:
+            raise SystemExit(f"the one-change rebuild failed a check, its time would mislead: {again.failed}")
 
         scratch = Path(tmp) / "scratch"
         scratch.mkdir()

@@ -30,6 +30,7 @@ QUICK: dict[str, list[str]] = {
     "bench_replay.py": ["--sizes", "1000", "100000"],
     "bench_marketplace.py": ["--plugins", "96"],
     "bench_scan.py": ["--sizes", "100"],
+    "bench_search.py": ["--sizes", "100"],
 }
 TIMEOUT_S = 900
 

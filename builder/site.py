@@ -43,7 +43,7 @@ import yaml
 from markdown.extensions.toc import slugify as _toc_slugify
 from markupsafe import Markup
 
-from builder import changes, install_guide
+from builder import changes, install_guide, search_index
 from builder.contract.index import IndexDocument, ZipRecord
 from builder.errors import BadInput, UpstreamError
 from builder.provisioning import GroupPlugins, group_plugins
@@ -845,5 +845,13 @@ def render_catalog(
         docs_base=docs_base,
     )
     built = build_site(config_file)
+    trim_search_index(built, index_doc)
     out_dir.mkdir(parents=True, exist_ok=True)
     _move_into(built, out_dir)
+
+
+def trim_search_index(site_dir: Path, index_doc: IndexDocument) -> None:
+    """Rewrite the built ``search/search_index.json`` to what search needs (builder/search_index.py)."""
+    path = site_dir / "search" / "search_index.json"
+    if path.is_file():  # absent when the organization's mkdocs.yml turns search off
+        path.write_bytes(search_index.trim(path.read_bytes(), search_index.summaries(index_doc)))

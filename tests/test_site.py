@@ -261,6 +261,26 @@ def test_search_index_holds_skill_and_plugin_pages_not_aggregate_pages(site: Pat
     )  # name, tags, description
 
 
+def test_search_index_holds_no_skill_body_text(site: Path) -> None:
+    """Every browser downloads search_index.json before its first result (issue 15): skill and plugin
+    pages keep one entry each (description, plugin, category, tags), not their bodies or sections."""
+    data = (site / "search/search_index.json").read_text()
+    index = json.loads(data)
+    on_pages = {
+        "snake_case": "sql-style-guide",  # body
+        "Read the transcript": "meeting-notes",  # body, under a heading
+        "skillport login": "meeting-notes",  # install steps
+    }
+    for text, skill in on_pages.items():
+        assert text in (site / "skills" / skill / "index.html").read_text()  # on the page
+        assert text not in data  # not in what search downloads
+    catalog_entries = [d for d in index["docs"] if d["location"].startswith(("skills/", "plugins/"))]
+    assert not [d["location"] for d in catalog_entries if "#" in d["location"]]
+    assert len(catalog_entries) == len({d["location"] for d in catalog_entries})
+    assert "About this catalog" in {d["title"] for d in index["docs"]}  # the organization's page is kept
+    assert "&lt;script&gt;" in data and "<script>" not in data  # hostile descriptions stay text
+
+
 def test_every_link_is_relative(site: Path) -> None:
     for path in pages(site):
         for tag, attributes in parse(path).elements:
