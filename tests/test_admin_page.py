@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,12 @@ import pytest
 
 from builder.contract.index import AccessSection, Rule
 from builder.provisioning import group_plugins
-from tests.support.servers import BROWSER, SIGNING, RunningProxy, login_with_mock, mock_provider, run_proxy
+from tests.support.servers import (
+    BROWSER,
+    RunningProxy,
+    example_proxy,
+    login_with_mock,
+)
 
 USERS = [
     {"sub": sub, "email": f"{sub}@corp.example", "email_verified": True, "hd": "corp.example"}
@@ -32,19 +35,8 @@ USERS = [
 def served(
     examples_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[RunningProxy, Any]]:
-    from builder.build import build
-
-    root = tmp_path_factory.mktemp("admin")
-    build(
-        examples_dir,
-        root / "site",
-        keys=[SIGNING],
-        now=datetime.now(UTC),
-        base_url="https://skills.corp.example/",
-    )
-    doc = json.loads((root / "site" / "index.json").read_text())
-    with mock_provider(USERS) as issuer, run_proxy(root / "site", issuer, root) as proxy:
-        yield proxy, doc
+    with example_proxy(examples_dir, tmp_path_factory.mktemp("admin"), USERS) as served:
+        yield served
 
 
 @contextlib.contextmanager

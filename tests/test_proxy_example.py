@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +17,10 @@ import pytest
 
 from tests.support.servers import (
     BROWSER,
-    SIGNING,
     RunningProxy,
+    example_proxy,
     free_port,
     login_with_mock,
-    mock_provider,
-    run_proxy,
 )
 
 USERS = [
@@ -34,21 +31,8 @@ USERS = [
 
 @pytest.fixture(scope="module")
 def built(examples_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningProxy, Any]]:
-    from builder.build import build
-
-    root = tmp_path_factory.mktemp("example")
-    build(
-        examples_dir,
-        root / "site",
-        keys=[SIGNING],
-        now=datetime.now(UTC),
-        base_url="https://skills.corp.example/",
-    )
-    import json
-
-    doc = json.loads((root / "site" / "index.json").read_text())
-    with mock_provider(USERS) as issuer, run_proxy(root / "site", issuer, root) as proxy:
-        yield proxy, doc
+    with example_proxy(examples_dir, tmp_path_factory.mktemp("example"), USERS) as served:
+        yield served
 
 
 @pytest.mark.threat("T26")

@@ -356,3 +356,25 @@ def run_proxy(site: Path | str, issuer: str, workdir: Path, **extra: str) -> Ite
     app = create_app(Settings.from_env(env))
     with serve(app, sock) as url:
         yield RunningProxy(url=url, app=app, audit_path=audit_path)
+
+
+@contextmanager
+def example_proxy(
+    marketplace: Path, root: Path, users: list[dict[str, Any]]
+) -> Iterator[tuple[RunningProxy, dict[str, Any]]]:
+    """``marketplace`` built by the real builder into ``root/site`` (for https://skills.corp.example/),
+    served by the real proxy with the mock OIDC provider signing ``users`` in; yields it and its index."""
+    from datetime import UTC, datetime
+
+    from builder.build import build
+
+    build(
+        marketplace,
+        root / "site",
+        keys=[SIGNING],
+        now=datetime.now(UTC),
+        base_url="https://skills.corp.example/",
+    )
+    doc = json.loads((root / "site" / "index.json").read_text())
+    with mock_provider(users) as issuer, run_proxy(root / "site", issuer, root) as proxy:
+        yield proxy, doc
