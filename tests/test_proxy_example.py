@@ -21,6 +21,7 @@ from tests.support.servers import (
     example_proxy,
     free_port,
     login_with_mock,
+    wait_until_up,
 )
 
 USERS = [
@@ -72,15 +73,7 @@ def test_demo_runs_and_stops_on_ctrl_c(repo_root: Path, tmp_path: Path) -> None:
     )
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(url + "readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "demo did not start"
-            time.sleep(0.3)
+        wait_until_up(url + "readyz", proc, 120, "the demo")
         with httpx.Client() as bob:
             login_with_mock(bob, url, "bob")
             assert bob.get(url + "index.json").status_code == 200
@@ -138,15 +131,7 @@ def test_demo_stops_everything_it_started_on_sigterm(repo_root: Path, tmp_path: 
     )
     url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(url + "readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "demo did not start"
-            time.sleep(0.3)
+        wait_until_up(url + "readyz", proc, 120, "the demo")
     finally:
         proc.send_signal(signal.SIGTERM)  # only the demo process, as a service manager would
         out, _ = proc.communicate(timeout=30)

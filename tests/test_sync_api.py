@@ -11,8 +11,6 @@ import io
 import json
 import os
 import shutil
-import subprocess
-import sys
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -137,13 +135,7 @@ def _sync(base_url: str, *args: str, key: str = KEY) -> tuple[int, dict[str, Any
         "ANTHROPIC_BASE_URL": base_url,
         "SKILLPORT_SIGNING_KEYS": SIGNING,
     }
-    r = subprocess.run(
-        [sys.executable, "-m", "builder.cli", "sync-api", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = skillport(env, "sync-api", *args)
     summary = json.loads(r.stdout) if "--json" in args and r.stdout.strip() else None
     return r.returncode, summary, r.stdout + r.stderr
 
@@ -190,21 +182,8 @@ def test_second_sync_changes_nothing_and_a_bump_adds_one_version_per_moved_skill
     assert summary is not None and summary["counts"]["create"] == summary["counts"]["version"] == 0
     assert len(fake.calls("POST", r"/v1/skills.*")) == posts
 
-    bump = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "builder.cli",
-            "bump",
-            "brand-voice",
-            "minor",
-            "--marketplace",
-            str(marketplace),
-            "--yes",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    bump = skillport(
+        dict(os.environ), "bump", "brand-voice", "minor", "--marketplace", str(marketplace), "--yes"
     )
     assert bump.returncode == 0, bump.stdout + bump.stderr
     after = _uploadable(_build(marketplace, site))
@@ -243,21 +222,7 @@ def test_prune_deletes_only_skills_this_catalog_created(
     _build(marketplace, site)
     assert _sync(url, str(site))[0] == 0
     by_hand = fake.add_foreign("team-notes", "Notes someone uploaded by hand.")
-    gone = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "builder.cli",
-            "delete",
-            "brand-voice",
-            "--marketplace",
-            str(marketplace),
-            "--yes",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    gone = skillport(dict(os.environ), "delete", "brand-voice", "--marketplace", str(marketplace), "--yes")
     assert gone.returncode == 0, gone.stdout + gone.stderr
     _build(marketplace, site)
 

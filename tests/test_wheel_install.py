@@ -15,7 +15,6 @@ import os
 import subprocess
 import sys
 import sysconfig
-import time
 import venv
 import zipfile
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ import httpx
 import pytest
 
 from tests.support.connector import SIGNING_KEY, free_port, proxy_env
+from tests.support.servers import wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "marketplace"
@@ -167,15 +167,7 @@ def serving(installed: Path, built: Path, tmp_path: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(url + "/healthz", timeout=2)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"skillport serve did not start: {process.stderr}") from None
-                time.sleep(0.1)
+        wait_until_up(url + "/healthz", process, 30, "skillport serve")
         yield url
     finally:
         process.terminate()

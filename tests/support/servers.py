@@ -378,3 +378,17 @@ def example_proxy(
     doc = json.loads((root / "site" / "index.json").read_text())
     with mock_provider(users) as issuer, run_proxy(root / "site", issuer, root) as proxy:
         yield proxy, doc
+
+
+def wait_until_up(url: str, process: subprocess.Popen[str], timeout: float, what: str) -> None:
+    """Poll ``url`` until it answers 200; fail when ``process`` exits first or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not start (exit code {process.poll()})")
+        time.sleep(0.2)
