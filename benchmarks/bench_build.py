@@ -6,8 +6,13 @@ For each size N it generates (in a temp dir) a marketplace of N skills in plugin
 folders of ``bench_package.generate``: SKILL.md, a reference, a script, a binary asset, sometimes a
 nested folder) and times, in this one process:
 
-- a full build into an empty SITE (validate, package every zip, index, sign, catalog, well-known);
-- a rebuild after one skill changed and bumped its own ``metadata.version`` (the rest is reused);
+- a full build into an empty SITE (validate, package every zip, index, sign, catalog, well-known),
+  with the peak memory of the process and of its render/package workers;
+- a rebuild after one skill changed and bumped its own ``metadata.version`` and its plugin's (the
+  rest is reused), with how many zips and pages were made again;
+- the largest page written (no page should pass 1 MB);
+- the baseline: ``mkdocs build`` of the very same pages, as Markdown, run in this process
+  (``mkdocs_baseline.py``), and the ratios of both builds to it;
 - the builder's packaging of the same skill folders (read + ``upload_zip`` + write) against
   ``zip -qr -X`` per folder, the baseline, with ``bench_package``'s functions.
 
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import shutil
 import sys
 import tempfile
@@ -29,6 +35,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import mkdocs_baseline  # noqa: E402
 from bench_package import best_of, builder_run, generate, zip_per_skill  # noqa: E402
 
 from builder.build import build  # noqa: E402
@@ -82,7 +89,11 @@ def bump_one(folder: Path) -> None:
     manifest_path.write_text(json.dumps(manifest))
 
 
-def run_size(count: int, rounds: int, seed: int) -> None:
+def _peak_mib(who: int) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def run_size(count: int, rounds: int, seed: int, baseline: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-build-") as tmp:
         root = Path(tmp) / "market"
         folders = make_marketplace(root, count, seed)
@@ -90,9 +101,13 @@ def run_size(count: int, rounds: int, seed: int) -> None:
         size = sum(p.stat().st_size for f in folders for p in f.rglob("*") if p.is_file())
 
         out = Path(tmp) / "site"
-        start = time.perf_counter()
-        full = build(root, out, keys=KEYS, now=NOW)
-        full_s = time.perf_counter() - start
+        with mkdocs_baseline.capture() as seen:
+            start = time.perf_counter()
+            full = build(root, out, keys=KEYS, now=NOW)
+            full_s = time.perf_counter() - start
+        peak, workers_peak = _peak_mib(resource.RUSAGE_SELF), _peak_mib(resource.RUSAGE_CHILDREN)
+        largest_page = max(out.rglob("*.html"), key=lambda p: p.stat().st_size)
+        largest = (largest_page.stat().st_size, largest_page.relative_to(out).as_posix())
 
         bump_one(folders[count // 2])
         start = time.perf_counter()
@@ -100,6 +115,10 @@ def run_size(count: int, rounds: int, seed: int) -> None:
         rebuild_s = time.perf_counter() - start
         if again.failed:
             raise SystemExit(f"the one-change rebuild failed a check, its time would mislead: {again.failed}")
+
+        mkdocs_s, mkdocs_pages = (0.0, 0)
+        if baseline:
+            mkdocs_s, mkdocs_pages = mkdocs_baseline.mkdocs_build(seen, Path(tmp) / "baseline")
 
         scratch = Path(tmp) / "scratch"
         scratch.mkdir()
@@ -109,12 +128,23 @@ def run_size(count: int, rounds: int, seed: int) -> None:
         )
 
     print(f"== {count} skills in {len(folders) // PER_PLUGIN or 1} plugin(s): {files} files, {size:,} bytes")
-    print(f"full build:               {full_s:8.2f} s  ({full.packaged} zips packaged, {full.reused} reused)")
+    print(
+        f"full build:               {full_s:8.2f} s  ({full.packaged} zips packaged, "
+        f"{full.pages_rendered} pages rendered; peak RSS {peak:.0f} MiB, "
+        f"render/package workers {workers_peak:.0f} MiB)"
+    )
     print(
         f"one skill changed+bumped: {rebuild_s:8.2f} s  ({again.packaged} zips packaged, "
-        f"{again.reused} reused)"
-        f"  ratio rebuild/full {rebuild_s / full_s:.2f}x"
+        f"{again.reused} reused; {again.pages_rendered} pages rendered, {again.pages_reused} reused)  "
+        "ratio rebuild/full "
+        f"{rebuild_s / full_s:.2f}x"
     )
+    print(f"largest page:             {largest[0] / 1024:8.1f} KiB ({largest[1]})")
+    if baseline:
+        print(
+            f"mkdocs build, same pages: {mkdocs_s:8.2f} s  ({mkdocs_pages} pages)  ratio full/mkdocs "
+            f"{full_s / mkdocs_s:.2f}x, one-change/mkdocs {rebuild_s / mkdocs_s:.2f}x"
+        )
     print(f"packaging, builder:       {ours:8.3f} s  ({ours / count * 1000:.2f} ms/skill, best of {rounds})")
     if theirs is None:
         print("packaging, zip -qr -X:    (Info-ZIP `zip` not installed; no baseline)")
@@ -127,12 +157,13 @@ def run_size(count: int, rounds: int, seed: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-baseline", action="store_true", help="skip the `mkdocs build` baseline")
     args = parser.parse_args()
     for count in args.sizes:
-        run_size(count, args.rounds, args.seed)
+        run_size(count, args.rounds, args.seed, baseline=not args.no_baseline)
     return 0
 
 

@@ -32,7 +32,7 @@ QUICK: dict[str, list[str]] = {
     "bench_scan.py": ["--sizes", "100"],
     "bench_search.py": ["--sizes", "100"],
 }
-TIMEOUT_S = 900
+TIMEOUT_S = 1800  # bench_build --full builds 10,000 skills twice and runs the MkDocs baseline
 
 
 def scripts(names: list[str]) -> list[Path]:

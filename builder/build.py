@@ -24,6 +24,8 @@ from builder import (
     frontmatter,
     history,
     index,
+    package,
+    parallel,
     plan,
     publish,
     resources,
@@ -54,6 +56,8 @@ class BuildResult:
     kept: tuple[str, ...] = ()  # failing plugins still served at their last published version
     left_out: tuple[str, ...] = ()  # failing plugins with nothing published before
     scan: Mapping[str, Any] = field(default_factory=dict)  # scan.MarketplaceScan.summary()
+    pages_rendered: int = 0  # catalog pages rendered in this run (builder/engine.py)
+    pages_reused: int = 0  # catalog pages carried over unchanged from the previous site
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +72,8 @@ class BuildResult:
             "kept": list(self.kept),
             "left_out": list(self.left_out),
             "scan": dict(self.scan),
+            "pages_rendered": self.pages_rendered,
+            "pages_reused": self.pages_reused,
         }
 
 
@@ -196,6 +202,7 @@ def build(
             )
         else:
             histories = {}
+        stamps = package.StampCache(publish.cache_dir(out_dir) / "stamps")
         skill_plans = [
             plan.plan_skill(
                 s,
@@ -203,10 +210,12 @@ def build(
                 marketplace.name,
                 upload=not rules.claude_code_only(s, p, limits),
                 key=names[(p.name, s.name)],
+                stamps=stamps,
             )
             for p in marketplace.plugins
             for s in p.skills
         ]
+        stamps.prune()
         plugin_plans = [
             plan.plan_plugin(p, [sp for sp in skill_plans if sp.plugin.name == p.name])
             for p in marketplace.plugins
@@ -214,26 +223,35 @@ def build(
         reusable = _reusable(previous)
         with publish.staging(out_dir) as staged:
             zips: dict[str, tuple[str, int]] = {}
-            packaged = reused = 0
+            reused = 0
             jobs: list[tuple[plan.Artifact, Callable[[], bytes]]] = [
                 (sp.zip, sp.build_zip) for sp in skill_plans if sp.zip
             ] + [(pp.zip, pp.build_zip) for pp in plugin_plans]
             for path in kept.zips:
                 publish.reuse_file(out_dir, staged, path)
-            for i, (artifact, make) in enumerate(jobs):
+            todo: list[tuple[plan.Artifact, Callable[[], bytes]]] = []
+            for artifact, make in jobs:
                 old = reusable.get(artifact.path)
                 if old and old[2] == artifact.key and publish.reuse_file(out_dir, staged, artifact.path):
-                    if _sha256_file(staged / artifact.path) == old[0]:
+                    if publish.sha256_file(staged / artifact.path) == old[0]:
                         zips[artifact.path] = (old[0], old[1])
                         reused += 1
                         continue
                     (staged / artifact.path).unlink()
-                data = make()
-                publish.write_file(staged, artifact.path, data)
-                zips[artifact.path] = (_sha256(data), len(data))
-                packaged += 1
-                if progress:
-                    progress("package", i + 1, len(jobs))
+                todo.append((artifact, make))
+
+            def package_one(job: tuple[plan.Artifact, Callable[[], bytes]]) -> tuple[str, int]:
+                data = job[1]()
+                publish.write_file(staged, job[0].path, data)
+                return _sha256(data), len(data)
+
+            for (artifact, _make), made in zip(
+                todo, parallel.map_forked(package_one, todo, limits.processes), strict=True
+            ):
+                zips[artifact.path] = made
+            packaged = len(todo)
+            if progress:
+                progress("package", len(jobs), len(jobs))
             serial = index.next_serial(previous.serial if previous else None, now)
             try:
                 source_path = marketplace_dir.relative_to(Path.cwd()).as_posix()
@@ -268,7 +286,7 @@ def build(
             kept_known = _kept_discovery(out_dir, kept)  # read before the swap replaces the old site
             if progress:
                 progress("catalog", 0, 1)
-            site.render_catalog(
+            pages = site.render_catalog(
                 document,
                 {**_kept_bodies(kept_known), **{sp.key: sp.skill.body for sp in skill_plans}},
                 staged,
@@ -278,6 +296,9 @@ def build(
                 work_dir=publish.cache_dir(out_dir),
                 now=now,
                 references={sp.skill.name: site.reference_texts(sp.skill.files) for sp in skill_plans},
+                previous_site=out_dir if out_dir.is_dir() else None,
+                page_size=limits.catalog_page_skills,
+                processes=limits.processes,
             )
             if progress:
                 progress("catalog", 1, 1)
@@ -298,7 +319,7 @@ def build(
                 base_url=base_url,
             )
             for rel, data in known.files:
-                publish.write_file(staged, f"{wellknown.WELL_KNOWN_DIR}/{rel}", data)
+                publish.write_or_link(out_dir, staged, f"{wellknown.WELL_KNOWN_DIR}/{rel}", data)
             publish.write_file(staged, "index.json.sig", index.sign(encoded, keys))
             publish.write_file(staged, "index.json", encoded)
             publish.swap_into_place(staged, out_dir)
@@ -314,6 +335,8 @@ def build(
         tuple(sorted(p.name for p in kept.plugins)),
         tuple(sorted(n for n in failing if n is not None and n not in {p.name for p in kept.plugins})),
         scanned.summary(),
+        pages.rendered,
+        pages.reused,
     )
 
 
@@ -423,17 +446,9 @@ def _same_file(path: Path, record: ZipRecord) -> bool:
         path.is_file()
         and not path.is_symlink()
         and path.resolve().is_relative_to(path.parent.resolve())
-        and _sha256_file(path) == record.sha256
+        and publish.sha256_file(path) == record.sha256
     )
 
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

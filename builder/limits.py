@@ -7,6 +7,7 @@ machine.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from builder import policy
@@ -30,6 +31,8 @@ class BuildLimits:
     max_skills: int = 20000
     index_lifetime_days: int = 30
     history_entries: int = 10
+    catalog_page_skills: int = 500  # skills per page of a long list (All skills, a tag, a category)
+    processes: int = max(1, min(4, os.cpu_count() or 1))  # worker processes for rendering pages
 
     def __post_init__(self) -> None:
         for name, value in self.__dict__.items():

@@ -9,6 +9,7 @@ oversized skills are cut off while reading (T42).
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import stat
@@ -113,14 +114,15 @@ def _walk(
     order. Symlinks whose target stays inside the marketplace ``root`` are followed (their targets
     read as regular files, as Claude Code copies them into its cache); links leaving it, link loops,
     hard links, FIFOs and devices are refused (T44)."""
-    stack: list[tuple[Path, str, frozenset[Path]]] = [(folder, "", frozenset({folder.resolve()}))]
+    real = folder.resolve()
+    stack: list[tuple[Path, str, frozenset[Path], Path]] = [(folder, "", frozenset({real}), real)]
     while stack:
-        here, prefix, seen = stack.pop()
+        here, prefix, seen, real_here = stack.pop()
         try:
             names = sorted(os.listdir(here), reverse=True)
         except OSError:
             continue
-        subdirs: list[tuple[Path, str, frozenset[Path]]] = []
+        subdirs: list[tuple[Path, str, frozenset[Path], Path]] = []
         files: list[tuple[str, Path, os.stat_result]] = []
         for name in names:
             if name in IGNORED_NAMES or name.endswith(IGNORED_SUFFIXES):
@@ -128,10 +130,11 @@ def _walk(
             if not prefix and name in skip_top:
                 continue
             path = here / name
+            real_path = real_here / name
             rel = prefix + name
-            shown = _rel(root, path)
             info = path.lstat()
             if stat.S_ISLNK(info.st_mode):
+                shown = _rel(root, path)
                 try:
                     target = path.resolve(strict=True)
                 except (OSError, RuntimeError):
@@ -140,10 +143,11 @@ def _walk(
                 if not target.is_relative_to(root) or target in seen:
                     problems.append(_symlink_problem(shown, "a copy of what it points to"))
                     continue
-                path, info = target, target.stat()
+                path, real_path, info = target, target, target.stat()
             if stat.S_ISDIR(info.st_mode):
-                subdirs.append((path, rel + "/", seen | {path.resolve()}))
+                subdirs.append((path, rel + "/", seen | {real_path}, real_path))
             elif not stat.S_ISREG(info.st_mode):
+                shown = _rel(root, path)
                 problems.append(
                     Problem(
                         shown,
@@ -154,7 +158,7 @@ def _walk(
                     )
                 )
             elif info.st_nlink > 1:
-                problems.append(_hardlink_problem(shown))
+                problems.append(_hardlink_problem(_rel(root, path)))
             else:
                 files.append((rel, path, info))
         yield from sorted(files)
@@ -169,6 +173,24 @@ def _hardlink_problem(rel: str) -> Problem:
         f"{rel} is a hard link shared with another file",
         "replace it with an independent copy of the file",
     )
+
+
+_READS: contextvars.ContextVar[dict[tuple[int, int], bytes] | None] = contextvars.ContextVar(
+    "skillport_load_reads", default=None
+)
+
+
+def _read(path: Path, info: os.stat_result) -> bytes:
+    """The file's bytes, read once per ``load`` (a plugin's walk and its skills' walks meet the same
+    files; the same bytes object then serves both, which also halves the memory they take)."""
+    cache = _READS.get()
+    key = (info.st_dev, info.st_ino)
+    if cache is not None and key in cache:
+        return cache[key]
+    data = path.read_bytes()
+    if cache is not None:
+        cache[key] = data
+    return data
 
 
 def _skill_files(
@@ -210,7 +232,7 @@ def _skill_files(
                 )
             )
             break
-        data = path.read_bytes()
+        data = _read(path, info)
         total += len(data)
         files.append(SkillFile(rel, data, executable=bool(info.st_mode & 0o111)))
     return files
@@ -281,9 +303,12 @@ def _skill_folders(
 ) -> list[Path]:
     """The folders Claude Code loads as this plugin's skills (``layout`` has the rules)."""
     found: list[Path] = []
+    seen: set[Path] = set()
 
     def add(path: Path) -> None:
-        if path.resolve() not in {f.resolve() for f in found}:
+        real = path.resolve()
+        if real not in seen:
+            seen.add(real)
             found.append(path)
 
     listed = layout.listed_paths(manifest, entry, "skills")
@@ -496,6 +521,14 @@ def _load_access(root: Path, limits: BuildLimits, problems: list[Problem]) -> di
 
 def load(root: Path, limits: BuildLimits = DEFAULT_LIMITS) -> tuple[Marketplace, list[Problem]]:
     """Read the marketplace at ``root``. Returns the model and the problems met while reading."""
+    token = _READS.set({})
+    try:
+        return _load(root, limits)
+    finally:
+        _READS.reset(token)
+
+
+def _load(root: Path, limits: BuildLimits) -> tuple[Marketplace, list[Problem]]:
     problems: list[Problem] = []
     root = root.resolve()
     manifest = _read_json(root, root / MARKETPLACE_JSON, limits, problems) or {}

@@ -18,12 +18,15 @@ Shapes: ``upload_zip`` (Claude.ai / Desktop / API: one root folder ``<skill>/`` 
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import zipfile
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from builder import frontmatter, policy
+from builder import frontmatter, origin, policy
 from builder.errors import BadInput
 from builder.model import SPEC_FRONTMATTER_KEYS, SkillFile
 from builder.origin import origin_or_none, with_origin
@@ -158,18 +161,63 @@ def stamp_skill_md(text: str, *, version: str, marketplace: str, plugin: str, na
     return frontmatter.replace(text, front)
 
 
+class StampCache:
+    """Stamped SKILL.md files kept between builds in the work folder (``.SITE.cache/stamps``), keyed by
+    the file's bytes and everything the stamp writes, so a rebuild of 10,000 skills parses only the
+    SKILL.md files that changed. Entries a build did not use are removed after it (``prune``)."""
+
+    def __init__(self, folder: Path) -> None:
+        self._dir = folder
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._used: set[str] = set()
+        code = hashlib.sha256()  # the stamp's code: a new Skillport version stamps afresh
+        for module in (__file__, frontmatter.__file__, origin.__file__):
+            code.update(Path(module).read_bytes())
+        self._salt = code.hexdigest()
+
+    def stamp(self, data: bytes, **fields: str) -> bytes:
+        material = json.dumps([self._salt, sorted(fields.items()), hashlib.sha256(data).hexdigest()])
+        key = hashlib.sha256(material.encode()).hexdigest()
+        self._used.add(key)
+        path = self._dir / key
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            pass
+        stamped = _stamp_bytes(data, **fields)
+        path.write_bytes(stamped)
+        return stamped
+
+    def prune(self) -> None:
+        for path in self._dir.iterdir():
+            if path.name not in self._used:
+                path.unlink()
+
+
+def _stamp_bytes(data: bytes, **fields: str) -> bytes:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput("SKILL.md: is not UTF-8 text; save it as UTF-8") from exc
+    return stamp_skill_md(text, **fields).encode("utf-8")
+
+
 def stamp_files(
-    files: Iterable[SkillFile], *, version: str, marketplace: str, plugin: str, name: str | None = None
+    files: Iterable[SkillFile],
+    *,
+    version: str,
+    marketplace: str,
+    plugin: str,
+    name: str | None = None,
+    cache: StampCache | None = None,
 ) -> tuple[SkillFile, ...]:
     """``files`` with the top-level SKILL.md stamped (``stamp_skill_md``); the others unchanged."""
+    fields = {"version": version, "marketplace": marketplace, "plugin": plugin}
+    fields |= {"name": name} if name is not None else {}
     out = []
     for f in files:
         if f.path == "SKILL.md":
-            try:
-                text = f.data.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise BadInput("SKILL.md: is not UTF-8 text; save it as UTF-8") from exc
-            stamped = stamp_skill_md(text, version=version, marketplace=marketplace, plugin=plugin, name=name)
-            f = SkillFile(f.path, stamped.encode("utf-8"))
+            stamped = cache.stamp(f.data, **fields) if cache else _stamp_bytes(f.data, **fields)
+            f = SkillFile(f.path, stamped)
         out.append(f)
     return tuple(out)

@@ -92,15 +92,27 @@ def _key(*parts: str) -> str:
 
 
 def plan_skill(
-    skill: Skill, plugin: Plugin, marketplace_name: str, *, upload: bool = True, key: str | None = None
+    skill: Skill,
+    plugin: Plugin,
+    marketplace_name: str,
+    *,
+    upload: bool = True,
+    key: str | None = None,
+    stamps: package.StampCache | None = None,
 ) -> SkillPlan:
     """``upload=False`` for a Claude Code only skill: no upload zip. ``key`` (default: the skill's
-    name) names the skill in the index and its paths."""
+    name) names the skill in the index and its paths. ``stamps`` keeps stamped SKILL.md files between
+    builds."""
     key = key or skill.name
     version = published_skill_version(skill, plugin)
     digest = skill_digest(skill.files)
     stamped = package.stamp_files(
-        skill.files, version=version, marketplace=marketplace_name, plugin=plugin.name, name=skill.name
+        skill.files,
+        version=version,
+        marketplace=marketplace_name,
+        plugin=plugin.name,
+        name=skill.name,
+        cache=stamps,
     )
     cache_key = _key(
         "skill",

@@ -12,8 +12,11 @@ import ctypes
 import ctypes.util
 import errno
 import fcntl
+import hashlib
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,13 +115,32 @@ def swap_into_place(staged: Path, out_dir: Path) -> None:
     if not out_dir.exists():
         os.rename(staged, out_dir)
         return
+    old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
     if _exchange(staged, out_dir):
-        shutil.rmtree(staged, ignore_errors=True)  # now holds the old tree
-        return
-    old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
-    os.rename(out_dir, old)
-    os.rename(staged, out_dir)
-    shutil.rmtree(old, ignore_errors=True)
+        os.replace(staged, old)  # ``staged`` now holds the old tree
+    else:
+        os.replace(out_dir, old)
+        os.rename(staged, out_dir)
+    remove_in_background(old)
+
+
+_REMOVE = "import shutil, sys; shutil.rmtree(sys.argv[1], ignore_errors=True)"
+
+
+def remove_in_background(folder: Path) -> None:
+    """Delete ``folder`` in a detached process: removing the old tree of a 10,000-skill site takes
+    seconds of file-system work that the new site need not wait for. A folder a killed deleter
+    leaves is removed by the next build (``remove_leftovers``)."""
+    try:
+        subprocess.Popen(
+            [sys.executable, "-c", _REMOVE, str(folder)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def write_file(root: Path, rel: str, data: bytes) -> None:
@@ -129,13 +151,32 @@ def write_file(root: Path, rel: str, data: bytes) -> None:
     target.write_bytes(data)
 
 
+def write_or_link(old_root: Path, root: Path, rel: str, data: bytes) -> None:
+    """``write_file``, or a hard link to ``old_root/rel`` when that file holds exactly ``data``: a
+    rebuild then writes only what changed (comparing bytes already in memory is cheaper than
+    writing them again)."""
+    source = old_root / rel
+    try:
+        same = not source.is_symlink() and source.stat().st_size == len(data) and source.read_bytes() == data
+    except OSError:
+        same = False
+    if not (same and reuse_file(old_root, root, rel)):
+        write_file(root, rel, data)
+
+
+def sha256_file(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
 def reuse_file(old_root: Path, root: Path, rel: str) -> bool:
     """Hard-link (or copy) ``old_root/rel`` into ``root/rel``; False when it is not there."""
     source = old_root / rel
     if source.is_symlink() or not source.is_file():
         return False
     target = root / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.parent.is_dir():
+        target.parent.mkdir(parents=True, exist_ok=True)
     try:
         os.link(source, target)
     except OSError:

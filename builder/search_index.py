@@ -30,6 +30,13 @@ def _text(description: str, facts: list[tuple[str, str]], tags: tuple[str, ...])
     return " ".join(parts)
 
 
+def titles(index_doc: IndexDocument) -> dict[str, str]:
+    """The title of each skill and plugin page, keyed like ``summaries``."""
+    found = {f"plugins/{p.name}/": p.name for p in index_doc.plugins}
+    found.update({f"skills/{s.name}/": s.name for s in index_doc.skills})
+    return found
+
+
 def summaries(index_doc: IndexDocument) -> dict[str, str]:
     """Search text of each skill and plugin page, keyed by its location in the search index."""
     texts: dict[str, str] = {}
@@ -41,8 +48,9 @@ def summaries(index_doc: IndexDocument) -> dict[str, str]:
     return texts
 
 
-def trim(data: bytes, texts: Mapping[str, str]) -> bytes:
-    """``search_index.json`` with each page in ``texts`` reduced to one entry holding that text."""
+def trim(data: bytes, texts: Mapping[str, str], page_titles: Mapping[str, str]) -> bytes:
+    """``search_index.json`` with each page in ``texts`` as one entry holding that text: MkDocs' entry
+    reduced, or a new one (builder/engine.py renders those pages without MkDocs' search plugin)."""
     try:
         document = json.loads(data)
         entries = document["docs"]
@@ -57,5 +65,11 @@ def trim(data: bytes, texts: Mapping[str, str]) -> bytes:
         elif location == page:
             docs.append({**entry, "text": texts[page]})
         # a heading section of a skill or plugin page: dropped
+    present = {str(entry.get("location", "")) for entry in docs}
+    docs += [
+        {"location": page, "title": html.escape(page_titles.get(page, page), quote=False), "text": text}
+        for page, text in sorted(texts.items())
+        if page not in present
+    ]
     document["docs"] = docs
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

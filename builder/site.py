@@ -1,21 +1,19 @@
-"""The catalog site: index document + SKILL.md bodies -> Markdown pages (Jinja2) -> HTML (MkDocs-Material).
+"""The catalog site: index document + SKILL.md bodies -> HTML pages (Jinja2) -> the theme's frame.
 
-This module is the ONE seam to the site engine. Everything engine-specific (the generated
-``mkdocs.yml``, the in-process MkDocs call, the theme overrides under ``templates/theme``) is here or
-in the templates, so switching to another engine that reads the same configuration (Zensical) is a
-one-file change.
+Pure page generation lives here; the site engine (MkDocs-Material, its configuration, the frame and
+the render cache) is behind one seam, builder/engine.py, and ``engine_config`` below.
 
 Skill text is untrusted (T46). It reaches a page in two ways only:
 
-- short fields (description, author, tags, commit subjects …) are HTML-escaped by Jinja autoescape
-  and placed only inside HTML blocks, which Markdown leaves alone;
+- short fields (description, author, tags, commit subjects …) are HTML-escaped by Jinja autoescape;
 - the SKILL.md body is rendered here with raw HTML turned off (it shows as text), then cleaned with
   nh3 (an allowlist: no scripts, no event handlers, no ``style``, no comments, only http(s)/mailto
   links; relative links point at the skill's published files or are dropped).
 
 Every link is relative, so the site works under any base path. Pages that list entries of several
 plugins wrap each entry in ``<!--sp-plugin:NAME-->…<!--/sp-plugin-->`` (docs/site-layout.md) and are
-kept out of the search index; skill and plugin pages are not in the navigation.
+kept out of the search index; skill and plugin pages are not in the navigation. Long lists (All
+skills, a tag, a category) come in pages of ``page_size`` skills: ``index.html``, ``index-2.html``, …
 """
 
 from __future__ import annotations
@@ -28,7 +26,7 @@ import posixpath
 import re
 import shutil
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib.metadata import version as _version
@@ -43,8 +41,9 @@ import yaml
 from markdown.extensions.toc import slugify as _toc_slugify
 from markupsafe import Markup
 
-from builder import changes, install_guide, search_index
+from builder import changes, engine, install_guide, parallel, search_index
 from builder.contract.index import IndexDocument, ZipRecord
+from builder.engine import HtmlPage
 from builder.errors import BadInput, UpstreamError
 from builder.provisioning import GroupPlugins, group_plugins
 from builder.scan import ScanResult
@@ -306,24 +305,20 @@ def _date(moment: str) -> str:
     return moment[:10] if re.match(r"^\d{4}-\d{2}-\d{2}", moment) else moment
 
 
-def _reference_pages(
-    view: SkillView, texts: Mapping[str, str], render_body: Callable[[str, SkillView, str, str], Markup]
-) -> tuple[ReferencePage, ...]:
-    """``references/<stem>.md`` files of the skill as pages (other files stay downloads)."""
+def _reference_pages(view: SkillView, texts: Mapping[str, str]) -> tuple[ReferencePage, ...]:
+    """``references/<stem>.md`` files of the skill as pages (other files stay downloads), not yet
+    rendered: each body is rendered knowing every reference page (links between them stay pages)."""
     pages = []
+    files = {f.path for f in view.files}
     for path in sorted(texts):
         match = REFERENCE_RE.fullmatch(path)
-        if match is None or path not in {f.path for f in view.files}:
+        if match is None or path not in files:
             continue
         stem = match.group(1)
         heading = re.search(r"^#\s+(.+?)\s*#*\s*$", texts[path], re.MULTILINE)
         title = heading.group(1) if heading else stem.replace("-", " ").replace("_", " ")
         pages.append(ReferencePage(path, stem, title, Markup("")))
-    # each page is rendered knowing every reference page (links between them stay pages)
-    view = replace(view, references=tuple(pages))
-    return tuple(
-        replace(p, body_html=render_body(texts[p.path], view, REFERENCE_ROOT, "references")) for p in pages
-    )
+    return tuple(pages)
 
 
 def reference_texts(files: Iterable[Any]) -> dict[str, str]:
@@ -335,10 +330,13 @@ def reference_texts(files: Iterable[Any]) -> dict[str, str]:
     }
 
 
+BodyJob = tuple[str, "SkillView", str, str]  # Markdown, its skill, root from the page, folder in the skill
+
+
 def catalog_from_index(
     index_doc: IndexDocument,
     bodies: Mapping[str, str],
-    render_body: Callable[[str, SkillView, str, str], Markup],
+    render_bodies: Callable[[Sequence[BodyJob]], list[Markup]],
     references: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Catalog:
     """Shape the verified index document for the templates (the contract has checked it)."""
@@ -363,7 +361,7 @@ def catalog_from_index(
     def label_of(text: str, slugs: Mapping[str, str]) -> Label:
         return Label(label=text, slug=slugs[text])
 
-    skills: list[SkillView] = []
+    pending: list[tuple[SkillView, Mapping[str, str], str]] = []
     for s in index_doc.skills:
         plugin_doc = plugin_docs.get(s.plugin)
         category = (s.category or "").strip() or ((plugin_doc.category if plugin_doc else None) or "").strip()
@@ -393,11 +391,19 @@ def catalog_from_index(
             scan=ScanResult.from_dict(s.scan) if s.scan is not None else None,
             versions=_version_rows(list(s.versions)),
         )
-        body = bodies.get(s.name, "")
         texts = (references or {}).get(s.name, {})
-        view = replace(view, references=_reference_pages(view, texts, render_body))
-        view = replace(view, body_html=render_body(body, view, SKILL_ROOT, "") if body else Markup(""))
-        skills.append(view)
+        pending.append(
+            (replace(view, references=_reference_pages(view, texts)), texts, bodies.get(s.name, ""))
+        )
+    jobs: list[BodyJob] = []
+    for view, texts, body in pending:
+        jobs += [(texts[r.path], view, REFERENCE_ROOT, "references") for r in view.references]
+        jobs += [(body, view, SKILL_ROOT, "")] if body else []
+    rendered = iter(render_bodies(jobs))
+    skills: list[SkillView] = []
+    for view, _texts, body in pending:
+        refs = tuple(replace(r, body_html=next(rendered)) for r in view.references)
+        skills.append(replace(view, references=refs, body_html=next(rendered) if body else Markup("")))
     skills.sort(key=lambda v: v.name)
 
     plugins: list[PluginView] = []
@@ -493,42 +499,53 @@ class BodyRenderer:
 
 
 class CachedRenderer:
-    """A body renderer with an on-disk cache in the work directory, so a rebuild renders only the
-    bodies that changed. The key covers the body, the skill's name and files, and the versions of
-    this module and of the libraries, so a change to the sanitizer invalidates every entry; entries
-    not used by a build are removed after it."""
+    """Renders bodies in batches with an on-disk cache in the work directory, so a rebuild renders
+    only the bodies that changed (the misses are spread over ``processes``, builder/parallel.py).
+    The key covers the body, the skill's name and files, and the versions of this module and of the
+    libraries, so a change to the sanitizer invalidates every entry; entries not used by a build are
+    removed after it."""
 
-    def __init__(self, render: Callable[[str, SkillView, str, str], Markup], cache_dir: Path) -> None:
+    def __init__(
+        self, render: Callable[[str, SkillView, str, str], Markup], cache_dir: Path, processes: int = 1
+    ) -> None:
         self._render = render
         self._dir = cache_dir
         self._dir.mkdir(parents=True, exist_ok=True)
+        self._processes = processes
         self._used: set[str] = set()
         self._salt = "\0".join(
             (hashlib.sha256(Path(__file__).read_bytes()).hexdigest(), markdown.__version__, _version("nh3"))
         )
 
-    def __call__(self, body: str, skill: SkillView, root: str = SKILL_ROOT, folder: str = "") -> Markup:
+    def _key(self, job: BodyJob) -> str:
+        body, skill, root, folder = job
+        files = sorted(f.path for f in skill.files)
         material = json.dumps(
-            [
-                self._salt,
-                skill.name,
-                sorted(f.path for f in skill.files),
-                [r.path for r in skill.references],
-                root,
-                folder,
-                body,
-            ]
+            [self._salt, skill.name, files, [r.path for r in skill.references], root, folder, body]
         )
-        key = hashlib.sha256(material.encode("utf-8")).hexdigest()
-        self._used.add(key)
-        path = self._dir / f"{key}.html"
-        try:
-            return Markup(path.read_text(encoding="utf-8"))  # noqa: S704 - written by us, sanitized
-        except FileNotFoundError:
-            pass
-        rendered = self._render(body, skill, root, folder)
-        path.write_text(str(rendered), encoding="utf-8")
-        return rendered
+        return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+    def __call__(self, jobs: Sequence[BodyJob]) -> list[Markup]:
+        keys = [self._key(job) for job in jobs]
+        self._used.update(keys)
+        found: dict[str, Markup] = {}
+        misses: list[tuple[str, BodyJob]] = []
+        for key, job in zip(keys, jobs, strict=True):
+            try:
+                found[key] = Markup((self._dir / f"{key}.html").read_text(encoding="utf-8"))  # noqa: S704 - ours
+            except FileNotFoundError:
+                misses.append((key, job))
+
+        def render(miss: tuple[str, BodyJob]) -> str:
+            rendered = str(self._render(*miss[1]))
+            (self._dir / f"{miss[0]}.html").write_text(rendered, encoding="utf-8")
+            return rendered
+
+        for (key, _job), text in zip(
+            misses, parallel.map_forked(render, misses, self._processes), strict=True
+        ):
+            found[key] = Markup(text)  # noqa: S704 - nh3 output is sanitized HTML
+        return [found[key] for key in keys]
 
     def prune(self) -> None:
         for path in self._dir.glob("*.html"):
@@ -577,9 +594,35 @@ def _environment(templates_dir: Path) -> jinja2.Environment:
     env.filters["ticks"] = lambda text: Markup(  # noqa: S704 - escaped before the <code> tags are added
         re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(str(text), quote=True))
     )
-    # Titles go to front matter; MkDocs themes print page.meta.title unescaped, so escape first.
-    env.filters["yaml_title"] = lambda text: Markup(json.dumps(html.escape(str(text)), ensure_ascii=False))  # noqa: S704
+    env.filters["anchor"] = lambda text: _toc_slugify(str(text), "-") or "top"  # as MkDocs' toc would
     return env
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """One page of a long list of skills: which slice, and the links to its sibling pages."""
+
+    number: int
+    count: int
+    skills: tuple[SkillView, ...]
+
+    def href(self, number: int) -> str:
+        """The link from this page to page ``number`` of the same list (they share a folder)."""
+        return "./" if number == 1 else f"index-{number}.html"
+
+
+def paginate(skills: Sequence[SkillView], size: int) -> list[ListPage]:
+    """``skills`` in pages of ``size`` (at least one page, possibly empty)."""
+    count = max(1, -(-len(skills) // size))
+    return [ListPage(n + 1, count, tuple(skills[n * size : (n + 1) * size])) for n in range(count)]
+
+
+def _list_src(folder: str, page: ListPage) -> tuple[str, bool]:
+    """Source name and directory-URL flag of a list page: page 1 is the folder's index page, page N
+    ``folder/index-N.html`` (a name no skill, tag or plugin can take: they have no dots)."""
+    if page.number == 1:
+        return f"{folder}/index.md", True
+    return f"{folder}/index-{page.number}.md", False
 
 
 def generate_pages(
@@ -589,8 +632,10 @@ def generate_pages(
     site_name: str,
     now: datetime,
     groups: tuple[GroupPlugins, ...] = (),
-) -> dict[str, str]:
-    """Every generated page: docs-relative path -> Markdown text."""
+    page_size: int = 500,
+) -> tuple[list[HtmlPage], Iterator[HtmlPage]]:
+    """Every generated page, as HTML (builder/engine.py puts each into the theme's frame): the
+    navigation pages, and the others one at a time (10,000 skills' pages need not all be in memory)."""
     common: dict[str, Any] = {
         "marketplace_name": catalog.marketplace_name,
         "catalog_url": catalog.catalog_url,
@@ -598,8 +643,19 @@ def generate_pages(
     recent = recent_candidates(catalog.skills)
     tag_entries = chip_entries(catalog.skills, lambda s: s.tags)
     category_entries = chip_entries(catalog.skills, lambda s: [s.category] if s.category else [])
-    pages: dict[str, str] = {
-        "index.md": env.get_template("home.md.j2").render(
+
+    # a large catalog's provisioning page lists plugins; each plugin's skills get a page of their own
+    split_admin = len(catalog.skills) > page_size
+
+    def nav(src: str, page_title: str, template: str, **values: Any) -> HtmlPage:
+        content = env.get_template(template).render(**values)
+        return HtmlPage(src, page_title, content, hide_toc=True)
+
+    pages = [
+        nav(
+            "index.md",
+            "Home",
+            "home.html.j2",
             site_name=site_name,
             marketplace={"name": catalog.marketplace_name, "description": catalog.marketplace_description},
             recent=recent,
@@ -609,32 +665,61 @@ def generate_pages(
             built_at=now.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             **common,
         ),
-        "plugins/index.md": env.get_template("plugins.md.j2").render(plugins=catalog.plugins),
-        "admin/index.md": env.get_template("admin.md.j2").render(
+        nav("plugins/index.md", "Plugins", "plugins.html.j2", plugins=catalog.plugins),
+        nav(
+            "admin/index.md",
+            "Provisioning",
+            "admin.html.j2",
             plugins=catalog.plugins,
             plugins_by_name={p.name: p for p in catalog.plugins},
             groups=groups,
+            split=split_admin,
             **common,
         ),
-        "skills/index.md": env.get_template("skills.md.j2").render(
-            skills=catalog.skills, surface_labels=SURFACE_LABELS
+        nav("tags/index.md", "Tags", "chips_index.html.j2", title="Tags", kind="tags", entries=tag_entries),
+        nav(
+            "categories/index.md",
+            "Categories",
+            "chips_index.html.j2",
+            title="Categories",
+            kind="categories",
+            entries=category_entries,
         ),
-        "tags/index.md": env.get_template("chips_index.md.j2").render(
-            title="Tags", kind="tags", entries=tag_entries
-        ),
-        "categories/index.md": env.get_template("chips_index.md.j2").render(
-            title="Categories", kind="categories", entries=category_entries
-        ),
-    }
-    common["owner"] = {"name": catalog.owner_name, "email": catalog.owner_email}
-    plugin_template = env.get_template("plugin.md.j2")
+    ]
+    all_template = env.get_template("skills.html.j2")
+    all_skills = paginate(catalog.skills, page_size)
+    content = all_template.render(part=all_skills[0], surface_labels=SURFACE_LABELS)
+    pages.append(HtmlPage("skills/index.md", "All skills", content, hide_toc=True))
+    return pages, _catalog_pages(catalog, env, common, all_skills, split_admin, page_size)
+
+
+def _catalog_pages(
+    catalog: Catalog,
+    env: jinja2.Environment,
+    common: dict[str, Any],
+    all_skills: Sequence[ListPage],
+    split_admin: bool,
+    page_size: int,
+) -> Iterator[HtmlPage]:
+    """The pages outside the navigation, in a fixed order."""
+    admin_template = env.get_template("admin_plugin.html.j2")
+    for p in catalog.plugins:
+        if split_admin and p.skills:
+            content = admin_template.render(p=p)
+            yield HtmlPage(f"admin/{p.name}/index.md", f"Provisioning: {p.name}", content, True)
+    all_template = env.get_template("skills.html.j2")
+    for part in all_skills[1:]:
+        src, directory = _list_src("skills", part)
+        content = all_template.render(part=part, surface_labels=SURFACE_LABELS)
+        yield HtmlPage(src, "All skills", content, True, directory)
+    common = {**common, "owner": {"name": catalog.owner_name, "email": catalog.owner_email}}
+    plugin_template = env.get_template("plugin.html.j2")
     for p in catalog.plugins:
         target = install_guide.Target(catalog.catalog_url, catalog.marketplace_name, p.name)
-        pages[f"plugins/{p.name}/index.md"] = plugin_template.render(
-            p=p, claude_code=install_guide.claude_code(target), **common
-        )
-    skill_template = env.get_template("skill.md.j2")
-    reference_template = env.get_template("reference.md.j2")
+        content = plugin_template.render(p=p, claude_code=install_guide.claude_code(target), **common)
+        yield HtmlPage(f"plugins/{p.name}/index.md", p.name, content)
+    skill_template = env.get_template("skill.html.j2")
+    reference_template = env.get_template("reference.html.j2")
     for s in catalog.skills:
         zip_file, zip_link = (s.zip.file, f"../../{s.zip.path}") if s.zip else ("", "")
         target = install_guide.Target(
@@ -646,20 +731,25 @@ def generate_pages(
             for g in install_guide.surfaces(target)
             if g.id in s.surfaces or (s.zip and g.id == "claude-code-web")
         ]
-        pages[f"skills/{s.name}/index.md"] = skill_template.render(s=s, guide=guide, **common)
+        content = skill_template.render(s=s, guide=guide, **common)
+        yield HtmlPage(f"skills/{s.name}/index.md", s.name, content)
         for ref in s.references:
-            pages[f"skills/{s.name}/references/{ref.stem}/index.md"] = reference_template.render(s=s, ref=ref)
-    chip_template = env.get_template("chip_page.md.j2")
-    for kind, labels, pick in (
-        ("tags", catalog.tags, lambda s, lab: lab in s.tags),
-        ("categories", catalog.categories, lambda s, lab: s.category == lab),
-    ):
+            content = reference_template.render(s=s, ref=ref)
+            src = f"skills/{s.name}/references/{ref.stem}/index.md"
+            yield HtmlPage(src, f"{ref.title} · {s.name}", content)
+    chip_template = env.get_template("chip_page.html.j2")
+    members: dict[tuple[str, Label], list[SkillView]] = {}
+    for s in catalog.skills:  # one pass, not one per label: 10,000 skills carry thousands of tags
+        for t in s.tags:
+            members.setdefault(("tags", t), []).append(s)
+        if s.category:
+            members.setdefault(("categories", s.category), []).append(s)
+    for kind, labels in (("tags", catalog.tags), ("categories", catalog.categories)):
         for lab in labels:
-            members = [s for s in catalog.skills if pick(s, lab)]
-            pages[f"{kind}/{lab.slug}/index.md"] = chip_template.render(
-                heading=lab.label, kind=kind, skills=members
-            )
-    return pages
+            for part in paginate(members.get((kind, lab), []), page_size):
+                src, directory = _list_src(f"{kind}/{lab.slug}", part)
+                content = chip_template.render(heading=lab.label, kind=kind, part=part)
+                yield HtmlPage(src, lab.label, content, True, directory)
 
 
 def recent_candidates(skills: Iterable[SkillView]) -> list[SkillView]:
@@ -732,33 +822,12 @@ def load_base_config(config_path: Path) -> dict[str, Any]:
     return loaded
 
 
-def prepare_catalog(
-    index_doc: IndexDocument,
-    bodies: Mapping[str, str],
-    *,
-    config_path: Path,
-    templates_dir: Path,
-    work_dir: Path,
-    now: datetime,
-    references: Mapping[str, Mapping[str, str]] | None = None,
-    docs_base: Path | None = None,
-) -> Path:
-    """Write the generated Markdown and ``mkdocs.yml`` into ``work_dir``; return that config file.
-    The config's ``docs_dir`` (extra pages) is relative to ``docs_base`` (default: its folder)."""
-    base = load_base_config(config_path)
-    renderer = CachedRenderer(BodyRenderer(), work_dir / "body-cache")
-    catalog = catalog_from_index(index_doc, bodies, renderer, references)
-    renderer.prune()
-    site_name = str(base.get("site_name") or catalog.marketplace_name)
-    groups = group_plugins(index_doc.access, (p.name for p in catalog.plugins))
-    pages = generate_pages(catalog, _environment(templates_dir), site_name=site_name, now=now, groups=groups)
-
-    docs = work_dir / "docs"
+def _write_docs(docs: Path, nav_pages: Sequence[engine.HtmlPage], extra_docs: Path | None) -> None:
+    """The folder MkDocs reads: the organization's extra pages and a stub per navigation page."""
     if docs.exists():
         shutil.rmtree(docs)
     docs.mkdir(parents=True)
-    extra_docs = (docs_base or config_path.parent) / str(base.get("docs_dir") or "docs")
-    if base.get("docs_dir") and extra_docs.is_dir():
+    if extra_docs is not None:
         for source in sorted(extra_docs.rglob("*")):
             relative = source.relative_to(extra_docs)
             if relative.parts[0] in GENERATED_TOP:
@@ -768,39 +837,73 @@ def prepare_catalog(
             if source.is_file():
                 (docs / relative).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, docs / relative)
-    for relative_path, text in pages.items():
-        target = docs / relative_path
+    for page in nav_pages:
+        target = docs / page.src
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        target.write_text(page.stub(), encoding="utf-8")
 
+
+def render_catalog(
+    index_doc: IndexDocument,
+    bodies: Mapping[str, str],
+    out_dir: Path,
+    *,
+    config_path: Path,
+    templates_dir: Path,
+    work_dir: Path,
+    now: datetime,
+    references: Mapping[str, Mapping[str, str]] | None = None,
+    docs_base: Path | None = None,
+    previous_site: Path | None = None,
+    page_size: int = 500,
+    processes: int = 1,
+) -> engine.RenderStats:
+    """Build the catalog pages for ``index_doc`` into ``out_dir`` (other files there are kept).
+
+    ``bodies`` maps skill name -> SKILL.md body (Markdown after the frontmatter). ``work_dir`` keeps
+    the generated ``mkdocs.yml``, the stubs MkDocs reads and the render caches. ``references`` maps
+    skill name -> {``references/x.md``: text}: those files get pages of their own. Pages whose inputs
+    did not change are hard-linked from ``previous_site`` (the published site) instead of rendered."""
+    base = load_base_config(config_path)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    renderer = CachedRenderer(BodyRenderer(), work_dir / "body-cache", processes)
+    catalog = catalog_from_index(index_doc, bodies, renderer, references)
+    renderer.prune()
+    site_name = str(base.get("site_name") or catalog.marketplace_name)
+    groups = group_plugins(index_doc.access, (p.name for p in catalog.plugins))
+    env = _environment(templates_dir)
+    nav_pages, other_pages = generate_pages(
+        catalog, env, site_name=site_name, now=now, groups=groups, page_size=page_size
+    )
+
+    extra_docs = (docs_base or config_path.parent) / str(base.get("docs_dir") or "docs")
+    extra = extra_docs if base.get("docs_dir") and extra_docs.is_dir() else None
+    _write_docs(work_dir / "docs", nav_pages, extra)
     extra_nav = base.get("nav") or []
     if not isinstance(extra_nav, list):
         raise BadInput(f"{config_path}: nav must be a list of extra pages")
-    config = engine_config(base, custom_dir=(templates_dir / "theme").resolve(), extra_nav=extra_nav)
+    theme_dir = (templates_dir / "theme").resolve()
+    config = engine_config(base, custom_dir=theme_dir, extra_nav=extra_nav)
     config_file = work_dir / "mkdocs.yml"
     config_file.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return config_file
-
-
-def build_site(config_file: Path) -> Path:
-    """Run MkDocs in-process on a prepared config; return the directory it built into."""
-    os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
-    from mkdocs.commands.build import build
-    from mkdocs.config import load_config
-    from mkdocs.exceptions import ConfigurationError, MkDocsException
-
-    try:
-        config = load_config(config_file=str(config_file))
-    except ConfigurationError as exc:
-        raise BadInput(f"site configuration: {exc}") from exc
-    config.plugins.on_startup(command="build", dirty=False)
-    try:
-        build(config)
-    except MkDocsException as exc:
-        raise UpstreamError(f"MkDocs failed to build the catalog: {exc}") from exc
-    finally:
-        config.plugins.on_shutdown()
-    return Path(config.site_dir)
+    frame = engine.frame_key(config_file, theme_dir, [extra] if extra else [])
+    built, stats = engine.build_site(
+        config_file,
+        nav_pages,
+        other_pages,
+        frame=frame,
+        work_dir=work_dir,
+        previous_site=previous_site,
+        processes=processes,
+        out_dir=out_dir,
+    )
+    search = built / "search" / "search_index.json"
+    if search.is_file():  # absent when the organization's mkdocs.yml turns search off
+        texts, titles = search_index.summaries(index_doc), search_index.titles(index_doc)
+        search.write_bytes(search_index.trim(search.read_bytes(), texts, titles))
+    _move_into(built, out_dir)
+    return stats
 
 
 def _move_into(source: Path, out_dir: Path) -> None:
@@ -815,43 +918,3 @@ def _move_into(source: Path, out_dir: Path) -> None:
         else:
             os.replace(entry, target)
     source.rmdir()
-
-
-def render_catalog(
-    index_doc: IndexDocument,
-    bodies: Mapping[str, str],
-    out_dir: Path,
-    *,
-    config_path: Path,
-    templates_dir: Path,
-    work_dir: Path,
-    now: datetime,
-    references: Mapping[str, Mapping[str, str]] | None = None,
-    docs_base: Path | None = None,
-) -> None:
-    """Build the catalog pages for ``index_doc`` into ``out_dir`` (other files there are kept).
-
-    ``bodies`` maps skill name -> SKILL.md body (Markdown after the frontmatter). ``work_dir`` keeps
-    the generated Markdown and ``mkdocs.yml`` (``mkdocs build -f work_dir/mkdocs.yml`` rebuilds it).
-    ``references`` maps skill name -> {``references/x.md``: text}: those files get pages of their own."""
-    config_file = prepare_catalog(
-        index_doc,
-        bodies,
-        config_path=config_path,
-        templates_dir=templates_dir,
-        work_dir=work_dir,
-        now=now,
-        references=references,
-        docs_base=docs_base,
-    )
-    built = build_site(config_file)
-    trim_search_index(built, index_doc)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _move_into(built, out_dir)
-
-
-def trim_search_index(site_dir: Path, index_doc: IndexDocument) -> None:
-    """Rewrite the built ``search/search_index.json`` to what search needs (builder/search_index.py)."""
-    path = site_dir / "search" / "search_index.json"
-    if path.is_file():  # absent when the organization's mkdocs.yml turns search off
-        path.write_bytes(search_index.trim(path.read_bytes(), search_index.summaries(index_doc)))

@@ -121,9 +121,11 @@ class AccessRules:
 
     def path_readable(self, member: MemberLike, path: str) -> bool:
         """Whether a site path (no leading /) under ``skills/<s>/`` or ``plugins/<p>/`` may be seen."""
-        if path.lstrip("/").startswith(ADMIN_PREFIX):
-            return self.can_edit_any(member)
         parts = path.lstrip("/").split("/")
+        if path.lstrip("/").startswith(ADMIN_PREFIX):  # admin/ and, for a large catalog, admin/<plugin>/
+            if len(parts) >= 3 and parts[1] in self.plugin_names and not self.can_read(member, parts[1]):
+                return False
+            return self.can_edit_any(member)
         if len(parts) >= 2 and parts[0] in ("skills", "plugins"):
             name = parts[1].split("#")[0]
             if len(parts) == 2 and name.endswith(".zip"):

@@ -93,3 +93,23 @@ def test_t26_admin_page_lists_upload_zips_for_editors_only(served: tuple[Running
         search = carol.get(proxy.url + "search/search_index.json", headers={"Accept": "application/json"})
         if search.status_code == 200:
             assert not any(d.get("location", "").startswith("admin/") for d in search.json().get("docs", []))
+
+
+@pytest.mark.threat("T26")
+def test_t26_a_large_catalogs_per_plugin_provisioning_pages_follow_read_access(
+    examples_dir: Path, tmp_path: Path
+) -> None:
+    """With more skills than a page holds, each plugin's zips move to admin/<plugin>/: an editor sees
+    the pages of the plugins they may read, and nothing (404) of the others, not even the name."""
+    with contextlib.ExitStack() as stack:
+        proxy, _doc = stack.enter_context(example_proxy(examples_dir, tmp_path, USERS, page_size=3))
+        alice, bob, carol = (stack.enter_context(_member(proxy, sub)) for sub in ("alice", "bob", "carol"))
+        index = alice.get(proxy.url + "admin/")
+        assert index.status_code == 200 and 'href="brand-and-comms/"' in index.text
+        assert "finance-ops" not in index.text  # alice may not read it
+        page = alice.get(proxy.url + "admin/brand-and-comms/")
+        assert page.status_code == 200 and 'href="../../skills/brand-voice/brand-voice-' in page.text
+        hidden = alice.get(proxy.url + "admin/finance-ops/")
+        assert hidden.status_code == 404 and "finance-ops" not in hidden.text
+        assert bob.get(proxy.url + "admin/finance-ops/").status_code == 200
+        assert carol.get(proxy.url + "admin/brand-and-comms/").status_code in (403, 404)

@@ -24,6 +24,7 @@ import yaml
 from builder import index, publish, site
 from builder.build import BuildResult, build
 from builder.errors import ValidationFailed
+from builder.limits import BuildLimits
 from builder.model import SPEC_FRONTMATTER_KEYS
 from tests.support.marketplaces import edit_json, make_marketplace, skill_text, write_skill
 
@@ -264,6 +265,40 @@ def test_an_unchanged_skill_is_not_rezipped_and_a_bumped_one_is(mp: Path, tmp_pa
     with zipfile.ZipFile(out / "skills/alpha/alpha-1.1.0.zip") as zf:
         assert "New text." in zf.read("alpha/SKILL.md").decode()
     assert next(s for s in _doc(out)["skills"] if s["name"] == "alpha")["version"] == "1.1.0"
+
+
+def test_an_incremental_build_writes_the_same_bytes_as_a_build_from_scratch(tmp_path: Path) -> None:
+    """Issue 15: a rebuild reuses the pages whose inputs did not change and renders the others; the
+    site it publishes is byte for byte the site a build from scratch publishes."""
+    market = tmp_path / "market"
+    shutil.copytree(REPO / "examples" / "marketplace", market)
+    limits = BuildLimits(catalog_page_skills=4)  # All skills, tags and categories come in pages
+    out = tmp_path / "site"
+    first = build(market, out, keys=KEYS, now=NOW, limits=limits)
+    assert first.pages_reused == 0 and first.pages_rendered > 30
+    assert (out / "skills" / "index-3.html").is_file()
+    shutil.copyfile(out / "index.json", tmp_path / "first-index.json")
+    shutil.copyfile(out / "index.json.sig", tmp_path / "first-index.json.sig")
+
+    md = market / "plugins/brand-and-comms/skills/brand-voice/SKILL.md"
+    md.write_text(md.read_text() + "\nOne more rule: no exclamation marks.\n")
+    edit_json(market / "plugins/brand-and-comms/.claude-plugin/plugin.json", version="1.2.0")
+    later = NOW + timedelta(hours=1)
+    again = build(market, out, keys=KEYS, now=later, limits=limits)
+    assert again.failed == ()
+    assert 0 < again.pages_rendered < again.pages_reused  # work follows the change
+    scratch = tmp_path / "scratch"
+    first_index = str(tmp_path / "first-index.json")
+    build(market, scratch, keys=KEYS, now=later, limits=limits, previous_index=first_index)
+
+    assert "no exclamation marks" in (out / "skills/brand-voice/index.html").read_text()
+    assert tree(out) == tree(scratch)
+
+    # a published page changed on disk is rendered again, not reused (its digest no longer matches)
+    (out / "skills/sql-style-guide/index.html").write_text("tampered")
+    third = build(market, out, keys=KEYS, now=later, limits=limits, previous_index=first_index)
+    assert third.pages_rendered == 1
+    assert tree(out) == tree(scratch)
 
 
 @pytest.mark.threat("T48")

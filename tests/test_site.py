@@ -305,6 +305,26 @@ def test_building_twice_gives_the_same_site(tmp_path: Path) -> None:
     assert sorted(name for name in a if a[name] != c.get(name)) == ["index.html"]  # only the build stamp
 
 
+def test_pages_filled_into_a_frame_are_the_pages_the_theme_renders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine renders Material's template once per kind of page and fills in title, content and
+    headings (builder/engine.py Frames): byte for byte what rendering each page in full gives,
+    hostile titles and reference pages included."""
+    from builder import engine
+
+    render(tmp_path / "framed", tmp_path / "w1", references=REFERENCES)
+    monkeypatch.setattr(engine.Frames, "_frame", lambda *args: None)  # every page in full
+    render(tmp_path / "full", tmp_path / "w2", references=REFERENCES)
+
+    def snapshot(root: Path) -> dict[str, bytes]:
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*.html")}
+
+    framed, full = snapshot(tmp_path / "framed"), snapshot(tmp_path / "full")
+    assert len(framed) > 20 and f"skills/{HOSTILE}/references/guide/index.html" in framed
+    assert framed == full
+
+
 def test_a_bad_index_names_the_field(tmp_path: Path) -> None:
     from builder.site import render_catalog
 
@@ -346,9 +366,28 @@ def test_the_base_config_is_plain_yaml_and_a_bad_one_is_named(tmp_path: Path) ->
 def test_every_relative_link_of_the_example_build_resolves(tmp_path: Path, examples_dir: Path) -> None:
     """The real build (builder.build) of the example marketplace: every relative href/src on every page
     points at a file that exists (pages, zips, the skills' published files, assets)."""
-    build_module = pytest.importorskip("builder.build")
+    from builder.build import build
+    from builder.limits import BuildLimits
+
     out = tmp_path / "catalog"
-    build_module.build(examples_dir, out, keys=["k" * 40], now=NOW, base_url=None)
+    build(
+        examples_dir, out, keys=["k" * 40], now=NOW, base_url=None, limits=BuildLimits(catalog_page_skills=3)
+    )
+    # long lists come in pages (3 skills each here): together they list every skill once
+    listed = [
+        card
+        for page in sorted((out / "skills").glob("index*.html"))
+        for card in re.findall(r'class="sp-card sp-skill-entry"[^>]*href="([^"]+)/"', page.read_text())
+    ]
+    assert len(listed) == len(set(listed)) == len([p for p in (out / "skills").iterdir() if p.is_dir()])
+    assert (out / "skills" / "index-2.html").is_file() and 'href="index-2.html"' in (
+        out / "skills/index.html"
+    ).read_text()
+    # so is the provisioning page: each plugin's zips on a page of its own (links checked below)
+    admin = (out / "admin/index.html").read_text()
+    assert 'href="brand-and-comms/"' in admin and "sp-admin__table" not in admin
+    plugin_page = (out / "admin/brand-and-comms/index.html").read_text()
+    assert 'class="sp-admin__zip" href="../../skills/' in plugin_page
     broken = []
     checked = 0
     for path in pages(out):
@@ -377,16 +416,19 @@ See [the other](other.md), [the skill's guide](guide.md) and <img src=x onerror=
 """
 
 
+REFERENCES = {
+    "sql-style-guide": {"references/guide.md": "# The guide\n\n## Joins\n\nExplicit joins only.\n"},
+    HOSTILE: {"references/guide.md": HOSTILE_REFERENCE, "scripts/x.md": "# not a reference"},
+}
+
+
 @pytest.mark.threat("T46")
 def test_t46_reference_files_become_sanitized_pages_linked_from_the_skill(tmp_path: Path) -> None:
     out = tmp_path / "site"
     render(
         out,
         tmp_path / "work",
-        references={
-            "sql-style-guide": {"references/guide.md": "# The guide\n\n## Joins\n\nExplicit joins only.\n"},
-            HOSTILE: {"references/guide.md": HOSTILE_REFERENCE, "scripts/x.md": "# not a reference"},
-        },
+        references=REFERENCES,
     )
     skill = (out / "skills/sql-style-guide/index.html").read_text()
     assert 'href="references/guide/"' in skill  # the body's link and the References list

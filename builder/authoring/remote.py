@@ -142,9 +142,7 @@ class GitPublisher:
                 plan = planner(read_checkout(root))
                 with applied(root, plan, validate=self.validate):
                     paths = [f"{self.subdir}/{p}" if self.subdir else p for p in plan.paths]
-                    commit = repo.commit(
-                        plan.message, trailers=trailers, paths=paths, hooks=False
-                    )
+                    commit = repo.commit(plan.message, trailers=trailers, paths=paths, hooks=False)
                 target = (
                     f"skillport/{plan.action}-{plan.skill}-{uuid.uuid4().hex[:8]}"
                     if self.branch_mode

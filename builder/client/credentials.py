@@ -21,9 +21,6 @@ class NotSignedIn(SkillportError):
     """No usable credentials for the server: run ``skillport login``."""
 
 
-
-
-
 def credentials_path(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME") or Path.home()) / ".config")

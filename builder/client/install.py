@@ -29,9 +29,6 @@ class IntegrityError(SkillportError):
     """A downloaded zip does not match the signed index (or is unsafe); nothing was installed."""
 
 
-
-
-
 def skills_dir(target: str | None) -> Path:
     if not target or target == "claude-code":
         return Path(os.environ.get("HOME") or Path.home()) / ".claude" / "skills"

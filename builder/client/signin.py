@@ -23,8 +23,6 @@ from builder.errors import BadInput, UpstreamError
 CLIENT_NAME = "Skillport CLI"
 
 
-
-
 def _pkce() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
     digest = hashlib.sha256(verifier.encode()).digest()

@@ -360,13 +360,15 @@ def run_proxy(site: Path | str, issuer: str, workdir: Path, **extra: str) -> Ite
 
 @contextmanager
 def example_proxy(
-    marketplace: Path, root: Path, users: list[dict[str, Any]]
+    marketplace: Path, root: Path, users: list[dict[str, Any]], *, page_size: int | None = None
 ) -> Iterator[tuple[RunningProxy, dict[str, Any]]]:
     """``marketplace`` built by the real builder into ``root/site`` (for https://skills.corp.example/),
-    served by the real proxy with the mock OIDC provider signing ``users`` in; yields it and its index."""
+    served by the real proxy with the mock OIDC provider signing ``users`` in; yields it and its index.
+    ``page_size``: skills per page of long lists (a small one makes the example a "large" catalog)."""
     from datetime import UTC, datetime
 
     from builder.build import build
+    from builder.limits import DEFAULT_LIMITS, BuildLimits
 
     build(
         marketplace,
@@ -374,6 +376,7 @@ def example_proxy(
         keys=[SIGNING],
         now=datetime.now(UTC),
         base_url="https://skills.corp.example/",
+        limits=BuildLimits(catalog_page_skills=page_size) if page_size else DEFAULT_LIMITS,
     )
     doc = json.loads((root / "site" / "index.json").read_text())
     with mock_provider(users) as issuer, run_proxy(root / "site", issuer, root) as proxy:
