@@ -232,12 +232,11 @@ def build(
             todo: list[tuple[plan.Artifact, Callable[[], bytes]]] = []
             for artifact, make in jobs:
                 old = reusable.get(artifact.path)
-                if old and old[2] == artifact.key and publish.reuse_file(out_dir, staged, artifact.path):
-                    if publish.sha256_file(staged / artifact.path) == old[0]:
-                        zips[artifact.path] = (old[0], old[1])
-                        reused += 1
-                        continue
-                    (staged / artifact.path).unlink()
+                same = old is not None and old[2] == artifact.key
+                if old and same and publish.reuse_file(out_dir, staged, artifact.path, old[0]):
+                    zips[artifact.path] = (old[0], old[1])
+                    reused += 1
+                    continue
                 todo.append((artifact, make))
 
             def package_one(job: tuple[plan.Artifact, Callable[[], bytes]]) -> tuple[str, int]:

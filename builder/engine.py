@@ -10,7 +10,9 @@ the context MkDocs gives its own pages), without Markdown conversion, search ind
 per-page plugin events. That is what makes 10,000 skills cheap (issue 15):
 
 - a page whose inputs did not change is not rendered again: its key is the digest of the frame
-  (configuration, theme files, engine versions, navigation) and of the page's own title and HTML;
+  (configuration, theme files, engine versions, navigation) and of the page's own title and HTML —
+  or, for the pages of single skills (``DeferredPage``), of what the HTML is made from, so those
+  are not even rendered to be compared;
   the previous site's file is hard-linked when its recorded digest still matches the file on disk
   (``pages.json`` in the work folder), else the page is rendered;
 - the pages to render are split across processes (builder/parallel.py).
@@ -27,8 +29,9 @@ import itertools
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
 from importlib.metadata import version as _version
 from pathlib import Path
 from typing import Any
@@ -63,6 +66,34 @@ class HtmlPage:
         title = json.dumps(html.escape(self.title), ensure_ascii=False)
         hide = "hide:\n  - toc\n" if self.hide_toc else ""
         return f"---\ntitle: {title}\nsearch:\n  exclude: true\n{hide}---\n\n<!--sp-content-->\n"
+
+
+@dataclass(frozen=True)
+class DeferredPage:
+    """A page like ``HtmlPage`` whose content is rendered only when needed: its key is the digest of
+    ``inputs`` (everything the content is made from, including the code and templates that make it),
+    so an unchanged page of a 10,000-skill catalog is reused without being rendered at all."""
+
+    src: str
+    title: str
+    make: Callable[[], str] = field(repr=False, compare=False)
+    inputs: str
+    hide_toc: bool = False
+    directory_url: bool = True
+
+    @property
+    def key(self) -> str:
+        material = json.dumps(
+            [self.src, self.title, self.hide_toc, self.directory_url, "inputs", self.inputs]
+        )
+        return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+    @cached_property
+    def content(self) -> str:
+        return self.make()
+
+
+AnyPage = HtmlPage | DeferredPage
 
 
 Heading = tuple[int, str, str]  # level, anchor, title (HTML)
@@ -152,18 +183,18 @@ class _Render:
         self.doc_files = files.documentation_pages()
         self.template = env.get_template("main.html")
 
-    def dest(self, page: HtmlPage) -> str:
+    def dest(self, page: AnyPage) -> str:
         from mkdocs.structure.files import File
 
         file = File(page.src, None, self.config.site_dir, page.directory_url)
         return file.dest_uri
 
-    def __call__(self, page: HtmlPage) -> bytes:
+    def __call__(self, page: AnyPage) -> bytes:
         return self.text(page, html.escape(page.title), page.content, headings(page.content)).encode(
             "utf-8", errors="xmlcharrefreplace"
         )
 
-    def text(self, page: HtmlPage, title: str, content: str, found: Sequence[Heading]) -> str:
+    def text(self, page: AnyPage, title: str, content: str, found: Sequence[Heading]) -> str:
         """``main.html`` for ``page`` with this (HTML) title, content and table of contents."""
         from mkdocs.commands.build import get_context
         from mkdocs.structure.files import File
@@ -212,7 +243,7 @@ class Frames:
         self.render = render
         self.frames: dict[tuple[Any, ...], _Frame | None] = {}
 
-    def __call__(self, page: HtmlPage) -> bytes:
+    def __call__(self, page: AnyPage) -> bytes:
         found = headings(page.content)
         has_h1 = "<h1" in page.content
         dest = self.render.dest(page)
@@ -224,7 +255,7 @@ class Frames:
             return self.render(page)
         return frame.fill(html.escape(page.title), page.content, found)
 
-    def _frame(self, page: HtmlPage, found: Sequence[Heading], has_h1: bool) -> _Frame | None:
+    def _frame(self, page: AnyPage, found: Sequence[Heading], has_h1: bool) -> _Frame | None:
         marks = [(level, _mark("I", i), _mark("H", i)) for i, (level, _a, _t) in enumerate(found)]
         content = _mark("C") + ("<h1>" if has_h1 else "")
         top, *middle, name = page.src.split("/")  # a page of the same kind elsewhere: same top folder
@@ -266,7 +297,7 @@ BATCH = 2000  # pages held in memory at once while rendering
 
 def render_pages(
     render: _Render,
-    pages: Iterable[HtmlPage],
+    pages: Iterable[AnyPage],
     *,
     site_dir: Path,
     previous: Manifest,
@@ -281,7 +312,7 @@ def render_pages(
     frames = Frames(render)
     batch = list(itertools.islice(pages, BATCH))
     while batch:
-        todo: list[HtmlPage] = []
+        todo: list[AnyPage] = []
         keys: dict[str, str] = {}
         for page in batch:
             dest = render.dest(page)
@@ -304,12 +335,7 @@ def render_pages(
 
 def _link(previous_site: Path, site_dir: Path, dest: str, sha256: str) -> bool:
     """Hard-link the previous site's page when it still holds the bytes the manifest recorded."""
-    source = previous_site / dest
-    try:
-        same = not source.is_symlink() and publish.sha256_file(source) == sha256
-    except OSError:
-        return False
-    return same and publish.reuse_file(previous_site, site_dir, dest)
+    return publish.reuse_file(previous_site, site_dir, dest, sha256)
 
 
 def _plugin(nav_pages: Mapping[str, HtmlPage], run: Any) -> Any:
@@ -342,7 +368,7 @@ def _plugin(nav_pages: Mapping[str, HtmlPage], run: Any) -> Any:
 def build_site(
     config_file: Path,
     nav_pages: Sequence[HtmlPage],
-    other_pages: Iterable[HtmlPage],
+    other_pages: Iterable[AnyPage],
     *,
     frame: str,
     work_dir: Path,

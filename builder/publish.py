@@ -15,6 +15,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -155,30 +156,49 @@ def write_or_link(old_root: Path, root: Path, rel: str, data: bytes) -> None:
     """``write_file``, or a hard link to ``old_root/rel`` when that file holds exactly ``data``: a
     rebuild then writes only what changed (comparing bytes already in memory is cheaper than
     writing them again)."""
-    source = old_root / rel
+    source = os.path.join(old_root, rel)
     try:
-        same = not source.is_symlink() and source.stat().st_size == len(data) and source.read_bytes() == data
+        info = os.lstat(source)
+        same = stat.S_ISREG(info.st_mode) and info.st_size == len(data)
+        if same:
+            with open(source, "rb") as handle:
+                same = handle.read() == data
     except OSError:
         same = False
     if not (same and reuse_file(old_root, root, rel)):
         write_file(root, rel, data)
 
 
-def sha256_file(path: Path) -> str:
-    with path.open("rb") as handle:
+def sha256_file(path: Path | str) -> str:
+    with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def reuse_file(old_root: Path, root: Path, rel: str) -> bool:
-    """Hard-link (or copy) ``old_root/rel`` into ``root/rel``; False when it is not there."""
-    source = old_root / rel
-    if source.is_symlink() or not source.is_file():
+def reuse_file(old_root: Path, root: Path, rel: str, sha256: str | None = None) -> bool:
+    """Hard-link (or copy) ``old_root/rel`` into ``root/rel``; False when it is not there as a regular
+    file, or (given ``sha256``) does not hold those bytes. Plain ``os`` calls on strings: a rebuild of
+    10,000 skills reuses some 70,000 files this way."""
+    source = os.path.join(old_root, rel)
+    try:
+        if not stat.S_ISREG(os.lstat(source).st_mode):
+            return False
+        if sha256 is not None and sha256_file(source) != sha256:
+            return False
+    except OSError:
         return False
-    target = root / rel
-    if not target.parent.is_dir():
-        target.parent.mkdir(parents=True, exist_ok=True)
+    target = os.path.join(root, rel)
+    try:
+        os.link(source, target)
+    except FileNotFoundError:  # its folder is not there yet
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        _link_or_copy(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+    return True
+
+
+def _link_or_copy(source: str, target: str) -> None:
     try:
         os.link(source, target)
     except OSError:
         shutil.copyfile(source, target)
-    return True

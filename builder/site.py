@@ -29,6 +29,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from importlib.metadata import version as _version
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ from markupsafe import Markup
 
 from builder import changes, engine, install_guide, parallel, search_index
 from builder.contract.index import IndexDocument, ZipRecord
-from builder.engine import HtmlPage
+from builder.engine import AnyPage, DeferredPage, HtmlPage
 from builder.errors import BadInput, UpstreamError
 from builder.provisioning import GroupPlugins, group_plugins
 from builder.scan import ScanResult
@@ -625,6 +626,25 @@ def _list_src(folder: str, page: ListPage) -> tuple[str, bool]:
     return f"{folder}/index-{page.number}.md", False
 
 
+def _digest(*parts: str) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(hashlib.sha256(part.encode("utf-8", "surrogatepass")).digest())
+    return digest.hexdigest()
+
+
+def render_code_key(templates_dir: Path) -> str:
+    """What a page's HTML depends on besides its data: the page templates and the builder's code
+    (its filters, install guides, views). Part of every ``DeferredPage`` key."""
+    digest = hashlib.sha256()
+    for root in (templates_dir, Path(__file__).parent):
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and path.suffix in (".py", ".j2", ".html", ".css", ".js", ".xml"):
+                digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 def generate_pages(
     catalog: Catalog,
     env: jinja2.Environment,
@@ -633,7 +653,8 @@ def generate_pages(
     now: datetime,
     groups: tuple[GroupPlugins, ...] = (),
     page_size: int = 500,
-) -> tuple[list[HtmlPage], Iterator[HtmlPage]]:
+    code_key: str = "",
+) -> tuple[list[HtmlPage], Iterator[AnyPage]]:
     """Every generated page, as HTML (builder/engine.py puts each into the theme's frame): the
     navigation pages, and the others one at a time (10,000 skills' pages need not all be in memory)."""
     common: dict[str, Any] = {
@@ -690,7 +711,7 @@ def generate_pages(
     all_skills = paginate(catalog.skills, page_size)
     content = all_template.render(part=all_skills[0], surface_labels=SURFACE_LABELS)
     pages.append(HtmlPage("skills/index.md", "All skills", content, hide_toc=True))
-    return pages, _catalog_pages(catalog, env, common, all_skills, split_admin, page_size)
+    return pages, _catalog_pages(catalog, env, common, all_skills, split_admin, page_size, code_key)
 
 
 def _catalog_pages(
@@ -700,8 +721,9 @@ def _catalog_pages(
     all_skills: Sequence[ListPage],
     split_admin: bool,
     page_size: int,
-) -> Iterator[HtmlPage]:
-    """The pages outside the navigation, in a fixed order."""
+    code_key: str,
+) -> Iterator[AnyPage]:
+    """The pages outside the navigation, in a fixed order. ``code_key``: ``render_code_key``."""
     admin_template = env.get_template("admin_plugin.html.j2")
     for p in catalog.plugins:
         if split_admin and p.skills:
@@ -731,12 +753,14 @@ def _catalog_pages(
             for g in install_guide.surfaces(target)
             if g.id in s.surfaces or (s.zip and g.id == "claude-code-web")
         ]
-        content = skill_template.render(s=s, guide=guide, **common)
-        yield HtmlPage(f"skills/{s.name}/index.md", s.name, content)
+        # keyed by what they are made from: an unchanged skill's pages are not rendered again
+        inputs = _digest(code_key, repr((s, guide, common)))
+        make = partial(skill_template.render, s=s, guide=guide, **common)
+        yield DeferredPage(f"skills/{s.name}/index.md", s.name, make, inputs)
         for ref in s.references:
-            content = reference_template.render(s=s, ref=ref)
             src = f"skills/{s.name}/references/{ref.stem}/index.md"
-            yield HtmlPage(src, f"{ref.title} · {s.name}", content)
+            make = partial(reference_template.render, s=s, ref=ref)
+            yield DeferredPage(src, f"{ref.title} · {s.name}", make, _digest(inputs, repr(ref)))
     chip_template = env.get_template("chip_page.html.j2")
     members: dict[tuple[str, Label], list[SkillView]] = {}
     for s in catalog.skills:  # one pass, not one per label: 10,000 skills carry thousands of tags
@@ -874,7 +898,13 @@ def render_catalog(
     groups = group_plugins(index_doc.access, (p.name for p in catalog.plugins))
     env = _environment(templates_dir)
     nav_pages, other_pages = generate_pages(
-        catalog, env, site_name=site_name, now=now, groups=groups, page_size=page_size
+        catalog,
+        env,
+        site_name=site_name,
+        now=now,
+        groups=groups,
+        page_size=page_size,
+        code_key=render_code_key(templates_dir),
     )
 
     extra_docs = (docs_base or config_path.parent) / str(base.get("docs_dir") or "docs")

@@ -300,6 +300,16 @@ def test_an_incremental_build_writes_the_same_bytes_as_a_build_from_scratch(tmp_
     assert third.pages_rendered == 1
     assert tree(out) == tree(scratch)
 
+    # a changed page template renders again the pages made from it (it is part of their key)
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO / "templates", templates)
+    build(market, out, keys=KEYS, now=later, limits=limits, templates_dir=templates)
+    skill_template = templates / "skill.html.j2"
+    skill_template.write_text(skill_template.read_text() + "<p>Template changed.</p>\n")
+    fourth = build(market, out, keys=KEYS, now=later, limits=limits, templates_dir=templates)
+    assert fourth.pages_reused > 0
+    assert all("Template changed." in p.read_text() for p in (out / "skills").glob("*/index.html"))
+
 
 @pytest.mark.threat("T48")
 def test_t48_changed_content_without_a_bump_keeps_that_plugin_at_its_published_version(
