@@ -27,7 +27,7 @@ import re
 import shutil
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from importlib.metadata import version as _version
@@ -42,7 +42,7 @@ import yaml
 from markdown.extensions.toc import slugify as _toc_slugify
 from markupsafe import Markup
 
-from builder import changes, engine, install_guide, parallel, search_index
+from builder import changes, engine, install_guide, search_index
 from builder.contract.index import IndexDocument, ZipRecord
 from builder.engine import AnyPage, DeferredPage, HtmlPage
 from builder.errors import BadInput, UpstreamError
@@ -190,7 +190,7 @@ class ReferencePage:
     path: str
     stem: str
     title: str
-    body_html: Markup
+    body_html: Markup | LazyHtml
 
 
 @dataclass(frozen=True)
@@ -210,7 +210,7 @@ class SkillView:
     files: tuple[FileRow, ...]
     zip: ZipRef | None  # None: Claude Code only (no upload zip)
     history: tuple[HistoryRow, ...]
-    body_html: Markup
+    body_html: Markup | LazyHtml
     repository: str = ""
     references: tuple[ReferencePage, ...] = ()
     surfaces: tuple[str, ...] = SURFACES  # where it installs (the All skills page filters on it)
@@ -337,7 +337,7 @@ BodyJob = tuple[str, "SkillView", str, str]  # Markdown, its skill, root from th
 def catalog_from_index(
     index_doc: IndexDocument,
     bodies: Mapping[str, str],
-    render_bodies: Callable[[Sequence[BodyJob]], list[Markup]],
+    render_body: Callable[[BodyJob], LazyHtml],
     references: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Catalog:
     """Shape the verified index document for the templates (the contract has checked it)."""
@@ -396,15 +396,14 @@ def catalog_from_index(
         pending.append(
             (replace(view, references=_reference_pages(view, texts)), texts, bodies.get(s.name, ""))
         )
-    jobs: list[BodyJob] = []
-    for view, texts, body in pending:
-        jobs += [(texts[r.path], view, REFERENCE_ROOT, "references") for r in view.references]
-        jobs += [(body, view, SKILL_ROOT, "")] if body else []
-    rendered = iter(render_bodies(jobs))
     skills: list[SkillView] = []
-    for view, _texts, body in pending:
-        refs = tuple(replace(r, body_html=next(rendered)) for r in view.references)
-        skills.append(replace(view, references=refs, body_html=next(rendered) if body else Markup("")))
+    for view, texts, body in pending:  # bodies are rendered when a page prints them (LazyHtml)
+        refs = tuple(
+            replace(r, body_html=render_body((texts[r.path], view, REFERENCE_ROOT, "references")))
+            for r in view.references
+        )
+        body_html = render_body((body, view, SKILL_ROOT, "")) if body else Markup("")
+        skills.append(replace(view, references=refs, body_html=body_html))
     skills.sort(key=lambda v: v.name)
 
     plugins: list[PluginView] = []
@@ -499,20 +498,35 @@ class BodyRenderer:
         return Markup(cleaned)  # noqa: S704 - nh3 output is sanitized HTML
 
 
-class CachedRenderer:
-    """Renders bodies in batches with an on-disk cache in the work directory, so a rebuild renders
-    only the bodies that changed (the misses are spread over ``processes``, builder/parallel.py).
-    The key covers the body, the skill's name and files, and the versions of this module and of the
-    libraries, so a change to the sanitizer invalidates every entry; entries not used by a build are
-    removed after it."""
+@dataclass(frozen=True, eq=False)
+class LazyHtml:
+    """A skill body's sanitized HTML, rendered (or read from the cache) only when a template prints it
+    (Jinja2 calls ``__html__``): a rebuild that reuses an unchanged skill's page never renders its
+    body, and the build does not hold 10,000 bodies' HTML at once. Its ``repr`` is its cache key, so
+    a page keyed by its inputs changes when the body, its files or the renderer change."""
 
-    def __init__(
-        self, render: Callable[[str, SkillView, str, str], Markup], cache_dir: Path, processes: int = 1
-    ) -> None:
+    key: str
+    job: BodyJob = field(repr=False)
+    renderer: CachedRenderer = field(repr=False)
+
+    def __html__(self) -> str:
+        return self.renderer.html(self.key, self.job)
+
+    def __str__(self) -> str:
+        return self.__html__()
+
+
+class CachedRenderer:
+    """Renders bodies on demand with an on-disk cache in the work directory, so a rebuild renders
+    only the bodies that changed and are shown (pages are rendered across processes, and so are
+    their bodies, builder/parallel.py). The key covers the body, the skill's name and files, and the
+    versions of this module and of the libraries, so a change to the sanitizer invalidates every
+    entry; entries not used by a build are removed after it."""
+
+    def __init__(self, render: Callable[[str, SkillView, str, str], Markup], cache_dir: Path) -> None:
         self._render = render
         self._dir = cache_dir
         self._dir.mkdir(parents=True, exist_ok=True)
-        self._processes = processes
         self._used: set[str] = set()
         self._salt = "\0".join(
             (hashlib.sha256(Path(__file__).read_bytes()).hexdigest(), markdown.__version__, _version("nh3"))
@@ -526,32 +540,27 @@ class CachedRenderer:
         )
         return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
-    def __call__(self, jobs: Sequence[BodyJob]) -> list[Markup]:
-        keys = [self._key(job) for job in jobs]
-        self._used.update(keys)
-        found: dict[str, Markup] = {}
-        misses: list[tuple[str, BodyJob]] = []
-        for key, job in zip(keys, jobs, strict=True):
-            try:
-                found[key] = Markup((self._dir / f"{key}.html").read_text(encoding="utf-8"))  # noqa: S704 - ours
-            except FileNotFoundError:
-                misses.append((key, job))
+    def __call__(self, job: BodyJob) -> LazyHtml:
+        key = self._key(job)
+        self._used.add(key)
+        return LazyHtml(key, job, self)
 
-        def render(miss: tuple[str, BodyJob]) -> str:
-            rendered = str(self._render(*miss[1]))
-            (self._dir / f"{miss[0]}.html").write_text(rendered, encoding="utf-8")
-            return rendered
-
-        for (key, _job), text in zip(
-            misses, parallel.map_forked(render, misses, self._processes), strict=True
-        ):
-            found[key] = Markup(text)  # noqa: S704 - nh3 output is sanitized HTML
-        return [found[key] for key in keys]
+    def html(self, key: str, job: BodyJob) -> str:
+        path = self._dir / f"{key}.html"
+        try:
+            return path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            pass
+        rendered = str(self._render(*job))
+        part = path.with_name(f"{key}.{os.getpid()}.part")  # pages render in several processes
+        part.write_text(rendered, encoding="utf-8")
+        os.replace(part, path)
+        return rendered
 
     def prune(self) -> None:
-        for path in self._dir.glob("*.html"):
-            if path.stem not in self._used:
-                path.unlink()
+        for path in self._dir.iterdir():
+            if path.name.split(".", 1)[0] not in self._used:
+                path.unlink(missing_ok=True)
 
 
 def _safe_url(
@@ -891,9 +900,8 @@ def render_catalog(
     base = load_base_config(config_path)
     work_dir.mkdir(parents=True, exist_ok=True)
     out_dir.mkdir(parents=True, exist_ok=True)
-    renderer = CachedRenderer(BodyRenderer(), work_dir / "body-cache", processes)
+    renderer = CachedRenderer(BodyRenderer(), work_dir / "body-cache")
     catalog = catalog_from_index(index_doc, bodies, renderer, references)
-    renderer.prune()
     site_name = str(base.get("site_name") or catalog.marketplace_name)
     groups = group_plugins(index_doc.access, (p.name for p in catalog.plugins))
     env = _environment(templates_dir)
@@ -928,6 +936,7 @@ def render_catalog(
         processes=processes,
         out_dir=out_dir,
     )
+    renderer.prune()
     search = built / "search" / "search_index.json"
     if search.is_file():  # absent when the organization's mkdocs.yml turns search off
         texts, titles = search_index.summaries(index_doc), search_index.titles(index_doc)
