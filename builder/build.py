@@ -24,6 +24,7 @@ from builder import (
     frontmatter,
     history,
     index,
+    load,
     package,
     parallel,
     plan,
@@ -167,7 +168,10 @@ def build(
     with publish.build_lock(out_dir):
         publish.remove_leftovers(out_dir)
         previous, notes = load_previous_index(previous_index, out_dir, keys, now)
-        marketplace, problems = validate_marketplace(marketplace_dir, previous_index=previous, limits=limits)
+        with load.parse_cache(publish.cache_dir(out_dir) / "frontmatter.json"):
+            marketplace, problems = validate_marketplace(
+                marketplace_dir, previous_index=previous, limits=limits
+            )
         problems += notes
         scanned = scan.scan_marketplace(
             marketplace_dir, marketplace, scanner, cache_dir=publish.cache_dir(out_dir), progress=progress

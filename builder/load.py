@@ -9,13 +9,17 @@ oversized skills are cut off while reading (T42).
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import hashlib
 import json
 import os
 import stat
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from builder import frontmatter, layout, policy
 from builder.limits import DEFAULT_LIMITS, BuildLimits
@@ -183,6 +187,69 @@ _READS: contextvars.ContextVar[dict[tuple[int, int], bytes] | None] = contextvar
 )
 
 
+_PARSED: contextvars.ContextVar[ParseCache | None] = contextvars.ContextVar("skillport_parsed", default=None)
+
+
+class ParseCache:
+    """SKILL.md frontmatter already parsed by an earlier build, keyed by the digest of the file's text
+    and of the parser's code (``parse_cache``). Parsing the YAML of 10,000 skills takes seconds; a
+    rebuild after one change parses one. Entries are JSON (never pickle: the cache folder is data)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.salt = hashlib.sha256(
+            Path(frontmatter.__file__).read_bytes() + yaml.__version__.encode()
+        ).hexdigest()
+        self.old: dict[str, Any] = {}
+        self.new: dict[str, Any] = {}
+        try:
+            stored = json.loads(path.read_bytes())
+            if isinstance(stored, dict) and stored.get("salt") == self.salt:
+                self.old = dict(stored.get("entries") or {})
+        except (OSError, ValueError):
+            pass
+
+    def parse(self, text: str) -> frontmatter.Frontmatter:
+        key = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        entry = self.old.get(key)
+        if isinstance(entry, list) and len(entry) == 4:
+            data, key_lines, body_at, body_line = entry
+            self.new[key] = entry
+            return frontmatter.Frontmatter(data, key_lines, text[body_at:], body_line)
+        parsed = frontmatter.parse(text)
+        entry = [dict(parsed.data), dict(parsed.key_lines), len(text) - len(parsed.body), parsed.body_line]
+        try:
+            if json.loads(json.dumps(entry)) == entry:  # else (a date, an int key …) parsed each time
+                self.new[key] = entry
+        except (TypeError, ValueError):
+            pass
+        return parsed
+
+    def save(self) -> None:
+        """Keep the entries this build used (atomic: a killed build leaves the old file)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        part = self.path.with_name(self.path.name + f".{os.getpid()}.part")
+        part.write_text(json.dumps({"salt": self.salt, "entries": self.new}), encoding="utf-8")
+        os.replace(part, self.path)
+
+
+@contextlib.contextmanager
+def parse_cache(path: Path) -> Iterator[None]:
+    """Within this block, ``load`` reuses frontmatter parsed by earlier builds (stored at ``path``)."""
+    cache = ParseCache(path)
+    token = _PARSED.set(cache)
+    try:
+        yield
+    finally:
+        _PARSED.reset(token)
+    cache.save()
+
+
+def _parse(text: str) -> frontmatter.Frontmatter:
+    cache = _PARSED.get()
+    return cache.parse(text) if cache is not None else frontmatter.parse(text)
+
+
 def _read(path: Path, info: os.stat_result) -> bytes:
     """The file's bytes, read once per ``load`` (a plugin's walk and its skills' walks meet the same
     files; the same bytes object then serves both, which also halves the memory they take)."""
@@ -286,7 +353,7 @@ def _load_skill(
         )
         return None
     try:
-        parsed = frontmatter.parse(text)
+        parsed = _parse(text)
     except frontmatter.FrontmatterError as exc:
         problems.append(Problem(rel_md, exc.line, exc.rule, str(exc), exc.fix))
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import zipfile
 from datetime import UTC, datetime
@@ -155,3 +156,39 @@ def test_t44_a_link_loop_inside_the_marketplace_is_refused(mp: Path) -> None:
     (_alpha(mp) / "loop").symlink_to(".", target_is_directory=True)
     found = [p for p in problems(mp) if p.is_error]
     assert [(p.rule, p.file) for p in found] == [("skill-symlink", "plugins/tools/skills/alpha/loop")]
+
+
+def test_frontmatter_parsed_by_an_earlier_build_is_reused_until_the_file_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15: a rebuild parses the YAML of the SKILL.md files that changed, not of all 10,000;
+    what it reuses gives the same marketplace as parsing again."""
+    from builder import frontmatter
+    from builder.load import parse_cache
+
+    market = tmp_path / "market"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "marketplace", market)
+    plain, _ = load(market)
+    cache = tmp_path / "cache" / "frontmatter.json"
+    with parse_cache(cache):
+        load(market)
+    parsed: list[str] = []
+    real_parse = frontmatter.parse
+    monkeypatch.setattr(
+        frontmatter, "parse", lambda text, *a, **k: parsed.append(text) or real_parse(text, *a, **k)
+    )
+    with parse_cache(cache):
+        again, _ = load(market)
+    assert parsed == [] and again == plain
+
+    md = market / "plugins/brand-and-comms/skills/brand-voice/SKILL.md"
+    md.write_text(md.read_text().replace("description: ", "description: Now shorter. ", 1))
+    with parse_cache(cache):
+        changed, _ = load(market)
+    assert len(parsed) == 1 and "Now shorter." in parsed[0]
+    skill = next(s for p in changed.plugins for s in p.skills if s.name == "brand-voice")
+    assert str(skill.frontmatter["description"]).startswith("Now shorter.")
+
+    cache.write_text("{not json")  # a damaged cache is ignored, never trusted
+    with parse_cache(cache):
+        assert load(market)[0] == changed
