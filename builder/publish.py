@@ -54,12 +54,14 @@ SCRATCH_KINDS = ("build",)
 
 
 def remove_leftovers(out_dir: Path) -> None:
-    """Remove scratch folders a killed build left beside ``out_dir``. Call it only while holding
-    ``build_lock(out_dir)``: then no live build owns them."""
+    """Remove scratch folders a killed build left beside ``out_dir``, and old trees whose deleter
+    has not finished (or was killed), in the background: the previous build's old tree of a
+    10,000-skill site is still being deleted when a quick rebuild starts. Call it only while
+    holding ``build_lock(out_dir)``: then no live build owns them."""
     for kind in (*SCRATCH_KINDS, "old"):
         for leftover in out_dir.parent.glob(f".{out_dir.name}.{kind}-*"):
             if leftover.is_dir() and not leftover.is_symlink():
-                shutil.rmtree(leftover, ignore_errors=True)
+                remove_in_background(leftover)
 
 
 @contextlib.contextmanager
