@@ -535,8 +535,9 @@ class CachedRenderer:
     def _key(self, job: BodyJob) -> str:
         body, skill, root, folder = job
         files = sorted(f.path for f in skill.files)
+        body_digest = hashlib.sha256(body.encode("utf-8", "surrogatepass")).hexdigest()
         material = json.dumps(
-            [self._salt, skill.name, files, [r.path for r in skill.references], root, folder, body]
+            [self._salt, skill.name, files, [r.path for r in skill.references], root, folder, body_digest]
         )
         return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
