@@ -75,10 +75,12 @@ function setup(data) {
       page: page,
       section: location !== page && page in pages,
       title: plain(doc.title),
+      words: "",
       tags: plain(tags),
       text: plain(doc.text),
       boost: typeof doc.boost === "number" ? doc.boost : 1
     };
+    entry.words = entry.title.split(NOT_WORD).filter(Boolean).join(" ");
     if (!(page in pages)) pages[page] = entry;
     return entry;
   });
@@ -112,7 +114,7 @@ function score(entry, words) {
     if (best === 0) return 0;
     total += best;
   }
-  if (entry.title.trim() === words.join(" ")) total += 10;
+  if (entry.words === words.join(" ")) total += 10; /* the query is the whole title */
   return total * (entry.section ? 1 : 1.5) * entry.boost;
 }
 
