@@ -66,8 +66,9 @@ def _markdown(page: engine.HtmlPage) -> str:
     return f"---\n{yaml.safe_dump(meta, allow_unicode=True)}---\n\n{page.content}\n"
 
 
-def mkdocs_build(seen: Captured, scratch: Path) -> tuple[float, int]:
-    """Seconds ``mkdocs build`` takes for the captured pages, and how many pages it wrote."""
+def mkdocs_build(seen: Captured, scratch: Path, *, keep: Sequence[str] = ()) -> tuple[float, int]:
+    """Seconds ``mkdocs build`` takes for the captured pages, and how many pages it wrote. The files of
+    the built site named in ``keep`` (such as ``search/search_index.json``) are left in ``scratch``."""
     os.environ.setdefault("NO_MKDOCS_2_WARNING", "1")
     from mkdocs.commands.build import build
     from mkdocs.config import load_config
@@ -95,5 +96,9 @@ def mkdocs_build(seen: Captured, scratch: Path) -> tuple[float, int]:
         loaded.plugins.on_shutdown()
     seconds = time.perf_counter() - start
     written = sum(1 for _ in (scratch / "site").rglob("*.html"))
+    kept = {rel: (scratch / "site" / rel).read_bytes() for rel in keep}
     shutil.rmtree(scratch)
+    for rel, data in kept.items():
+        (scratch / rel).parent.mkdir(parents=True, exist_ok=True)
+        (scratch / rel).write_bytes(data)
     return seconds, written

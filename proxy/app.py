@@ -27,6 +27,7 @@ from builder.errors import NotFound, PermissionDenied, SkillportError, UpstreamE
 from proxy.access import AccessRules
 from proxy.api import api_routes
 from proxy.bearer import VIA_KEY
+from proxy.compress import compressed
 from proxy.connector import build_mcp
 from proxy.errors import (
     RangeNotSatisfiable,
@@ -135,6 +136,11 @@ class Site:
         return doc, self.state.access.for_index(doc)
 
     async def page(self, request: Request) -> Response:
+        """A catalog path for a signed-in member: filtered for them, then gzip-encoded when the
+        browser accepts it and the response may be (proxy/compress.py)."""
+        return await compressed(request, await self._page(request))
+
+    async def _page(self, request: Request) -> Response:
         raw = request.path_params.get("path", "")
         path = safe_path(raw)
         if path.startswith(".well-known/") and not path.startswith(SERVED_WELL_KNOWN):

@@ -163,6 +163,41 @@ def test_t46_hostile_skill_renders_inert_in_chromium(
     context.close()
 
 
+@pytest.mark.threat("T46")
+def test_t46_search_query_and_highlighted_hostile_text_stay_text(
+    served: tuple[str, dict[str, Any]], browser: Any
+) -> None:
+    """Skillport's worker marks matches inside the index's escaped text: a query written as HTML finds
+    the hostile description, whose markup shows as text with the words highlighted; nothing runs."""
+    base, _ = served
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    watch = Watch(page)
+    workers: list[str] = []
+    page.on("worker", lambda w: workers.append(w.url))
+    page.goto(base, wait_until="networkidle")
+    assert [u for u in workers if u.endswith("/catalog/assets/javascripts/skillport-search.js")], workers
+    _search(page, "<img src=x onerror=alert(1)>")
+    page.wait_for_timeout(300)
+    first = page.locator(".md-search-result__item").first
+    assert f"skills/{HOSTILE}/" in (
+        page.locator("a.md-search-result__link").first.get_attribute("href") or ""
+    )
+    assert "<img src=x onerror=alert(1)>" in first.inner_text()  # the description's markup, as text
+    marks = first.locator("mark").all_inner_texts()
+    assert {"img", "src", "x", "onerror", "alert", "1"} <= {m.lower() for m in marks}, marks
+    assert first.locator("img, script").count() == 0
+    assert page.evaluate(_INERT_CHECK) == []
+    first.locator("a.md-search-result__link").first.click()  # the page highlights the words too
+    page.wait_for_url(f"**/skills/{HOSTILE}/**")
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate(_INERT_CHECK) == []
+    assert watch.dialogs == [], watch.dialogs
+    assert watch.problems == [], watch.problems
+    context.close()
+
+
 @pytest.fixture(scope="module")
 def served_example(
     tmp_path_factory: pytest.TempPathFactory, examples_dir: Path

@@ -452,3 +452,44 @@ def test_t46_reference_files_become_sanitized_pages_linked_from_the_skill(tmp_pa
     assert 'href="../../../../skills/evil-skill/references/guide/"' in raw  # relative to references/
     assert "other.md" not in raw  # a file the skill does not have: dropped
     assert not (out / f"skills/{HOSTILE}/references/x").exists()  # only references/*.md get pages
+
+
+def test_search_turned_off_by_the_organization_leaves_no_search_box(tmp_path: Path) -> None:
+    """``search: {enabled: false}`` in the organization's mkdocs.yml: no index is written and no page
+    (MkDocs' or the engine's) has a search box, so no browser fetches an index or starts the worker."""
+    from builder.site import render_catalog
+
+    base = yaml.safe_load((REPO_ROOT / "mkdocs.yml").read_text())
+    base["plugins"] = [{"search": {"enabled": False}}]
+    config = tmp_path / "mkdocs.yml"
+    config.write_text(yaml.safe_dump(base))
+    document, bodies = sample_index()
+    out = tmp_path / "out"
+    render_catalog(
+        IndexDocument.from_json(document),
+        bodies,
+        out,
+        config_path=config,
+        templates_dir=REPO_ROOT / "templates",
+        work_dir=tmp_path / "w",
+        now=NOW,
+        docs_base=REPO_ROOT,
+    )
+    assert not (out / "search" / "search_index.json").exists()
+    skill = document["skills"][0]["name"]
+    for page in ("index.html", "skills/index.html", f"skills/{skill}/index.html"):
+        html = (out / page).read_text()
+        assert "<h1" in html and 'name="search"' not in html and "md-search__input" not in html, page
+
+
+def test_pages_name_skillports_search_worker(site: Path) -> None:
+    """Material's pages start the worker named in ``__config``: Skillport's, on MkDocs' pages and the
+    engine's alike, and it is published with the site."""
+    assert (site / "assets/javascripts/skillport-search.js").is_file()
+    for page in ("index.html", "skills/index.html", f"skills/{HOSTILE}/index.html"):
+        html = (site / page).read_text()
+        config = json.loads(
+            re.search(r'<script id="__config" type="application/json">(.*?)</script>', html, re.S)[1]
+        )
+        assert config["search"].endswith("assets/javascripts/skillport-search.js"), page
+        assert 'name="search"' in html, page
