@@ -27,7 +27,7 @@ from builder.errors import NotFound, PermissionDenied, SkillportError, UpstreamE
 from proxy.access import AccessRules
 from proxy.api import api_routes
 from proxy.bearer import VIA_KEY
-from proxy.compress import compressed
+from proxy.compress import GzipCache, compressed
 from proxy.connector import build_mcp
 from proxy.errors import (
     RangeNotSatisfiable,
@@ -128,6 +128,7 @@ class Site:
 
     def __init__(self, services: Services) -> None:
         self.state = services
+        self.gzip = GzipCache()
 
     def _ready(self) -> tuple[IndexDocument, AccessRules]:
         doc = self.state.index.current()
@@ -138,7 +139,7 @@ class Site:
     async def page(self, request: Request) -> Response:
         """A catalog path for a signed-in member: filtered for them, then gzip-encoded when the
         browser accepts it and the response may be (proxy/compress.py)."""
-        return await compressed(request, await self._page(request))
+        return await compressed(request, await self._page(request), self.gzip)
 
     async def _page(self, request: Request) -> Response:
         raw = request.path_params.get("path", "")

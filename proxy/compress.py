@@ -15,8 +15,8 @@ JavaScript, XML, SVG) larger than :data:`MIN_BYTES`, and none of these holds:
 Every text response of this kind says ``Vary: Accept-Encoding``, compressed or not. A compressed
 response drops ``Accept-Ranges`` (ranges are served on the identity encoding only). Bodies of
 :data:`THREAD_BYTES` or more are compressed in a worker thread, and the last few large results are
-kept (keyed by a digest of the body): members with the same access get the same filtered
-``search/search_index.json``, compressed once.
+kept by the proxy (``GzipCache``, keyed by a digest of the body): members with the same access get
+the same filtered ``search/search_index.json``, compressed once.
 """
 
 from __future__ import annotations
@@ -46,9 +46,6 @@ COMPRESSIBLE = frozenset(
         "application/manifest+json",
     }
 )
-_CACHE_ENTRIES = 16
-_cache: OrderedDict[bytes, bytes] = OrderedDict()
-_cache_lock = threading.Lock()
 
 
 def accepts_gzip(request: Request) -> bool:
@@ -72,19 +69,28 @@ def _gzip(body: bytes) -> bytes:
     return gzip.compress(body, compresslevel=LEVEL, mtime=0)
 
 
-def _gzip_cached(body: bytes) -> bytes:
-    key = hashlib.blake2b(body, digest_size=20).digest()
-    with _cache_lock:
-        found = _cache.get(key)
-        if found is not None:
-            _cache.move_to_end(key)
-            return found
-    data = _gzip(body)
-    with _cache_lock:
-        _cache[key] = data
-        while len(_cache) > _CACHE_ENTRIES:
-            _cache.popitem(last=False)
-    return data
+class GzipCache:
+    """The last few large bodies compressed, keyed by a digest of the body (one per proxy app)."""
+
+    ENTRIES = 16
+
+    def __init__(self) -> None:
+        self._found: OrderedDict[bytes, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def gzip(self, body: bytes) -> bytes:
+        key = hashlib.blake2b(body, digest_size=20).digest()
+        with self._lock:
+            found = self._found.get(key)
+            if found is not None:
+                self._found.move_to_end(key)
+                return found
+        data = _gzip(body)
+        with self._lock:
+            self._found[key] = data
+            while len(self._found) > self.ENTRIES:
+                self._found.popitem(last=False)
+        return data
 
 
 def _add_vary(response: Response) -> None:
@@ -94,7 +100,7 @@ def _add_vary(response: Response) -> None:
         response.headers["Vary"] = f"{vary}, Accept-Encoding" if vary else "Accept-Encoding"
 
 
-async def compressed(request: Request, response: Response) -> Response:
+async def compressed(request: Request, response: Response, cache: GzipCache | None = None) -> Response:
     """``response``, gzip-encoded when the rules above allow it (changed in place)."""
     media_type = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type not in COMPRESSIBLE or "content-disposition" in response.headers:
@@ -112,7 +118,7 @@ async def compressed(request: Request, response: Response) -> Response:
     ):
         return response
     if len(body) >= THREAD_BYTES:
-        data = await anyio.to_thread.run_sync(_gzip_cached, body)
+        data = await anyio.to_thread.run_sync(cache.gzip if cache else _gzip, body)
     else:
         data = _gzip(body)
     response.body = data
