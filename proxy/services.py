@@ -31,6 +31,7 @@ from proxy.publisher import ProxyPublisher, SiteBuild, publisher_from_settings
 from proxy.revocation import revocations_for
 from proxy.session import Member, Sessions
 from proxy.settings import Settings
+from proxy.views import MemberViews
 
 
 class AccessPolicy:
@@ -98,6 +99,7 @@ class Services:
     bearer: BearerVerifier
     publisher: ProxyPublisher | None
     look: LookCache
+    views: MemberViews
 
     @classmethod
     def create(
@@ -151,6 +153,9 @@ class Services:
             # editing through the proxy (issue 7): None unless SKILLPORT_MARKETPLACE_GIT is set
             publisher=publisher_from_settings(settings, refresh, site_build),
             look=LookCache(),
+            views=MemberViews(
+                settings.view_cache_entries, settings.view_cache_bytes, settings.index_refresh_seconds
+            ),
         )
 
     async def authenticate(self, request: Request, *, cookie: bool = True) -> Member | None:
