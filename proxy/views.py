@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
@@ -23,7 +24,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from builder.contract.index import IndexDocument
-from proxy.access import READ, SEEN_BY_NONE, AccessKey, AccessRules, MemberLike, Need
+from proxy.access import (
+    EDIT_ANY,
+    READ,
+    READ_AND_EDIT_ANY,
+    SEEN_BY_ALL,
+    SEEN_BY_NONE,
+    AccessKey,
+    AccessRules,
+    MemberLike,
+    Need,
+)
 
 MAX_REMEMBERED_KEYS = 10_000  # emails whose access key is remembered (then forgotten all at once)
 ENTRY_OVERHEAD = 200  # bytes counted per cached view besides its body (key, bookkeeping)
@@ -83,7 +94,24 @@ def _dump_response(value: Any) -> str:  # as Starlette's JSONResponse writes it
 
 
 def split_file(data: bytes, key: str, need: Callable[[dict[str, Any]], Need]) -> SplitJson:
-    """A site JSON file whose list ``key`` is filtered entry by entry (``AccessRules.filter_*``)."""
+    """A site JSON file whose list ``key`` is filtered entry by entry (``AccessRules.filter_*``).
+
+    The entries are parsed one at a time (a large file never becomes one big tree of objects in
+    memory); a file of another shape (not UTF-8, repeated keys, …) is parsed whole, as the filters do."""
+    try:
+        found = _split_streaming(data.decode("utf-8"), key, need)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        found = None
+    return found if found is not None else _split_whole(data, key, need)
+
+
+def _piece(entry: Any, need: Callable[[dict[str, Any]], Need]) -> tuple[bytes, Need]:
+    if not isinstance(entry, dict):
+        return (b"", SEEN_BY_NONE)
+    return (_dump_file(entry).encode("utf-8"), need(entry))
+
+
+def _split_whole(data: bytes, key: str, need: Callable[[dict[str, Any]], Need]) -> SplitJson:
     try:
         document = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -93,11 +121,70 @@ def split_file(data: bytes, key: str, need: Callable[[dict[str, Any]], Need]) ->
     entries = document.get(key)
     if not isinstance(entries, list):
         return SplitJson((_dump_file(document).encode("utf-8"),), (), b", ")
-    pieces = tuple(
-        (_dump_file(e).encode("utf-8"), need(e)) if isinstance(e, dict) else (b"", SEEN_BY_NONE)
-        for e in entries
-    )
+    pieces = tuple(_piece(e, need) for e in entries)
     return SplitJson(tuple(_template(document, [key], _dump_file)), (pieces,), b", ")
+
+
+_DECODER = json.JSONDecoder()
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _split_streaming(text: str, key: str, need: Callable[[dict[str, Any]], Need]) -> SplitJson | None:
+    """``_split_whole`` for a top-level object with distinct keys and a list under ``key``, reading
+    one value at a time; ``None`` for any other shape (the caller parses it whole)."""
+
+    def skip(i: int) -> int:
+        match = _SPACE.match(text, i)
+        assert match is not None
+        return match.end()
+
+    def expect(i: int, *chars: str) -> str | None:
+        return text[i] if i < len(text) and text[i] in chars else None
+
+    members: dict[str, Any] = {}
+    pieces: list[tuple[bytes, Need]] | None = None
+    i = skip(0)
+    if expect(i, "{") is None:
+        return None
+    i = skip(i + 1)
+    while True:
+        if expect(i, '"') is None:
+            return None
+        name, i = _DECODER.raw_decode(text, i)
+        i = skip(i)
+        if expect(i, ":") is None or name in members:
+            return None
+        i = skip(i + 1)
+        if name == key and expect(i, "["):
+            pieces = []
+            i = skip(i + 1)
+            if expect(i, "]"):
+                i += 1
+            else:
+                while True:
+                    entry, i = _DECODER.raw_decode(text, i)
+                    pieces.append(_piece(entry, need))
+                    del entry
+                    i = skip(i)
+                    after = expect(i, ",", "]")
+                    if after is None:
+                        return None
+                    if after == "]":
+                        i += 1
+                        break
+                    i = skip(i + 1)
+            members[name] = None
+        else:
+            members[name], i = _DECODER.raw_decode(text, i)
+        i = skip(i)
+        if expect(i, ",", "}") is None:
+            return None
+        if text[i] == "}":
+            break
+        i = skip(i + 1)
+    if skip(i + 1) != len(text) or pieces is None:
+        return None
+    return SplitJson(tuple(_template(members, [key], _dump_file)), (tuple(pieces),), b", ")
 
 
 def split_index(doc: IndexDocument) -> SplitJson:
@@ -108,6 +195,26 @@ def split_index(doc: IndexDocument) -> SplitJson:
     return SplitJson(
         tuple(_template(template, ["plugins", "skills"], _dump_response)), (plugins, skills), b","
     )
+
+
+def canonical_needs(
+    rules: AccessRules, need: Callable[[dict[str, Any]], Need]
+) -> Callable[[dict[str, Any]], Need]:
+    """``need``, answering with one shared tuple per distinct need, made before the file is parsed:
+    the pieces never keep strings of the parsed file alive (they would pin its freed memory)."""
+    names = set(rules.plugin_names) | set(rules.plugins)
+    known: dict[Need, Need] = {n: n for n in (SEEN_BY_ALL, SEEN_BY_NONE, (EDIT_ANY, ""))}
+    known.update({(kind, name): (kind, name) for name in names for kind in (READ, READ_AND_EDIT_ANY)})
+
+    def shared(entry: dict[str, Any]) -> Need:
+        found = need(entry)
+        held = known.get(found)
+        if held is None:  # a name the index does not know: a copy of it, shared from now on
+            copy = found[1].encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass")
+            held = known[(found[0], copy)] = (found[0], copy)
+        return held
+
+    return shared
 
 
 # site path -> (list key, what seeing an entry takes under some rules)
@@ -213,12 +320,14 @@ class MemberViews:
         if doc is not self._doc:  # the index changed while this request read the origin: no cache
             if data is None:
                 return None
-            return split_file(data, list_key, lambda e: need(rules, e)).view(rules, key)
+            return split_file(data, list_key, canonical_needs(rules, lambda e: need(rules, e))).view(
+                rules, key
+            )
         held = self._splits.get(path)
         if data is not None:
             digest = hashlib.sha256(data).hexdigest()
             if held is None or held[1] != digest:
-                split = split_file(data, list_key, lambda e: need(rules, e))
+                split = split_file(data, list_key, canonical_needs(rules, lambda e: need(rules, e)))
                 self.splits_made += 1
                 self.cache.drop(lambda k: isinstance(k, tuple) and k[0] == path)  # the old bytes' views
                 held = (split, digest, now)

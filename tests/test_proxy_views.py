@@ -136,6 +136,35 @@ def test_t26_views_are_byte_identical_to_the_per_member_filters(name: str, gener
     assert views.splits_made == len(FILES) + 1  # one split per file, whatever the number of members
 
 
+@pytest.mark.threat("T26")
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"docs": []}',
+        b' {\n "config": {"a": [1, 2.5e3]}, "docs" : [ {"location": "skills/ledger/"} , 3, "s",'
+        b' {"location": "plugins/"}, {"location": "admin/"}, {"location": "skills/alpha/#x"} ] ,'
+        b' "z": null } \n',
+        b'{"docs": [{"location": "skills/alpha/"}], "docs": [{"location": "skills/ledger/"}]}',
+        b'\xef\xbb\xbf{"docs": [{"location": "skills/ledger/"}, {"location": "skills/alpha/"}]}',
+        b'{"docs": {"location": "skills/ledger/"}}',
+        b'{"config": 1}',
+        b"[1, 2]",
+        b"not json",
+        b'{"docs": [{"location": "skills/ledger/"},]}',
+        b'{"a": "\\u0000x \xc3\xa9", "docs": [{"location": "\\ud83d\\ude00", "t": "\\"\\u00e9"}]}',
+        b'{"docs": [{"location": "skills/vault/"}, {"location": "admin/ledger-tools/x/"}]} trailing',
+    ],
+)
+def test_t26_views_of_unusual_files_match_the_filter(data: bytes, generated_site: Path) -> None:
+    doc, rules = load(generated_site)
+    views = MemberViews(256, 64 * 1024 * 1024, 30)
+    views.bind(doc)
+    path = "search/search_index.json"
+    for member in MEMBERS:
+        got = views.file_view(doc, rules, views.key_for(rules, member), path, data, 0.0)
+        assert got == rules.filter_search(data, member), member
+
+
 def test_members_with_the_same_access_share_one_view_and_the_cache_is_bounded(generated_site: Path) -> None:
     doc, rules = load(generated_site)
     views = MemberViews(256, 64 * 1024 * 1024, 30)
