@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from builder.contract.index import IndexDocument
+from builder.contract.stream import stream_object
 from proxy.access import (
     EDIT_ANY,
     READ,
@@ -125,66 +125,13 @@ def _split_whole(data: bytes, key: str, need: Callable[[dict[str, Any]], Need]) 
     return SplitJson(tuple(_template(document, [key], _dump_file)), (pieces,), b", ")
 
 
-_DECODER = json.JSONDecoder()
-_SPACE = re.compile(r"[ \t\n\r]*")
-
-
 def _split_streaming(text: str, key: str, need: Callable[[dict[str, Any]], Need]) -> SplitJson | None:
-    """``_split_whole`` for a top-level object with distinct keys and a list under ``key``, reading
-    one value at a time; ``None`` for any other shape (the caller parses it whole)."""
-
-    def skip(i: int) -> int:
-        match = _SPACE.match(text, i)
-        assert match is not None
-        return match.end()
-
-    def expect(i: int, *chars: str) -> str | None:
-        return text[i] if i < len(text) and text[i] in chars else None
-
-    members: dict[str, Any] = {}
-    pieces: list[tuple[bytes, Need]] | None = None
-    i = skip(0)
-    if expect(i, "{") is None:
+    """``_split_whole`` one entry at a time, for a top-level object with a list under ``key``."""
+    members = stream_object(text, (key,), lambda _, __, entry: _piece(entry, need))
+    if members is None or not isinstance(members.get(key), list):
         return None
-    i = skip(i + 1)
-    while True:
-        if expect(i, '"') is None:
-            return None
-        name, i = _DECODER.raw_decode(text, i)
-        i = skip(i)
-        if expect(i, ":") is None or name in members:
-            return None
-        i = skip(i + 1)
-        if name == key and expect(i, "["):
-            pieces = []
-            i = skip(i + 1)
-            if expect(i, "]"):
-                i += 1
-            else:
-                while True:
-                    entry, i = _DECODER.raw_decode(text, i)
-                    pieces.append(_piece(entry, need))
-                    del entry
-                    i = skip(i)
-                    after = expect(i, ",", "]")
-                    if after is None:
-                        return None
-                    if after == "]":
-                        i += 1
-                        break
-                    i = skip(i + 1)
-            members[name] = None
-        else:
-            members[name], i = _DECODER.raw_decode(text, i)
-        i = skip(i)
-        if expect(i, ",", "}") is None:
-            return None
-        if text[i] == "}":
-            break
-        i = skip(i + 1)
-    if skip(i + 1) != len(text) or pieces is None:
-        return None
-    return SplitJson(tuple(_template(members, [key], _dump_file)), (tuple(pieces),), b", ")
+    pieces = tuple(members[key])
+    return SplitJson(tuple(_template({**members, key: None}, [key], _dump_file)), (pieces,), b", ")
 
 
 def split_index(doc: IndexDocument) -> SplitJson:
