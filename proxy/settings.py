@@ -143,7 +143,7 @@ class Settings(BaseModel):
         "access share one view).",
     )
     view_cache_bytes: int = Field(
-        16 * 1024 * 1024,
+        8 * 1024 * 1024,
         ge=1024 * 1024,
         le=4 * 1024 * 1024 * 1024,
         description="Per process: most bytes of filtered views kept; a view larger than a quarter of "
