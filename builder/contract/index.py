@@ -653,6 +653,20 @@ def _signature_matches(data: bytes, signature: bytes, keys: Sequence[str], purpo
         return False
 
 
+SHARED_STRING_CHARS = 256  # strings up to this long that repeat (versions, times, file names) are kept once
+
+
+def _share_strings(value: Any, seen: dict[str, str]) -> None:
+    """Make equal short strings inside ``value`` (parsed JSON) one object each, in place."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for k, v in items:
+        if isinstance(v, str):
+            if len(v) <= SHARED_STRING_CHARS:
+                value[k] = seen.setdefault(v, v)
+        elif isinstance(v, dict | list):
+            _share_strings(v, seen)
+
+
 def _read_streaming(data: bytes) -> tuple[Mapping[str, Any], IndexDocument] | None:
     """``(top-level fields, document)`` read one plugin and skill at a time (``stream.py``): a large
     index never exists whole as parsed JSON next to its typed document. ``None`` when anything is
@@ -661,10 +675,14 @@ def _read_streaming(data: bytes) -> tuple[Mapping[str, Any], IndexDocument] | No
         "plugins": PluginEntry.from_json,
         "skills": SkillEntry.from_json,
     }
+    seen: dict[str, str] = {}
+
+    def make(key: str, i: int, value: Any) -> Any:
+        _share_strings(value, seen)
+        return makers[key](JsonObject(value, f"{key}[{i}]"))
+
     try:
-        members = stream_object(
-            data.decode("utf-8"), makers, lambda key, i, value: makers[key](JsonObject(value, f"{key}[{i}]"))
-        )
+        members = stream_object(data.decode("utf-8"), makers, make)
         if members is None or members.get("_type") != INDEX_TYPE:
             return None
         entries = {k: tuple(members[k]) for k in makers if isinstance(members.get(k), list)}
