@@ -15,7 +15,11 @@ subprocess and ``oidc-provider-mock`` for sign-in, it prints:
   for each filtered file;
 - p50/p99 latency of each filtered JSON file and of filtered HTML pages (the home page, the plugin list);
 - authenticated zip downloads/s through the proxy against a bare Starlette ``StaticFiles`` app (its
-  own uvicorn subprocess) serving the same site folder, and their ratio.
+  own uvicorn subprocess) serving the same site folder, and their ratio (best of three alternating
+  rounds each, one keep-alive client).
+
+The proxy re-checks the origin every 2 s here (``SKILLPORT_INDEX_REFRESH_SECONDS=2``, default 30), so
+the same index bytes are read and compared many times during the run.
 
 Targets: RSS <= 150 MB with the index loaded and the views served; ratio >= 0.8. Prints figures, never
 fails on speed.
@@ -89,9 +93,9 @@ def build_site(site: Path, skills: int, groups: int) -> None:
         print(f"built {skills} skills in {time.perf_counter() - start:.1f} s into {site}", flush=True)
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmRSS:") -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -195,8 +199,8 @@ def main(argv: list[str] | None = None) -> int:
             with process(command, env, url + "healthz", "the proxy") as proxy:
                 time.sleep(1)
                 start_rss = rss_mb(proxy.pid)
+                shutil.copytree(site, served, copy_function=os.link, dirs_exist_ok=True)  # hard links
                 start = time.perf_counter()
-                shutil.copytree(site, served, copy_function=os.link, dirs_exist_ok=True)
                 deadline = time.monotonic() + 300
                 while httpx.get(url + "readyz", timeout=60).status_code != 200:
                     if time.monotonic() > deadline:
@@ -226,19 +230,26 @@ def main(argv: list[str] | None = None) -> int:
                     ok = [z for z in zips if bare.get(static_url + z).status_code == 200]
                     m0 = clients[0]  # group g0 reads plugin-000 and the public plugins
                     readable = [z for z in ok if m0.get(url + z).status_code == 200]
-                    baseline = rate(bare, [static_url + z for z in readable], args.downloads)
-                    through = rate(m0, [url + z for z in readable], args.downloads)
+                    baseline = through = 0.0
+                    for _ in range(3):  # alternate, keep the best of each: other work on the machine
+                        n = max(10, args.downloads // 3)
+                        baseline = max(baseline, rate(bare, [static_url + z for z in readable], n))
+                        through = max(through, rate(m0, [url + z for z in readable], n))
                 final_rss = rss_mb(proxy.pid)
+                peak_rss = rss_mb(proxy.pid, "VmHWM:")
                 for client in clients:
                     client.close()
-    print(f"proxy RSS at start-up, no index:            {start_rss:7.1f} MB")
-    print(f"proxy RSS with the {args.skills}-skill index loaded: {loaded_rss:7.1f} MB ({loaded_s:.1f} s)")
-    print(f"proxy RSS after {members} members signed in:     {signed_rss:7.1f} MB")
-    print(
-        f"proxy RSS after {members} members x {args.requests} x {len(latency)} filtered requests: "
-        f"{served_rss:7.1f} MB (target <= {TARGET_RSS_MB:.0f})"
-    )
-    print(f"proxy RSS after the download runs:          {final_rss:7.1f} MB")
+    rows = [
+        ("at start-up, no index", start_rss),
+        (f"{args.skills}-skill index trusted ({loaded_s:.1f} s after the site appeared)", loaded_rss),
+        (f"after {members} members signed in", signed_rss),
+        (f"after {members} members x {args.requests} x {len(latency)} filtered requests", served_rss),
+        ("after the download runs", final_rss),
+        ("peak (VmHWM)", peak_rss),
+    ]
+    for label, value in rows:
+        print(f"proxy RSS {label + ':':72s} {value:7.1f} MB")
+    print(f"RSS target <= {TARGET_RSS_MB:.0f} MB with the index loaded and the views served")
     for path, values in latency.items():
         name = path or "index.html (home page)"
         print(f"  {name:40s} p50 {statistics.median(values):8.2f} ms   p99 {pct(values, 0.99):8.2f} ms")
