@@ -332,3 +332,17 @@ def test_t26_a_rebuilt_site_is_filtered_afresh_and_old_views_are_never_served(
                 client.get(running.url + "claude-code/marketplace.json").json()["metadata"]["rebuilt"]
                 == "yes"
             )
+
+
+def test_a_filtered_file_changed_at_the_origin_is_read_again_within_the_refresh_interval(
+    proxy: tuple[RunningProxy, Path, dict[str, Any]],
+) -> None:
+    running, site, _ = proxy
+    path = "search/search_index.json"
+    with httpx.Client() as bob:
+        login_with_mock(bob, running.url, "bob")
+        before = bob.get(running.url + path).json()
+        changed = {**before, "config": {**before.get("config", {}), "changed": "yes"}}
+        (site / path).write_text(json.dumps(changed))  # the same index: only the file changed
+        threading.Event().wait(1.2)  # past the origin re-check interval (1 s in tests)
+        assert bob.get(running.url + path).json() == changed
