@@ -22,7 +22,7 @@ from proxy.settings import Settings
 MAX_REQUEST_HEAD_BYTES = 64 * 1024  # request line + headers; larger heads get 400
 # glibc malloc options (mallopt), unless the environment sets MALLOC_* itself: buffers of 256 KiB and
 # more (files read from the origin, filtered views, response bodies) get mappings of their own that
-# go back to the system when freed, and two arenas instead of eight per CPU (docs/performance.md).
+# go back to the system when freed, and two arenas instead of eight per CPU (docs/configuration.md).
 MALLOC_OPTIONS = {-3: 256 * 1024, -1: 1024 * 1024, -8: 2}  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, M_ARENA_MAX
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import platform
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from builder.build import build
 from builder.contract.index import IndexDocument
 from proxy.access import AccessRules
 from proxy.origin import IndexStore, LocalOrigin
+from proxy.serve import tune_malloc
 from proxy.session import Member
 from proxy.views import FILES, MemberViews
 from tests.support.marketplaces import make_marketplace
@@ -346,3 +348,9 @@ def test_a_filtered_file_changed_at_the_origin_is_read_again_within_the_refresh_
         (site / path).write_text(json.dumps(changed))  # the same index: only the file changed
         threading.Event().wait(1.2)  # past the origin re-check interval (1 s in tests)
         assert bob.get(running.url + path).json() == changed
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt")
+def test_serve_tunes_malloc_unless_the_environment_does() -> None:
+    assert tune_malloc({"MALLOC_ARENA_MAX": "8"}) is False
+    assert tune_malloc({}) is True
