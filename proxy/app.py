@@ -185,10 +185,15 @@ class Site:
         (proxy/views.py); the origin is read again at most every SKILLPORT_INDEX_REFRESH_SECONDS."""
         views, now = self.state.views, _now().timestamp()
         key = views.key_for(rules, member)
-        data = await self.state.origin.read(path) if views.needs_origin_read(doc, path, now) else None
+        data = None
+        if views.needs_origin_read(doc, path, now):
+            data = await self.state.origin.read(path)
+            if data is None:
+                views.forget(doc, path)
+                raise NotFound("no such page")
         body = views.file_view(doc, rules, key, path, data, now)
         if body is None:  # another index was trusted meanwhile: this request's snapshot, uncached
-            data = data if data is not None else await self.state.origin.read(path)
+            data = await self.state.origin.read(path)
             body = None if data is None else views.file_view(doc, rules, key, path, data, now)
         if body is None:
             raise NotFound("no such page")

@@ -292,6 +292,12 @@ class MemberViews:
         held = self._splits.get(path)
         return held is None or now - held[2] >= self.recheck_seconds
 
+    def forget(self, doc: IndexDocument, path: str) -> None:
+        """``path`` is gone from the origin: drop its split and views."""
+        if doc is self._doc:
+            self._splits.pop(path, None)
+            self.cache.drop(lambda k: isinstance(k, tuple) and k[0] == path)
+
     def file_view(
         self,
         doc: IndexDocument,

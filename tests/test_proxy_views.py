@@ -336,7 +336,7 @@ def test_t26_a_rebuilt_site_is_filtered_afresh_and_old_views_are_never_served(
             )
 
 
-def test_a_filtered_file_changed_at_the_origin_is_read_again_within_the_refresh_interval(
+def test_a_filtered_file_changed_or_removed_at_the_origin_is_read_again_within_the_refresh_interval(
     proxy: tuple[RunningProxy, Path, dict[str, Any]],
 ) -> None:
     running, site, _ = proxy
@@ -348,6 +348,10 @@ def test_a_filtered_file_changed_at_the_origin_is_read_again_within_the_refresh_
         (site / path).write_text(json.dumps(changed))  # the same index: only the file changed
         threading.Event().wait(1.2)  # past the origin re-check interval (1 s in tests)
         assert bob.get(running.url + path).json() == changed
+        (site / path).unlink()  # and gone: 404, as before views
+        threading.Event().wait(1.2)
+        assert bob.get(running.url + path).status_code == 404
+        assert bob.get(running.url + path).status_code == 404
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt")
