@@ -39,15 +39,16 @@ class AccessPolicy:
 
     def __init__(self, index: IndexStore) -> None:
         self._index = index
-        self._cached: tuple[int, AccessRules] | None = None
+        # the document itself, not its id(): a later document may be allocated where a freed one was
+        self._cached: tuple[IndexDocument, AccessRules] | None = None
 
     def for_index(self, doc: IndexDocument | None) -> AccessRules:
         if doc is None:
             return AccessRules({}, ("*",), (), {}, {})
-        if self._cached is not None and self._cached[0] == id(doc):
+        if self._cached is not None and self._cached[0] is doc:
             return self._cached[1]
         rules = AccessRules.from_index(doc)
-        self._cached = (id(doc), rules)
+        self._cached = (doc, rules)
         return rules
 
     def current(self) -> AccessRules | None:

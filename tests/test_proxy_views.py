@@ -358,3 +358,23 @@ def test_a_filtered_file_changed_or_removed_at_the_origin_is_read_again_within_t
 def test_serve_tunes_malloc_unless_the_environment_does() -> None:
     assert tune_malloc({"MALLOC_ARENA_MAX": "8"}) is False
     assert tune_malloc({}) is True
+
+
+@pytest.mark.threat("T26")
+def test_t26_access_rules_follow_the_trusted_document_even_at_a_reused_address(
+    generated_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new index document may be allocated where a freed one was (same ``id()``): the rules must
+    still be the new document's."""
+    from dataclasses import replace
+
+    from proxy import services
+
+    doc, _ = load(generated_site)
+    everyone = replace(doc, access=None)  # no access rules: everyone reads everything
+    monkeypatch.setattr(services, "id", lambda _: 1, raising=False)  # every address "reused"
+    policy = services.AccessPolicy(IndexStore(LocalOrigin(tmp_path, 1024), [SIGNING], refresh_seconds=1))
+    alice = MEMBERS[0]
+    assert not policy.for_index(doc).can_read(alice, "ledger-tools")
+    assert policy.for_index(everyone).can_read(alice, "ledger-tools")
+    assert not policy.for_index(doc).can_read(alice, "ledger-tools")
