@@ -108,7 +108,12 @@ def process(
         args, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     try:
-        wait_until_up(ready_url, proc, 300, what)
+        try:
+            wait_until_up(ready_url, proc, 300, what)
+        except AssertionError:
+            proc.kill()
+            print(proc.communicate(timeout=10)[1][-3000:], file=sys.stderr)
+            raise
         yield proc
     finally:
         proc.terminate()
@@ -181,13 +186,11 @@ def main(argv: list[str] | None = None) -> int:
             {"sub": f"m{m}", "email": f"m{m}@corp.example", "email_verified": True, "hd": "corp.example"}
             for m in range(members)
         ]
-        port = free_port()
-        url = f"http://127.0.0.1:{port}/"
-        static_port = free_port()
-        static_url = f"http://127.0.0.1:{static_port}/"
         load = os.getloadavg()
         print(f"load average at start: {load[0]:.2f}", flush=True)
         with mock_provider(users) as issuer:
+            port = free_port()  # chosen once the identity provider holds its own
+            url = f"http://127.0.0.1:{port}/"
             env = {
                 **os.environ,
                 **proxy_env(
@@ -225,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
                 served_rss = rss_mb(proxy.pid)
                 zips = sorted(str(z.relative_to(site)) for z in (site / "plugins").glob("plugin-000-*.zip"))
                 zips += sorted(str(z.relative_to(site)) for z in (site / "skills").glob("*/*.zip"))[:20]
+                static_port = free_port()
+                static_url = f"http://127.0.0.1:{static_port}/"
                 static_cmd = [sys.executable, __file__, "--static-server", str(served), str(static_port)]
                 with process(static_cmd, env, static_url + "healthz", "StaticFiles"), httpx.Client() as bare:
                     ok = [z for z in zips if bare.get(static_url + z).status_code == 200]
