@@ -37,6 +37,7 @@ from proxy.access import (
     Need,
 )
 
+PLUGIN_BLOCK = b"<!--sp-plugin:"  # proxy/access.py's block marker, in catalog listing pages
 MAX_REMEMBERED_KEYS = 10_000  # emails whose access key is remembered (then forgotten all at once)
 ENTRY_OVERHEAD = 200  # bytes counted per cached view besides its body (key, bookkeeping)
 
@@ -354,9 +355,10 @@ class MemberViews:
     def html_view(
         self, doc: IndexDocument, rules: AccessRules, key: AccessKey, path: str, data: bytes
     ) -> str:
-        """A catalog page without the blocks ``key`` may not see (``AccessRules.filter_html``), cached
-        per ``(path, page digest, key)``."""
-        if doc is not self._doc:
+        """A catalog page without the blocks ``key`` may not see (``AccessRules.filter_html``); a
+        listing page (one with plugin blocks) is cached per ``(path, page digest, key)``, the others
+        (one skill's or plugin's page) are cheap to filter and too many to cache."""
+        if doc is not self._doc or PLUGIN_BLOCK not in data:
             return rules.filter_html_for(data.decode("utf-8", "replace"), key)
         cache_key = ("html:" + path, hashlib.sha256(data).digest(), key)
         found = self.cache.get(cache_key)

@@ -378,3 +378,17 @@ def test_t26_access_rules_follow_the_trusted_document_even_at_a_reused_address(
     assert not policy.for_index(doc).can_read(alice, "ledger-tools")
     assert policy.for_index(everyone).can_read(alice, "ledger-tools")
     assert not policy.for_index(doc).can_read(alice, "ledger-tools")
+
+
+def test_only_listing_pages_are_cached(generated_site: Path) -> None:
+    doc, rules = load(generated_site)
+    views = MemberViews(256, 64 * 1024 * 1024, 30)
+    views.bind(doc)
+    key = views.key_for(rules, MEMBERS[0])
+    skill_page = generated_site / "skills" / "alpha" / "index.html"
+    home = generated_site / "index.html"
+    assert b"<!--sp-plugin:" not in skill_page.read_bytes() and b"<!--sp-plugin:" in home.read_bytes()
+    views.html_view(doc, rules, key, "skills/alpha/index.html", skill_page.read_bytes())
+    assert len(views.cache) == 0  # thousands of skill pages would only push the listings out
+    views.html_view(doc, rules, key, "index.html", home.read_bytes())
+    assert len(views.cache) == 1
