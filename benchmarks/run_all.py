@@ -26,6 +26,7 @@ QUICK: dict[str, list[str]] = {
     "bench_site.py": ["--sizes", "100"],
     "bench_connector.py": ["--skills", "1000", "--runs", "50"],
     "bench_proxy.py": ["--requests", "200"],
+    "bench_proxy_scale.py": ["--skills", "1000", "--requests", "2", "--downloads", "300"],
     "bench_load.py": ["--seconds", "10"],
     "bench_replay.py": ["--sizes", "1000", "100000"],
     "bench_marketplace.py": ["--plugins", "96"],

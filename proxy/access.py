@@ -24,6 +24,40 @@ class MemberLike(Protocol):
     def email(self) -> str: ...
 
 
+# What seeing one entry (a path, a list entry, an HTML block) takes: ``(kind, plugin)``.
+ALWAYS, NEVER, READ, EDIT_ANY, READ_AND_EDIT_ANY = range(5)
+Need = tuple[int, str]
+SEEN_BY_ALL: Need = (ALWAYS, "")
+SEEN_BY_NONE: Need = (NEVER, "")
+
+
+@dataclass(frozen=True)
+class AccessKey:
+    """Everything the filters ask about one member, under one set of rules: which plugins that have
+    a rule of their own the member reads, whether the default rule lets them read, and whether they
+    edit any plugin. Members with equal keys see byte-identical filtered views, so views are cached
+    per key, never per member (proxy/views.py)."""
+
+    readable: frozenset[str]
+    default_read: bool
+    edits_any: bool
+
+    def reads(self, rules: AccessRules, plugin: str) -> bool:
+        return plugin in self.readable if plugin in rules.plugins else self.default_read
+
+    def allows(self, rules: AccessRules, need: Need) -> bool:
+        kind, plugin = need
+        if kind == ALWAYS:
+            return True
+        if kind == READ:
+            return self.reads(rules, plugin)
+        if kind == EDIT_ANY:
+            return self.edits_any
+        if kind == READ_AND_EDIT_ANY:
+            return self.edits_any and self.reads(rules, plugin)
+        return False
+
+
 @dataclass(frozen=True)
 class AccessRules:
     """The access rules of one index document, plus the name maps the filters need."""
@@ -86,6 +120,54 @@ class AccessRules:
         plugin = self.skill_plugin.get(skill)
         return plugin is not None and self.can_read(member, plugin)
 
+    def access_key(self, member: MemberLike) -> AccessKey:
+        """The member's ``AccessKey`` under these rules (what every filter below depends on)."""
+        return AccessKey(
+            frozenset(name for name, (read, _) in self.plugins.items() if self._matches(member.email, read)),
+            self._matches(member.email, self.default_read),
+            self.can_edit_any(member),
+        )
+
+    def allows(self, member: MemberLike, need: Need) -> bool:
+        kind, plugin = need
+        if kind == ALWAYS:
+            return True
+        if kind == READ:
+            return self.can_read(member, plugin)
+        if kind == EDIT_ANY:
+            return self.can_edit_any(member)
+        if kind == READ_AND_EDIT_ANY:
+            return self.can_read(member, plugin) and self.can_edit_any(member)
+        return False
+
+    # -- what seeing an entry takes ---------------------------------------------------------------
+
+    def skill_need(self, skill: str) -> Need:
+        plugin = self.skill_plugin.get(skill)
+        return SEEN_BY_NONE if plugin is None else (READ, plugin)
+
+    def path_need(self, path: str) -> Need:
+        """What seeing a site path (no leading /) takes: ``skills/<s>/…`` and ``plugins/<p>/…`` their
+        plugin's read access, ``admin/…`` editing some plugin (and reading ``admin/<plugin>/``'s)."""
+        parts = path.lstrip("/").split("/")
+        if path.lstrip("/").startswith(ADMIN_PREFIX):  # admin/ and, for a large catalog, admin/<plugin>/
+            if len(parts) >= 3 and parts[1] in self.plugin_names:
+                return (READ_AND_EDIT_ANY, parts[1])
+            return (EDIT_ANY, "")
+        if len(parts) >= 2 and parts[0] in ("skills", "plugins"):
+            name = parts[1].split("#")[0]
+            if len(parts) == 2 and name.endswith(".zip"):
+                return SEEN_BY_NONE  # zips are checked against the index elsewhere
+            known = self.skill_plugin if parts[0] == "skills" else self.plugin_names
+            if len(parts) == 2 and name not in known:
+                return SEEN_BY_ALL  # a listing page such as plugins/index.html (filtered by markers)
+            if parts[0] == "skills":
+                return self.skill_need(name)
+            return (READ, name) if name in self.plugin_names else SEEN_BY_NONE
+        if len(parts) >= 3 and parts[:2] == [".well-known", "agent-skills"] and parts[2] != "index.json":
+            return self.skill_need(parts[2])
+        return SEEN_BY_ALL
+
     # -- filters --------------------------------------------------------------------------------
 
     def filter_index(self, doc: IndexDocument, member: MemberLike) -> dict[str, Any]:
@@ -119,26 +201,18 @@ class AccessRules:
         html = _MARKER.sub(keep, html)
         return html if self.can_edit_any(member) else _EDITORS.sub("", html)
 
+    def filter_html_for(self, html: str, key: AccessKey) -> str:
+        """``filter_html`` for every member whose ``access_key`` is ``key`` (what views cache)."""
+
+        def keep(match: re.Match[str]) -> str:
+            return match.group(0) if key.reads(self, match.group(1).strip()) else ""
+
+        html = _MARKER.sub(keep, html)
+        return html if key.edits_any else _EDITORS.sub("", html)
+
     def path_readable(self, member: MemberLike, path: str) -> bool:
         """Whether a site path (no leading /) under ``skills/<s>/`` or ``plugins/<p>/`` may be seen."""
-        parts = path.lstrip("/").split("/")
-        if path.lstrip("/").startswith(ADMIN_PREFIX):  # admin/ and, for a large catalog, admin/<plugin>/
-            if len(parts) >= 3 and parts[1] in self.plugin_names and not self.can_read(member, parts[1]):
-                return False
-            return self.can_edit_any(member)
-        if len(parts) >= 2 and parts[0] in ("skills", "plugins"):
-            name = parts[1].split("#")[0]
-            if len(parts) == 2 and name.endswith(".zip"):
-                return False  # zips are checked against the index elsewhere
-            known = self.skill_plugin if parts[0] == "skills" else self.plugin_names
-            if len(parts) == 2 and name not in known:
-                return True  # a listing page such as plugins/index.html (filtered by markers)
-            if parts[0] == "skills":
-                return self.can_read_skill(member, name)
-            return name in self.plugin_names and self.can_read(member, name)
-        if len(parts) >= 3 and parts[:2] == [".well-known", "agent-skills"] and parts[2] != "index.json":
-            return self.can_read_skill(member, parts[2])
-        return True
+        return self.allows(member, self.path_need(path))
 
 
 def _filter_json_list(data: bytes, key: str, keep: Callable[[dict[str, Any]], bool]) -> bytes:

@@ -45,14 +45,13 @@ from proxy.publisher import SiteBuild
 from proxy.security import SecurityMiddleware
 from proxy.services import Services, services_of
 from proxy.settings import Settings
+from proxy.views import FILES
 
 PRIVATE = "private, no-cache"
 SERVED_WELL_KNOWN = ".well-known/agent-skills/"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 AUDITED_PATHS = frozenset({"claude-code/marketplace.json"})  # read by Claude Code with a bearer token
-FILTERED_JSON = frozenset(
-    {"claude-code/marketplace.json", ".well-known/agent-skills/index.json", "search/search_index.json"}
-)
+FILTERED_JSON = frozenset(FILES)  # served as per-access views (proxy/views.py)
 
 
 def _now() -> datetime:
@@ -134,6 +133,7 @@ class Site:
         doc = self.state.index.current()
         if doc is None:
             raise UpstreamError("the catalog is temporarily unavailable (no valid index); try again soon")
+        self.state.views.bind(doc)  # before any await: views of an older index are dropped
         return doc, self.state.access.for_index(doc)
 
     async def page(self, request: Request) -> Response:
@@ -161,11 +161,14 @@ class Site:
         if path == "index.json.sig":
             raise NotFound("no such page")
         if path == "index.json":
-            return JSONResponse(rules.filter_index(doc, member), headers={"Cache-Control": PRIVATE})
+            body = self.state.views.index_view(doc, rules, self.state.views.key_for(rules, member))
+            return Response(body, media_type="application/json", headers={"Cache-Control": PRIVATE})
         if path.endswith(".zip"):
             return await self._zip(request, member, path, rules)
         if not rules.path_readable(member, path):
             raise NotFound("no such page")
+        if path in FILTERED_JSON:
+            return await self._filtered(doc, rules, member, path)
         data = await self.state.origin.read(path)
         if data is None:
             if "." not in path.rsplit("/", 1)[-1] and await self.state.origin.read(path + "/index.html"):
@@ -176,20 +179,32 @@ class Site:
             media_type, extra = inert_file(path, data)
             return ranged(request, data, media_type, {**headers, **extra})
         media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
-        if path in FILTERED_JSON:
-            filters = {
-                "claude-code/marketplace.json": rules.filter_marketplace,
-                ".well-known/agent-skills/index.json": rules.filter_well_known,
-                "search/search_index.json": rules.filter_search,
-            }
-            return Response(filters[path](data, member), media_type="application/json", headers=headers)
         if media_type == "text/html" and (b"<!--sp-plugin:" in data or ACCOUNT_MARKER.encode() in data):
-            html = rules.filter_html(data.decode("utf-8", "replace"), member)
+            html = self.state.views.html_view(doc, rules, self.state.views.key_for(rules, member), path, data)
             html = html.replace(ACCOUNT_MARKER, account_bar(member, self.state.settings), 1)
             return Response(html, media_type="text/html; charset=utf-8", headers=headers)
         if media_type.startswith("text/"):
             media_type += "; charset=utf-8"
         return ranged(request, data, media_type, headers)
+
+    async def _filtered(self, doc: IndexDocument, rules: AccessRules, member: Member, path: str) -> Response:
+        """A filtered JSON file (T26): the member's view, shared by every member with the same access
+        (proxy/views.py); the origin is read again at most every SKILLPORT_INDEX_REFRESH_SECONDS."""
+        views, now = self.state.views, _now().timestamp()
+        key = views.key_for(rules, member)
+        data = None
+        if views.needs_origin_read(doc, path, now):
+            data = await self.state.origin.read(path)
+            if data is None:
+                views.forget(doc, path)
+                raise NotFound("no such page")
+        body = views.file_view(doc, rules, key, path, data, now)
+        if body is None:  # another index was trusted meanwhile: this request's snapshot, uncached
+            data = await self.state.origin.read(path)
+            body = None if data is None else views.file_view(doc, rules, key, path, data, now)
+        if body is None:
+            raise NotFound("no such page")
+        return Response(body, media_type="application/json", headers={"Cache-Control": PRIVATE})
 
     async def _zip(self, request: Request, member: Member, path: str, rules: AccessRules) -> Response:
         found = self.state.index.zip_entry(path)

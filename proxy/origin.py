@@ -200,6 +200,7 @@ class IndexStore:
         self._refresh_seconds = refresh_seconds
         self._expiry = expiry
         self._doc: IndexDocument | None = None
+        self._digest = b""  # of the bytes and signature self._doc was verified from
         self._checked_at: float | None = None
         self._lock = asyncio.Lock()
         self.serial: int | None = None
@@ -232,20 +233,26 @@ class IndexStore:
             signature = await self._origin.read("index.json.sig")
             if data is None:
                 raise UpstreamError("the origin has no index.json (build the site first)")
-            doc = verify(
-                data,
-                signature,
-                self._keys,
-                now=now,
-                trusted_serial=max(self.serial or 0, self._floor) or None,
-                allow_expired=self._expiry == "warn",
-            )
+            digest = _digest(data, signature)
+            if self._doc is not None and digest == self._digest:
+                doc = self._doc  # the same bytes: keep the one parsed document (and what hangs on it)
+            else:
+                doc = verify(
+                    data,
+                    signature,
+                    self._keys,
+                    now=now,
+                    trusted_serial=max(self.serial or 0, self._floor) or None,
+                    allow_expired=self._expiry == "warn",
+                )
+            del data
         except (IndexRejected, UpstreamError) as exc:
             self.problem = f"{type(exc).__name__}: {exc}"
             logger.warning("index not accepted (%s); keeping serial %s", self.problem, self.serial)
             self._expire_held(now)
             return
         self._doc = doc
+        self._digest = digest
         self.serial = doc.serial
         if self._serial_file is not None and self.serial > self._persisted:
             await asyncio.to_thread(write_serial, self._serial_file, self._origin_name, self.serial)
@@ -275,6 +282,12 @@ class IndexStore:
     def zip_entry(self, path: str) -> tuple[str, ZipRecord] | None:
         """``(plugin name, zip record)`` for a zip path the index lists, else ``None``."""
         return self._doc.by_zip.get(path) if self._doc is not None else None
+
+
+def _digest(data: bytes, signature: bytes | None) -> bytes:
+    h = hashlib.sha256(data)
+    h.update(b"\0" + (signature or b""))
+    return h.digest()
 
 
 def check_zip(data: bytes, record: ZipRecord) -> None:

@@ -31,6 +31,7 @@ from proxy.publisher import ProxyPublisher, SiteBuild, publisher_from_settings
 from proxy.revocation import revocations_for
 from proxy.session import Member, Sessions
 from proxy.settings import Settings
+from proxy.views import MemberViews
 
 
 class AccessPolicy:
@@ -38,15 +39,16 @@ class AccessPolicy:
 
     def __init__(self, index: IndexStore) -> None:
         self._index = index
-        self._cached: tuple[int, AccessRules] | None = None
+        # the document itself, not its id(): a later document may be allocated where a freed one was
+        self._cached: tuple[IndexDocument, AccessRules] | None = None
 
     def for_index(self, doc: IndexDocument | None) -> AccessRules:
         if doc is None:
             return AccessRules({}, ("*",), (), {}, {})
-        if self._cached is not None and self._cached[0] == id(doc):
+        if self._cached is not None and self._cached[0] is doc:
             return self._cached[1]
         rules = AccessRules.from_index(doc)
-        self._cached = (id(doc), rules)
+        self._cached = (doc, rules)
         return rules
 
     def current(self) -> AccessRules | None:
@@ -98,6 +100,7 @@ class Services:
     bearer: BearerVerifier
     publisher: ProxyPublisher | None
     look: LookCache
+    views: MemberViews
 
     @classmethod
     def create(
@@ -151,6 +154,9 @@ class Services:
             # editing through the proxy (issue 7): None unless SKILLPORT_MARKETPLACE_GIT is set
             publisher=publisher_from_settings(settings, refresh, site_build),
             look=LookCache(),
+            views=MemberViews(
+                settings.view_cache_entries, settings.view_cache_bytes, settings.index_refresh_seconds
+            ),
         )
 
     async def authenticate(self, request: Request, *, cookie: bool = True) -> Member | None:

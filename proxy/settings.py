@@ -134,6 +134,21 @@ class Settings(BaseModel):
         description="Folder where the proxy keeps the highest index serial it accepted, so a restart "
         "still refuses older signed indexes (empty: not kept; use a persistent volume per replica).",
     )
+    view_cache_entries: int = Field(
+        256,
+        ge=1,
+        le=100_000,
+        description="Per process: most filtered views kept (the index, marketplace, well-known and "
+        "search files and catalog pages as one set of access rights sees them; members with the same "
+        "access share one view).",
+    )
+    view_cache_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024 * 1024,
+        le=4 * 1024 * 1024 * 1024,
+        description="Per process: most bytes of filtered views kept; a view larger than a quarter of "
+        "it is made again from the split file on each request instead.",
+    )
     origin_timeout_seconds: float = Field(10.0, gt=0, le=120, description="Timeout for each origin request.")
     max_origin_bytes: int = Field(
         256 * 1024 * 1024, ge=1024, description="Largest file fetched from the origin."

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from builder.build import build
+from builder.contract import index as index_module
 from builder.contract.index import (
     RECORDS,
     WHERE,
@@ -219,3 +220,48 @@ def test_no_writer_can_publish_an_index_its_readers_refuse() -> None:
     unsafe = replace(doc, skills=(replace(doc.skills[0], zip=ZipRecord("../x.zip", "c" * 64, 5)),))
     with pytest.raises(IndexMalformed, match=r"skills\[0\]\.zip\.path"):
         unsafe.to_json()
+
+
+def test_verify_reads_a_built_index_one_entry_at_a_time(
+    built: tuple[str, bytes, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Never the whole index as one tree of parsed JSON next to its typed document (proxy memory at
+    10,000 skills, issue 15): the same document, without ``json.loads`` of the whole."""
+    _, data, sig = built
+    expected = IndexDocument.from_json(json.loads(data))
+
+    loads = json.loads
+
+    def whole(text: Any, *args: Any, **kwargs: Any) -> Any:
+        assert text not in (data, data.decode()), "the whole index was parsed at once"
+        return loads(text, *args, **kwargs)
+
+    monkeypatch.setattr(index_module.json, "loads", whole)
+    assert verify(data, sig, KEYS, now=NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "named"),
+    [
+        (("skills", 0, "name"), "../../etc", r"skills\[0\]\.name"),
+        (("skills", 0, "files", 0, "size"), "10", r"skills\[0\]\.files\[0\]\.size"),
+        (("skills", 0, "plugin"), "nowhere", r"plugin 'nowhere'"),
+        (("plugins", 0, "strict"), "yes", r"plugins\[0\]\.strict"),
+        (("skills",), {"a": 1}, r"skills must be a list"),
+        (("expires_at",), "tomorrow", r"expires_at"),
+    ],
+)
+def test_verify_refuses_a_signed_index_with_a_wrong_field_by_its_path(
+    path: tuple[Any, ...], value: Any, named: str
+) -> None:
+    doc = _sample()
+    target: Any = doc
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = value
+    data = index_module.encode(doc)
+    with pytest.raises(IndexMalformed, match=named):
+        verify(data, index_module.sign(data, KEYS), KEYS, now=NOW)
+    repeated = data.replace(b'\n "serial"', b'\n "serial": 1,\n "serial"', 1)  # read whole: same answer
+    with pytest.raises(IndexMalformed, match=named):
+        verify(repeated, index_module.sign(repeated, KEYS), KEYS, now=NOW)

@@ -38,6 +38,7 @@ from builder.contract.reading import (
     ZIP_PATH_RE,
     JsonObject,
 )
+from builder.contract.stream import stream_object
 from builder.errors import (
     IndexBadSignature,
     IndexExpired,
@@ -652,6 +653,46 @@ def _signature_matches(data: bytes, signature: bytes, keys: Sequence[str], purpo
         return False
 
 
+SHARED_STRING_CHARS = 256  # strings up to this long that repeat (versions, times, file names) are kept once
+
+
+def _share_strings(value: Any, seen: dict[str, str]) -> None:
+    """Make equal short strings inside ``value`` (parsed JSON) one object each, in place."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for k, v in items:
+        if isinstance(v, str):
+            if len(v) <= SHARED_STRING_CHARS:
+                value[k] = seen.setdefault(v, v)
+        elif isinstance(v, dict | list):
+            _share_strings(v, seen)
+
+
+def _read_streaming(data: bytes) -> tuple[Mapping[str, Any], IndexDocument] | None:
+    """``(top-level fields, document)`` read one plugin and skill at a time (``stream.py``): a large
+    index never exists whole as parsed JSON next to its typed document. ``None`` when anything is
+    unusual (the caller then reads it whole, which names the problem exactly as before)."""
+    makers: dict[str, Callable[[JsonObject], Any]] = {
+        "plugins": PluginEntry.from_json,
+        "skills": SkillEntry.from_json,
+    }
+    seen: dict[str, str] = {}
+
+    def make(key: str, i: int, value: Any) -> Any:
+        _share_strings(value, seen)
+        return makers[key](JsonObject(value, f"{key}[{i}]"))
+
+    try:
+        members = stream_object(data.decode("utf-8"), makers, make)
+        if members is None or members.get("_type") != INDEX_TYPE:
+            return None
+        entries = {k: tuple(members[k]) for k in makers if isinstance(members.get(k), list)}
+        document = IndexDocument.from_json({**members, **{k: [] for k in entries}})
+        plugins, skills = entries.get("plugins", document.plugins), entries.get("skills", document.skills)
+        return members, replace(document, plugins=plugins, skills=skills)
+    except (UnicodeDecodeError, json.JSONDecodeError, IndexMalformed, RecursionError):
+        return None
+
+
 def verify(
     data: bytes,
     signature: bytes | str | None,
@@ -682,15 +723,16 @@ def verify(
             "the index signature does not match its bytes under any configured key "
             "(tampered, swapped, or signed with a key not in SKILLPORT_SIGNING_KEYS)"
         )
+    streamed = _read_streaming(data)
     try:
-        raw = json.loads(data)
+        raw = streamed[0] if streamed is not None else json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise IndexMalformed(f"the index is not valid JSON: {exc}") from exc
     if isinstance(raw, Mapping) and raw.get("_type") == INDEX_TYPE:
         serial = raw.get("serial")
         if isinstance(serial, int) and trusted_serial is not None and 1 <= serial < trusted_serial:
             raise IndexRollback(f"index serial {serial} is older than the trusted serial {trusted_serial}")
-    document = IndexDocument.from_json(raw)
+    document = streamed[1] if streamed is not None else IndexDocument.from_json(raw)
     if now >= document.expires and not allow_expired:
         raise IndexExpired(f"the index expired at {document.expires_at}; rebuild and republish the site")
     return document
