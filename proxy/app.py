@@ -127,7 +127,7 @@ class Site:
 
     def __init__(self, services: Services) -> None:
         self.state = services
-        self.gzip = GzipCache()
+        self.gzip = GzipCache(services.settings.view_cache_bytes // 4)
 
     def _ready(self) -> tuple[IndexDocument, AccessRules]:
         doc = self.state.index.current()

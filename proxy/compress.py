@@ -1,9 +1,10 @@
 """gzip for the catalog's text responses (issue 15).
 
 ``Site.page`` passes each catalog response through :func:`compressed` — after per-member filtering, so
-what is compressed is exactly what the member may see. A response is gzip-encoded (level 6) when the
-client sends ``Accept-Encoding: gzip``, it is a whole ``200`` answer of a text type (HTML, JSON, CSS,
-JavaScript, XML, SVG) larger than :data:`MIN_BYTES`, and none of these holds:
+what is compressed is exactly what the member may see. A response is gzip-encoded (level 6; level 1
+from :data:`FAST_BYTES` up) when the client sends ``Accept-Encoding: gzip``, it is a whole ``200``
+answer of a text type (HTML, JSON, CSS, JavaScript, XML, SVG) larger than :data:`MIN_BYTES`, and none
+of these holds:
 
 - it is an attachment (``Content-Disposition``: zips, skill files handed out as downloads) or a skill
   file served inert (``text/plain``, not in the list);
@@ -33,6 +34,7 @@ from starlette.responses import Response
 MIN_BYTES = 1024
 THREAD_BYTES = 64 * 1024
 LEVEL = 6
+FAST_BYTES = 1024 * 1024
 COMPRESSIBLE = frozenset(
     {
         "text/html",
@@ -65,17 +67,20 @@ def accepts_gzip(request: Request) -> bool:
 
 
 def _gzip(body: bytes) -> bytes:
-    # mtime=0: the same body always gives the same bytes
-    return gzip.compress(body, compresslevel=LEVEL, mtime=0)
+    # mtime=0: the same body always gives the same bytes. A body of FAST_BYTES or more (a 10,000-skill
+    # index.json is 16 MB) gets the fastest level: level 6 would cost ~130 ms of a core per request
+    level = LEVEL if len(body) < FAST_BYTES else 1
+    return gzip.compress(body, compresslevel=level, mtime=0)
 
 
 class GzipCache:
-    """The last few large bodies compressed, keyed by a digest of the body (one per proxy app)."""
+    """Compressed copies of recent large bodies, keyed by a digest of the body (one per proxy app), at
+    most ``max_bytes`` of them; a copy over a quarter of that is not kept."""
 
-    ENTRIES = 16
-
-    def __init__(self) -> None:
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
         self._found: OrderedDict[bytes, bytes] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def gzip(self, body: bytes) -> bytes:
@@ -86,10 +91,14 @@ class GzipCache:
                 self._found.move_to_end(key)
                 return found
         data = _gzip(body)
+        if len(data) > self.max_bytes // 4:
+            return data
         with self._lock:
-            self._found[key] = data
-            while len(self._found) > self.ENTRIES:
-                self._found.popitem(last=False)
+            if key not in self._found:
+                self._found[key] = data
+                self._bytes += len(data)
+            while self._bytes > self.max_bytes:
+                self._bytes -= len(self._found.popitem(last=False)[1])
         return data
 
 

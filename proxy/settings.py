@@ -147,7 +147,8 @@ class Settings(BaseModel):
         ge=1024 * 1024,
         le=4 * 1024 * 1024 * 1024,
         description="Per process: most bytes of filtered views kept; a view larger than a quarter of "
-        "it is made again from the split file on each request instead.",
+        "it is made again from the split file on each request instead. A quarter as many bytes more "
+        "hold gzip-compressed copies of large catalog responses.",
     )
     origin_timeout_seconds: float = Field(10.0, gt=0, le=120, description="Timeout for each origin request.")
     max_origin_bytes: int = Field(

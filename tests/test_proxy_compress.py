@@ -149,3 +149,21 @@ def test_rules_of_compressed() -> None:
     assert "content-encoding" not in binary.headers and "vary" not in binary.headers
     kept = run(_request("gzip"), HTMLResponse(big, headers={"Vary": "Cookie"}))
     assert kept.headers["vary"] == "Cookie, Accept-Encoding"
+
+
+def test_compressed_copies_are_kept_within_their_byte_budget() -> None:
+    """Issue 15: members with the same access share one compressed copy of a large filtered file, and
+    the copies never take more than their budget, however many kinds of members ask."""
+    import gzip
+    import os
+
+    from proxy.compress import GzipCache
+
+    cache = GzipCache(max_bytes=64 * 1024)
+    bodies = [(f"view {i} ".encode() + os.urandom(6000)) * 2 for i in range(40)]  # ~6 KB compressed
+    for body in bodies:
+        assert gzip.decompress(cache.gzip(body)) == body
+        assert cache._bytes <= cache.max_bytes
+    assert cache.gzip(bodies[-1]) is cache.gzip(bodies[-1])  # a recent one is served from the cache
+    huge = os.urandom(cache.max_bytes // 2)  # compressed, still over a quarter of the budget: not kept
+    assert cache.gzip(huge) is not cache.gzip(huge)
