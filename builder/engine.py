@@ -164,9 +164,7 @@ class Manifest:
 
     def write(self, path: Path) -> None:
         data = {"frame": self.frame, "pages": {k: list(v) for k, v in sorted(self.pages.items())}}
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, path)
+        publish.write_atomic(path, json.dumps(data, separators=(",", ":")).encode("utf-8"))
 
 
 @dataclass

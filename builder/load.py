@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from builder import frontmatter, layout, policy
+from builder import frontmatter, layout, policy, publish
 from builder.limits import DEFAULT_LIMITS, BuildLimits
 from builder.model import Marketplace, Plugin, Problem, Skill, SkillFile
 
@@ -228,9 +228,7 @@ class ParseCache:
     def save(self) -> None:
         """Keep the entries this build used (atomic: a killed build leaves the old file)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        part = self.path.with_name(self.path.name + f".{os.getpid()}.part")
-        part.write_text(json.dumps({"salt": self.salt, "entries": self.new}), encoding="utf-8")
-        os.replace(part, self.path)
+        publish.write_atomic(self.path, json.dumps({"salt": self.salt, "entries": self.new}).encode("utf-8"))
 
 
 @contextlib.contextmanager

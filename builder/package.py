@@ -26,7 +26,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from builder import frontmatter, origin, policy
+from builder import frontmatter, origin, policy, publish
 from builder.errors import BadInput
 from builder.model import SPEC_FRONTMATTER_KEYS, SkillFile
 from builder.origin import origin_or_none, with_origin
@@ -185,7 +185,7 @@ class StampCache:
         except FileNotFoundError:
             pass
         stamped = _stamp_bytes(data, **fields)
-        path.write_bytes(stamped)
+        publish.write_atomic(path, stamped)
         return stamped
 
     def prune(self) -> None:

@@ -146,6 +146,15 @@ def remove_in_background(folder: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``path`` whole or not at all: a killed writer leaves no half file for a later build to
+    trust (the build's caches are read back as they are). The temporary name carries the process id:
+    several render processes write into one cache folder."""
+    part = path.with_name(f"{path.name}.{os.getpid()}.part")
+    part.write_bytes(data)
+    os.replace(part, path)
+
+
 def write_file(root: Path, rel: str, data: bytes) -> None:
     """Write ``data`` at ``root/rel`` (inside the staging folder, so no temp name is needed)."""
     target = root / rel

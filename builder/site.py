@@ -42,7 +42,7 @@ import yaml
 from markdown.extensions.toc import slugify as _toc_slugify
 from markupsafe import Markup
 
-from builder import changes, engine, install_guide, search_index
+from builder import changes, engine, install_guide, publish, search_index
 from builder.contract.index import IndexDocument, ZipRecord
 from builder.engine import AnyPage, DeferredPage, HtmlPage
 from builder.errors import BadInput, UpstreamError
@@ -553,14 +553,12 @@ class CachedRenderer:
         except FileNotFoundError:
             pass
         rendered = str(self._render(*job))
-        part = path.with_name(f"{key}.{os.getpid()}.part")  # pages render in several processes
-        part.write_text(rendered, encoding="utf-8")
-        os.replace(part, path)
+        publish.write_atomic(path, rendered.encode("utf-8"))
         return rendered
 
     def prune(self) -> None:
         for path in self._dir.iterdir():
-            if path.name.split(".", 1)[0] not in self._used:
+            if path.suffix != ".html" or path.stem not in self._used:  # a killed writer's part too
                 path.unlink(missing_ok=True)
 
 
