@@ -236,8 +236,11 @@ def build(
             todo: list[tuple[plan.Artifact, Callable[[], bytes]]] = []
             for artifact, make in jobs:
                 old = reusable.get(artifact.path)
-                same = old is not None and old[2] == artifact.key
-                if old and same and publish.reuse_file(out_dir, staged, artifact.path, old[0]):
+                if (  # the same inputs: reused, its digest checked
+                    old is not None
+                    and old[2] == artifact.key
+                    and publish.reuse_file(out_dir, staged, artifact.path, old[0])
+                ):
                     zips[artifact.path] = (old[0], old[1])
                     reused += 1
                     continue

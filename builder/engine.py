@@ -267,7 +267,7 @@ class Frames:
             )
             for src in (page.src, probe)
         ]
-        if texts[0] != texts[1] or texts[0].count(_mark("C") + ("<h1>" if has_h1 else "")) != 1:
+        if texts[0] != texts[1] or texts[0].count(content) != 1:
             return None  # the frame depends on the page's URL, or the content is not printed once as is
         text = texts[0].replace(content, _mark("C"))
         parts = _MARK.split(text)
@@ -308,32 +308,33 @@ def render_pages(
     stats = RenderStats()
     recorded: dict[str, tuple[str, str]] = {}
     frames = Frames(render)
+    reusable = previous.pages if previous_site is not None and previous.frame == frame else {}
     batch = list(itertools.islice(pages, BATCH))
     while batch:
-        todo: list[AnyPage] = []
+        todo: list[tuple[str, AnyPage]] = []
         keys: dict[str, str] = {}
         for page in batch:
             dest = render.dest(page)
             if dest in recorded or dest in keys:
                 raise UpstreamError(f"two catalog pages would be written to {dest}")
             keys[dest] = key = page.key
-            old = previous.pages.get(dest) if previous.frame == frame and previous_site else None
-            if old and old[0] == key and previous_site and _link(previous_site, site_dir, dest, old[1]):
+            old = reusable.get(dest)
+            if (
+                old
+                and old[0] == key
+                and previous_site is not None
+                and publish.reuse_file(previous_site, site_dir, dest, old[1])  # digest checked
+            ):
                 recorded[dest] = old
                 stats.reused += 1
             else:
-                todo.append(page)
-        results = parallel.map_forked(lambda p: _write(site_dir, render.dest(p), frames(p)), todo, processes)
+                todo.append((dest, page))
+        results = parallel.map_forked(lambda job: _write(site_dir, job[0], frames(job[1])), todo, processes)
         for dest, sha in results:
             recorded[dest] = (keys[dest], sha)
         stats.rendered += len(results)
         batch = list(itertools.islice(pages, BATCH))
     return Manifest(frame, recorded), stats
-
-
-def _link(previous_site: Path, site_dir: Path, dest: str, sha256: str) -> bool:
-    """Hard-link the previous site's page when it still holds the bytes the manifest recorded."""
-    return publish.reuse_file(previous_site, site_dir, dest, sha256)
 
 
 def _plugin(nav_pages: Mapping[str, HtmlPage], run: Any) -> Any:

@@ -176,7 +176,9 @@ def write_or_link(old_root: Path, root: Path, rel: str, data: bytes) -> None:
                 same = handle.read() == data
     except OSError:
         same = False
-    if not (same and reuse_file(old_root, root, rel)):
+    if same:
+        _link_into(source, os.path.join(root, rel))
+    else:
         write_file(root, rel, data)
 
 
@@ -197,15 +199,17 @@ def reuse_file(old_root: Path, root: Path, rel: str, sha256: str | None = None) 
             return False
     except OSError:
         return False
-    target = os.path.join(root, rel)
+    _link_into(source, os.path.join(root, rel))
+    return True
+
+
+def _link_into(source: str, target: str) -> None:
+    """Hard-link ``source`` at ``target`` (a copy where links fail), making its folder if needed."""
     try:
-        os.link(source, target)
+        _link_or_copy(source, target)
     except FileNotFoundError:  # its folder is not there yet
         os.makedirs(os.path.dirname(target), exist_ok=True)
         _link_or_copy(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
-    return True
 
 
 def _link_or_copy(source: str, target: str) -> None:
