@@ -29,7 +29,7 @@ import itertools
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib.metadata import version as _version
@@ -139,11 +139,17 @@ def frame_key(config_file: Path, theme_dir: Path, extra_docs: Iterable[Path]) ->
     ):
         digest.update(hashlib.sha256(part).digest())
     for root in (theme_dir, *extra_docs):
-        if root.is_dir():
-            for path in sorted(p for p in root.rglob("*") if p.is_file()):
-                digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-                digest.update(hashlib.sha256(path.read_bytes()).digest())
+        add_tree(digest, root)
     return digest.hexdigest()
+
+
+def add_tree(digest: Any, root: Path, suffixes: Container[str] | None = None) -> None:
+    """Feed ``digest`` the relative path and digest of each file under ``root`` (of those
+    ``suffixes`` only, when given), in a fixed order; nothing when ``root`` is not a folder."""
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and (suffixes is None or path.suffix in suffixes):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
 
 
 @dataclass(frozen=True)

@@ -646,10 +646,7 @@ def render_code_key(templates_dir: Path) -> str:
     (its filters, install guides, views). Part of every ``DeferredPage`` key."""
     digest = hashlib.sha256()
     for root in (templates_dir, Path(__file__).parent):
-        for path in sorted(root.rglob("*")):
-            if path.is_file() and path.suffix in (".py", ".j2", ".html", ".css", ".js", ".xml"):
-                digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-                digest.update(hashlib.sha256(path.read_bytes()).digest())
+        engine.add_tree(digest, root, (".py", ".j2", ".html", ".css", ".js", ".xml"))
     return digest.hexdigest()
 
 
