@@ -362,7 +362,7 @@ def catalog_from_index(
     def label_of(text: str, slugs: Mapping[str, str]) -> Label:
         return Label(label=text, slug=slugs[text])
 
-    pending: list[tuple[SkillView, Mapping[str, str], str]] = []
+    skills: list[SkillView] = []
     for s in index_doc.skills:
         plugin_doc = plugin_docs.get(s.plugin)
         category = (s.category or "").strip() or ((plugin_doc.category if plugin_doc else None) or "").strip()
@@ -393,15 +393,13 @@ def catalog_from_index(
             versions=_version_rows(list(s.versions)),
         )
         texts = (references or {}).get(s.name, {})
-        pending.append(
-            (replace(view, references=_reference_pages(view, texts)), texts, bodies.get(s.name, ""))
-        )
-    skills: list[SkillView] = []
-    for view, texts, body in pending:  # bodies are rendered when a page prints them (LazyHtml)
+        view = replace(view, references=_reference_pages(view, texts))
+        # bodies are rendered when a page prints them (LazyHtml)
         refs = tuple(
             replace(r, body_html=render_body((texts[r.path], view, REFERENCE_ROOT, "references")))
             for r in view.references
         )
+        body = bodies.get(s.name, "")
         body_html = render_body((body, view, SKILL_ROOT, "")) if body else Markup("")
         skills.append(replace(view, references=refs, body_html=body_html))
     skills.sort(key=lambda v: v.name)
