@@ -8,7 +8,7 @@ install steps, file lists and histories are left out; the pages show them. Other
 organization's own) keep what MkDocs wrote.
 
 Locations stay ``skills/<name>/`` and ``plugins/<name>/``, so the proxy's per-member filter
-(``proxy.access.filter_search``) keeps working unchanged. Pure: same input, same bytes.
+(proxy/views.py, by ``AccessRules.path_need``) keeps working unchanged. Pure: same input, same bytes.
 """
 
 from __future__ import annotations

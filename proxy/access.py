@@ -6,11 +6,10 @@ A plugin not under ``plugins`` uses ``default``; no ``access`` at all means ever
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from builder.contract.index import IndexDocument
 
@@ -46,16 +45,21 @@ class AccessKey:
         return plugin in self.readable if plugin in rules.plugins else self.default_read
 
     def allows(self, rules: AccessRules, need: Need) -> bool:
-        kind, plugin = need
-        if kind == ALWAYS:
-            return True
-        if kind == READ:
-            return self.reads(rules, plugin)
-        if kind == EDIT_ANY:
-            return self.edits_any
-        if kind == READ_AND_EDIT_ANY:
-            return self.edits_any and self.reads(rules, plugin)
-        return False
+        return _allows(need, lambda plugin: self.reads(rules, plugin), lambda: self.edits_any)
+
+
+def _allows(need: Need, reads: Callable[[str], bool], edits_any: Callable[[], bool]) -> bool:
+    """Whether ``need`` is met by someone who ``reads`` these plugins and ``edits_any`` or not."""
+    kind, plugin = need
+    if kind == ALWAYS:
+        return True
+    if kind == READ:
+        return reads(plugin)
+    if kind == EDIT_ANY:
+        return edits_any()
+    if kind == READ_AND_EDIT_ANY:
+        return edits_any() and reads(plugin)
+    return False
 
 
 @dataclass(frozen=True)
@@ -116,10 +120,6 @@ class AccessRules:
             rules.append(self.default_edit)
         return any(self._matches(member.email, edit) for edit in rules)
 
-    def can_read_skill(self, member: MemberLike, skill: str) -> bool:
-        plugin = self.skill_plugin.get(skill)
-        return plugin is not None and self.can_read(member, plugin)
-
     def access_key(self, member: MemberLike) -> AccessKey:
         """The member's ``AccessKey`` under these rules (what every filter below depends on)."""
         return AccessKey(
@@ -129,16 +129,7 @@ class AccessRules:
         )
 
     def allows(self, member: MemberLike, need: Need) -> bool:
-        kind, plugin = need
-        if kind == ALWAYS:
-            return True
-        if kind == READ:
-            return self.can_read(member, plugin)
-        if kind == EDIT_ANY:
-            return self.can_edit_any(member)
-        if kind == READ_AND_EDIT_ANY:
-            return self.can_read(member, plugin) and self.can_edit_any(member)
-        return False
+        return _allows(need, lambda plugin: self.can_read(member, plugin), lambda: self.can_edit_any(member))
 
     # -- what seeing an entry takes ---------------------------------------------------------------
 
@@ -170,39 +161,10 @@ class AccessRules:
 
     # -- filters --------------------------------------------------------------------------------
 
-    def filter_index(self, doc: IndexDocument, member: MemberLike) -> dict[str, Any]:
-        """The index a member may see (as JSON): only readable plugins and their skills; no access rules."""
-        return doc.with_only(
-            plugins=[p for p in doc.plugins if self.can_read(member, p.name)],
-            skills=[s for s in doc.skills if self.can_read(member, s.plugin)],
-        ).to_dict(with_access=False)
-
-    def filter_marketplace(self, data: bytes, member: MemberLike) -> bytes:
-        """``claude-code/marketplace.json`` without the plugins the member may not read."""
-        return _filter_json_list(data, "plugins", lambda e: self.can_read(member, str(e.get("name"))))
-
-    def filter_well_known(self, data: bytes, member: MemberLike) -> bytes:
-        """``.well-known/agent-skills/index.json`` without the skills the member may not read."""
-        return _filter_json_list(data, "skills", lambda e: self.can_read_skill(member, str(e.get("name"))))
-
-    def filter_search(self, data: bytes, member: MemberLike) -> bytes:
-        """MkDocs ``search/search_index.json`` without entries under unreadable skill/plugin pages."""
-        return _filter_json_list(
-            data, "docs", lambda e: self.path_readable(member, str(e.get("location", "")))
-        )
-
-    def filter_html(self, html: str, member: MemberLike) -> str:
-        """Drop ``<!--sp-plugin:NAME-->…<!--/sp-plugin-->`` blocks of plugins the member may not read,
-        and ``<!--sp-editors-->…<!--/sp-editors-->`` blocks unless the member edits some plugin."""
-
-        def keep(match: re.Match[str]) -> str:
-            return match.group(0) if self.can_read(member, match.group(1).strip()) else ""
-
-        html = _MARKER.sub(keep, html)
-        return html if self.can_edit_any(member) else _EDITORS.sub("", html)
-
-    def filter_html_for(self, html: str, key: AccessKey) -> str:
-        """``filter_html`` for every member whose ``access_key`` is ``key`` (what views cache)."""
+    def filter_html(self, html: str, key: AccessKey) -> str:
+        """Drop ``<!--sp-plugin:NAME-->…<!--/sp-plugin-->`` blocks of plugins ``key`` does not read,
+        and ``<!--sp-editors-->…<!--/sp-editors-->`` blocks unless it edits some plugin: the page as
+        every member with that key sees it (what views cache)."""
 
         def keep(match: re.Match[str]) -> str:
             return match.group(0) if key.reads(self, match.group(1).strip()) else ""
@@ -213,16 +175,3 @@ class AccessRules:
     def path_readable(self, member: MemberLike, path: str) -> bool:
         """Whether a site path (no leading /) under ``skills/<s>/`` or ``plugins/<p>/`` may be seen."""
         return self.allows(member, self.path_need(path))
-
-
-def _filter_json_list(data: bytes, key: str, keep: Callable[[dict[str, Any]], bool]) -> bytes:
-    try:
-        doc = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return b"{}"
-    if not isinstance(doc, dict):
-        return b"{}"
-    entries = doc.get(key)
-    if isinstance(entries, list):
-        doc[key] = [e for e in entries if isinstance(e, dict) and keep(e)]
-    return json.dumps(doc, ensure_ascii=False).encode("utf-8")

@@ -3,9 +3,10 @@
 A filtered JSON file (the index, ``claude-code/marketplace.json``, the well-known index, the search
 index) is split once per trusted index into pre-serialized entries, each with what seeing it takes
 (``proxy.access.Need``). A member's view is the join of the entries their ``AccessKey`` allows, in the
-file's order: byte for byte what ``AccessRules.filter_*`` makes for that member, without parsing the
-file again. Views are cached by ``(file, AccessKey)``: members with the same access share one entry,
-and the cache is a bounded LRU (``SKILLPORT_VIEW_CACHE_ENTRIES`` / ``SKILLPORT_VIEW_CACHE_BYTES``).
+file's order: byte for byte what filtering the whole file for that member makes (the reference the tests
+hold, tests/support/reference_filters.py), without parsing the file again. Views are cached by ``(file,
+AccessKey)``: members with the same access share one entry, and the cache is a bounded LRU
+(``SKILLPORT_VIEW_CACHE_ENTRIES`` / ``SKILLPORT_VIEW_CACHE_BYTES``).
 
 Everything here belongs to one trusted index document: the splits (whose needs come from that index's
 rules) and the cached views are dropped together when another document is trusted, and a request whose
@@ -131,7 +132,7 @@ def _template(document: dict[str, Any], keys: Iterable[str], dump: Callable[[Any
 
 
 def _dump_file(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)  # as AccessRules.filter_* writes it
+    return json.dumps(value, ensure_ascii=False)  # as a filtered file is written
 
 
 def _dump_response(value: Any) -> str:  # as Starlette's JSONResponse writes it
@@ -139,7 +140,7 @@ def _dump_response(value: Any) -> str:  # as Starlette's JSONResponse writes it
 
 
 def split_file(data: bytes, key: str, need: Callable[[dict[str, Any]], Need]) -> SplitJson:
-    """A site JSON file whose list ``key`` is filtered entry by entry (``AccessRules.filter_*``).
+    """A site JSON file whose list ``key`` is filtered entry by entry for each ``AccessKey``.
 
     The entries are parsed one at a time (a large file never becomes one big tree of objects in
     memory); a file of another shape (not UTF-8, repeated keys, …) is parsed whole, as the filters do."""
@@ -179,7 +180,7 @@ def _split_streaming(text: str, key: str, need: Callable[[dict[str, Any]], Need]
 
 
 def split_index(doc: IndexDocument) -> SplitJson:
-    """The index as ``AccessRules.filter_index`` serves it (no access rules), split by plugin and skill."""
+    """The index as members are served it (no access rules), split by plugin and skill."""
     template = doc.with_only(plugins=[], skills=[]).to_dict(with_access=False)
     plugins = ((_dump_response(p.to_json()).encode("utf-8"), (READ, p.name)) for p in doc.plugins)
     skills = ((_dump_response(s.to_json()).encode("utf-8"), (READ, s.plugin)) for s in doc.skills)
@@ -334,7 +335,7 @@ class MemberViews:
         return self._view(path, held[0], rules, key)
 
     def index_view(self, doc: IndexDocument, rules: AccessRules, key: AccessKey) -> bytes:
-        """The index as this ``key`` may see it (``AccessRules.filter_index``, as JSON bytes)."""
+        """The index as this ``key`` may see it (readable plugins and their skills, as JSON bytes)."""
         if doc is not self._doc:
             return split_index(doc).view(rules, key)
         held = self._splits.get(INDEX)
@@ -359,11 +360,11 @@ class MemberViews:
         listing page (one with plugin blocks) is cached per ``(path, page digest, key)``, the others
         (one skill's or plugin's page) are cheap to filter and too many to cache."""
         if doc is not self._doc or PLUGIN_BLOCK not in data:
-            return rules.filter_html_for(data.decode("utf-8", "replace"), key)
+            return rules.filter_html(data.decode("utf-8", "replace"), key)
         cache_key = ("html:" + path, hashlib.sha256(data).digest(), key)
         found = self.cache.get(cache_key)
         if isinstance(found, str):
             return found
-        html = rules.filter_html_for(data.decode("utf-8", "replace"), key)
+        html = rules.filter_html(data.decode("utf-8", "replace"), key)
         self.cache.put(cache_key, html)
         return html

@@ -24,6 +24,7 @@ from proxy.origin import IndexStore, LocalOrigin
 from proxy.serve import tune_malloc
 from proxy.session import Member
 from proxy.views import FILES, MemberViews
+from tests.support import reference_filters as reference
 from tests.support.marketplaces import make_marketplace
 from tests.support.servers import (
     SIGNING,
@@ -98,11 +99,12 @@ def load(site: Path) -> tuple[IndexDocument, AccessRules]:
 
 
 def old_filter(rules: AccessRules, path: str) -> Any:
-    return {
-        "claude-code/marketplace.json": rules.filter_marketplace,
-        ".well-known/agent-skills/index.json": rules.filter_well_known,
-        "search/search_index.json": rules.filter_search,
+    found = {
+        "claude-code/marketplace.json": reference.filter_marketplace,
+        ".well-known/agent-skills/index.json": reference.filter_well_known,
+        "search/search_index.json": reference.filter_search,
     }[path]
+    return lambda data, member: found(rules, data, member)
 
 
 @pytest.mark.threat("T26")
@@ -124,14 +126,14 @@ def test_t26_views_are_byte_identical_to_the_per_member_filters(name: str, gener
                 assert views.file_view(doc, rules, key, path, data, 0.0) == expected, (path, member)
                 assert views.file_view(doc, rules, key, path, None, 1.0) == expected, (path, member)
                 seen.setdefault(path, set()).add(expected)
-            expected_index = JSONResponse(rules.filter_index(doc, member)).body
+            expected_index = JSONResponse(reference.filter_index(rules, doc, member)).body
             assert views.index_view(doc, rules, key) == expected_index, member
             seen.setdefault("index.json", set()).add(expected_index)
             for page in pages:
                 text = page.read_bytes()
                 rel = str(page.relative_to(site))
-                assert views.html_view(doc, rules, key, rel, text) == rules.filter_html(
-                    text.decode("utf-8", "replace"), member
+                assert views.html_view(doc, rules, key, rel, text) == reference.filter_html(
+                    rules, text.decode("utf-8", "replace"), member
                 ), (rel, member)
     # the members really see different things (else this test would compare nothing)
     assert all(len(variants) > 1 for path, variants in seen.items() if path != "claude-code/marketplace.json")
@@ -164,7 +166,7 @@ def test_t26_views_of_unusual_files_match_the_filter(data: bytes, generated_site
     path = "search/search_index.json"
     for member in MEMBERS:
         got = views.file_view(doc, rules, views.key_for(rules, member), path, data, 0.0)
-        assert got == rules.filter_search(data, member), member
+        assert got == reference.filter_search(rules, data, member), member
 
 
 def test_members_with_the_same_access_share_one_view_and_the_cache_is_bounded(generated_site: Path) -> None:
@@ -203,12 +205,14 @@ def test_views_are_dropped_when_another_index_is_trusted(generated_site: Path) -
     views.bind(other)
     assert len(views.cache) == 0
     # a request that took its snapshot before the swap is answered from that snapshot, uncached
-    assert views.index_view(doc, rules, key) == JSONResponse(rules.filter_index(doc, MEMBERS[0])).body
+    expected = JSONResponse(reference.filter_index(rules, doc, MEMBERS[0])).body
+    assert views.index_view(doc, rules, key) == expected
     assert len(views.cache) == 0
     path = "claude-code/marketplace.json"
     assert views.file_view(doc, rules, key, path, None, 0.0) is None  # needs the bytes
     data = (generated_site / path).read_bytes()
-    assert views.file_view(doc, rules, key, path, data, 0.0) == rules.filter_marketplace(data, MEMBERS[0])
+    expected = reference.filter_marketplace(rules, data, MEMBERS[0])
+    assert views.file_view(doc, rules, key, path, data, 0.0) == expected
 
 
 def test_the_index_store_keeps_one_parsed_document_while_the_bytes_do_not_change(tmp_path: Path) -> None:
