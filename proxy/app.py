@@ -127,7 +127,8 @@ class Site:
 
     def __init__(self, services: Services) -> None:
         self.state = services
-        self.gzip = GzipCache(services.settings.view_cache_bytes // 4)
+        settings = services.settings
+        self.gzip = GzipCache(settings.view_cache_bytes // 4, settings.view_cache_entries)
 
     def _ready(self) -> tuple[IndexDocument, AccessRules]:
         doc = self.state.index.current()

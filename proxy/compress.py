@@ -25,11 +25,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import threading
-from collections import OrderedDict
 
 import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
+
+from proxy.views import ViewCache
 
 MIN_BYTES = 1024
 THREAD_BYTES = 64 * 1024
@@ -74,31 +75,27 @@ def _gzip(body: bytes) -> bytes:
 
 
 class GzipCache:
-    """Compressed copies of recent large bodies, keyed by a digest of the body (one per proxy app), at
-    most ``max_bytes`` of them; a copy over a quarter of that is not kept."""
+    """Compressed copies of recent large bodies, keyed by a digest of the body (one per proxy app): a
+    ``ViewCache`` of at most ``entries`` copies and ``max_bytes``; a copy over a quarter of that is not
+    kept. Bodies are compressed in worker threads, hence the lock."""
 
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._found: OrderedDict[bytes, bytes] = OrderedDict()
-        self._bytes = 0
+    def __init__(self, max_bytes: int, entries: int) -> None:
+        self._found = ViewCache(entries, max_bytes)
         self._lock = threading.Lock()
+
+    @property
+    def held_bytes(self) -> int:
+        return self._found.bytes
 
     def gzip(self, body: bytes) -> bytes:
         key = hashlib.blake2b(body, digest_size=20).digest()
         with self._lock:
             found = self._found.get(key)
-            if found is not None:
-                self._found.move_to_end(key)
-                return found
+        if isinstance(found, bytes):
+            return found
         data = _gzip(body)
-        if len(data) > self.max_bytes // 4:
-            return data
         with self._lock:
-            if key not in self._found:
-                self._found[key] = data
-                self._bytes += len(data)
-            while self._bytes > self.max_bytes:
-                self._bytes -= len(self._found.popitem(last=False)[1])
+            self._found.put(key, data)
         return data
 
 
