@@ -140,7 +140,7 @@ class Settings(BaseModel):
         le=100_000,
         description="Per process: most filtered views kept (the index, marketplace, well-known and "
         "search files and catalog pages as one set of access rights sees them; members with the same "
-        "access share one view).",
+        "access share one view), and at most as many gzip-compressed copies of large catalog responses.",
     )
     view_cache_bytes: int = Field(
         8 * 1024 * 1024,
